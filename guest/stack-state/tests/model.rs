@@ -1,0 +1,88 @@
+//! Model-based property test: random schedules of tasks that enter, fill their frames
+//! with canaries, suspend, resume in random order, make synchronous calls in between
+//! and exit. Eager and lazy must keep every frame byte-identical; with no strategy the
+//! same harness must find corruption, which shows that the check can fail.
+
+use proptest::prelude::*;
+use stack_state::sim::{Op, Sim};
+use proptest::strategy::{Strategy as _, ValueTree as _};
+use stack_state::Strategy;
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    prop_oneof![
+        3 => (any::<u8>(), any::<u8>(), prop::bool::weighted(0.2))
+            .prop_map(|(depth, size, exit)| Op::Start { depth, size, exit }),
+        5 => (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(),
+              prop::bool::weighted(0.25), prop::bool::weighted(0.05))
+            .prop_map(|(which, pop, push, size, exit, trap)| Op::Resume { which, pop, push, size, exit, trap }),
+        2 => any::<u8>().prop_map(|size| Op::SyncCall { size }),
+        1 => (any::<u8>(), any::<u8>(), prop::bool::weighted(0.3))
+            .prop_map(|(outer, size, exit)| Op::NestedStart { outer, size, exit }),
+        2 => Just(Op::Reaction),
+    ]
+}
+
+fn schedule() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
+    prop::collection::vec(op(), 1..120)
+}
+
+const CASES: u32 = if cfg!(miri) { 8 } else { 512 };
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+    #[test]
+    fn eager_keeps_every_frame(ops in schedule()) {
+        let report = Sim::new(Strategy::Eager).run(&ops);
+        prop_assert!(report.corruptions.is_empty(), "{:?}", report.corruptions);
+    }
+
+    #[test]
+    fn lazy_keeps_every_frame(ops in schedule()) {
+        let report = Sim::new(Strategy::Lazy).run(&ops);
+        prop_assert!(report.corruptions.is_empty(), "{:?}", report.corruptions);
+    }
+
+    #[test]
+    fn lazy_never_copies_more_than_eager(ops in schedule()) {
+        let lazy = Sim::new(Strategy::Lazy).run(&ops);
+        let eager = Sim::new(Strategy::Eager).run(&ops);
+        // Only comparable when both started the same tasks.
+        prop_assume!(lazy.refused.is_empty() && eager.refused.is_empty());
+        prop_assert!(lazy.bytes_copied <= eager.bytes_copied,
+            "lazy {} > eager {}", lazy.bytes_copied, eager.bytes_copied);
+    }
+}
+
+/// The same random schedules without a strategy: corruption must be found.
+#[test]
+fn no_strategy_is_caught_corrupting() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let cases = if cfg!(miri) { 16 } else { 512 };
+    let mut corrupted = 0;
+    for _ in 0..cases {
+        let ops = schedule().new_tree(&mut runner).expect("a schedule").current();
+        if !Sim::new(Strategy::None).run(&ops).corruptions.is_empty() {
+            corrupted += 1;
+        }
+    }
+    println!("no strategy: {corrupted} of {cases} random schedules corrupted a frame");
+    assert!(corrupted > cases / 10, "only {corrupted} of {cases} schedules found corruption");
+}
+
+/// The random schedules do exercise eviction, partial eviction and restore.
+#[test]
+fn schedules_exercise_the_lazy_paths() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut copied, mut resumes, mut started, mut refused) = (0, 0, 0, 0);
+    for _ in 0..64 {
+        let ops = schedule().new_tree(&mut runner).expect("a schedule").current();
+        let r = Sim::new(Strategy::Lazy).run(&ops);
+        copied += r.bytes_copied;
+        resumes += r.resumes;
+        started += r.started;
+        refused += r.refused.len();
+    }
+    println!("lazy: {started} tasks, {resumes} resumes, {copied} bytes copied, {refused} refused");
+    assert!(copied > 0 && resumes > 100 && started > 100);
+}
