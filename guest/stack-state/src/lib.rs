@@ -208,6 +208,41 @@ pub struct Stats {
     pub heap_reserved_bytes: u64,
 }
 
+impl Stats {
+    const ZERO: Stats = Stats {
+        bytes_saved: 0,
+        bytes_restored: 0,
+        evictions: 0,
+        live_tasks: 0,
+        peak_saved_bytes: 0,
+        saved_bytes: 0,
+        suspends: 0,
+        resumes: 0,
+        tasks_entered: 0,
+        peak_live_tasks: 0,
+        heap_reserved_bytes: 0,
+    };
+
+    /// The counter numbered `which` in field order (the order `jspi_stat` uses), or
+    /// `None` past the last.
+    pub fn get(&self, which: u32) -> Option<u64> {
+        Some(match which {
+            0 => self.bytes_saved,
+            1 => self.bytes_restored,
+            2 => self.evictions,
+            3 => self.live_tasks,
+            4 => self.peak_saved_bytes,
+            5 => self.saved_bytes,
+            6 => self.suspends,
+            7 => self.resumes,
+            8 => self.tasks_entered,
+            9 => self.peak_live_tasks,
+            10 => self.heap_reserved_bytes,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TaskState {
     Free,
@@ -277,20 +312,18 @@ pub struct StackState<M: Memory, const N: usize> {
 
 impl<M: Memory, const N: usize> StackState<M, N> {
     /// A state with no tasks. Panics on a configuration that cannot work (an empty
-    /// stack, `max_tasks` above `N`, or `N` above 65535).
-    pub fn new(mem: M, strategy: Strategy, config: Config) -> Self {
-        assert!(config.stack_low < config.stack_high, "empty shadow stack");
-        assert!(config.max_tasks as usize <= N && N < u16::MAX as usize, "bad task limit");
-        assert!(
-            config.stack_high - config.stack_low >= config.min_task_stack,
-            "min_task_stack is larger than the whole shadow stack"
-        );
+    /// stack, `max_tasks` above `N`, or `N` above 65535). A `const fn`, so a guest can
+    /// keep its state in a `static` without building it on its small stack.
+    pub const fn new(mem: M, strategy: Strategy, config: Config) -> Self {
+        assert!(N < u16::MAX as usize, "at most 65534 task records");
         let mut free = [0u16; N];
-        for (i, slot) in free.iter_mut().enumerate() {
+        let mut i = 0;
+        while i < N {
             // Highest index first, so that index 0 is handed out first.
-            *slot = (N - 1 - i) as u16;
+            free[i] = (N - 1 - i) as u16;
+            i += 1;
         }
-        Self {
+        let mut state = Self {
             mem,
             strategy,
             config,
@@ -303,10 +336,27 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             depth: 0,
             live: [0; N],
             nlive: 0,
-            parked: config.stack_high,
+            parked: 0,
             heap: Heap::new(config.heap),
-            stats: Stats::default(),
-        }
+            stats: Stats::ZERO,
+        };
+        state.configure(config);
+        state
+    }
+
+    /// Replaces the configuration; only allowed while no task is alive. Panics on a
+    /// configuration that cannot work.
+    pub const fn configure(&mut self, config: Config) {
+        assert!(self.live_count == 0, "configure with tasks alive");
+        assert!(config.stack_low < config.stack_high, "empty shadow stack");
+        assert!(config.max_tasks as usize <= N, "max_tasks above the record capacity");
+        assert!(
+            config.stack_high - config.stack_low >= config.min_task_stack,
+            "min_task_stack is larger than the whole shadow stack"
+        );
+        self.config = config;
+        self.parked = config.stack_high;
+        self.heap = Heap::new(config.heap);
     }
 
     /// The strategy this state was built with.

@@ -1,0 +1,25 @@
+//! Builds the C/asm shim with clang for wasm32; nothing to do for other targets.
+
+fn main() {
+    for source in ["shim/jspi_shim.s", "shim/jspi_api.c", "include/jspi.h"] {
+        println!("cargo:rerun-if-changed={source}");
+    }
+    println!("cargo:rerun-if-env-changed=JSPI_CLANG");
+    if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("wasm32") {
+        return;
+    }
+    // Force clang (the shim uses externref and wasm assembly); xtask installs clang-19.
+    let clang = std::env::var("JSPI_CLANG").unwrap_or_else(|_| "clang-19".into());
+    cc::Build::new()
+        .compiler(clang)
+        .include("include")
+        .file("shim/jspi_shim.s")
+        .file("shim/jspi_api.c")
+        .flag("-mreference-types")
+        .flag("-mbulk-memory")
+        .flag("-ffreestanding")
+        .flag("-fno-builtin")
+        .flag("-Wno-unused-command-line-argument")
+        .opt_level(2)
+        .compile("jspi_shim");
+}

@@ -1,0 +1,33 @@
+/* jspi_host.h: the host environment every jspi host provides (module "env").
+ * docs/abi.md describes each import and the transcript lines it prints. Time is
+ * virtual: "after ms" means when the host's clock, which jumps from timer to timer,
+ * gets there, so examples run in milliseconds whatever they wait for. */
+#ifndef JSPI_HOST_H
+#define JSPI_HOST_H
+
+#include "jspi.h"
+
+#define JSPI_ENV(name) JSPI_IMPORT("env", name)
+
+/* Logging: "C: <value>" lines in the transcript. */
+JSPI_ENV("log_int") void log_int(int32_t value);
+JSPI_ENV("log_str") void log_str(const char *s);
+JSPI_ENV("log_str_str") void log_str_str(const char *label, const char *s);
+JSPI_ENV("log_ref") void log_ref(__externref_t value);
+
+/* Does nothing; passing a local's address keeps the local in linear memory. */
+JSPI_ENV("escape") void escape(void *p);
+
+/* Promises. */
+JSPI_ENV("delay") __externref_t delay(int32_t ms);                 /* null after ms */
+JSPI_ENV("delayed_int") __externref_t delayed_int(int32_t value, int32_t ms);
+JSPI_ENV("fake_fetch") __externref_t fake_fetch(int32_t x);        /* x + 1 after 500 ms */
+JSPI_ENV("fake_db_query") __externref_t fake_db_query(int32_t x);  /* x * x after 1000 ms */
+JSPI_ENV("rejecting") __externref_t rejecting(int32_t code, int32_t ms);
+
+/* Block the running task for `ms` of virtual time. */
+static inline void jspi_sleep(int32_t ms) {
+    (void)jspi_await_externref(delay(ms));
+}
+
+#endif /* JSPI_HOST_H */

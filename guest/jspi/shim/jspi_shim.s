@@ -1,0 +1,217 @@
+# jspi_shim.s: the only code that moves __stack_pointer, and the suspending call.
+#
+# Why assembly: the bookkeeping (guest/stack-state, in Rust) must not run on the shadow
+# stack it is rearranging. At a resume, the task's own range is about to be copied
+# back; at an enter, the stack pointer is about to be moved. So every entry into the
+# Rust side switches __stack_pointer to a private scratch stack first, and sets the
+# value the Rust side decides only after it returns. Functions here keep everything in
+# wasm locals (the engine's native stack, which JSPI switches), never in linear memory.
+#
+#   linear memory
+#   0 ─────────────── __stack_high ─── data ─── jspi_scratch[16 KiB] ─── heap (grown)
+#   └─ shadow stack ─┘                          Rust bookkeeping runs here
+#
+# Rust functions called from here return an i64: high word a task id or a flag (0
+# means "error" or "no change"), low word a stack pointer.
+#
+# Every extern is declared once, here at the top.
+
+        .globaltype __stack_pointer, i32
+
+        # The suspending import: the host waits for the promise and returns the value,
+        # or a rejection marker.
+        .functype jspi_host_await (externref) -> (externref)
+        .import_module jspi_host_await, jspi
+        .import_name jspi_host_await, await
+
+        # Throws (Node) or traps (wasmtime) with the UTF-8 message at (ptr, len).
+        .functype jspi_host_fail (i32, i32) -> ()
+        .import_module jspi_host_fail, jspi
+        .import_name jspi_host_fail, fail
+
+        # The Rust side (guest/jspi/src/lib.rs).
+        .functype jspi_rs_enter (i32) -> (i64)
+        .functype jspi_rs_leave (i32) -> (i64)
+        .functype jspi_rs_done (i32) -> (i64)
+        .functype jspi_rs_suspend (i32) -> (i64)
+        .functype jspi_rs_resume (i32, i32) -> (i64)
+        .functype jspi_rs_error_ptr () -> (i32)
+        .functype jspi_rs_error_len () -> (i32)
+
+        # The scratch stack for the bookkeeping (16 KiB, in jspi_api.c); it is never
+        # used re-entrantly: the bookkeeping calls nothing that could come back into wasm.
+        # Functions below use its top, jspi_scratch+16384.
+
+# Fails with the Rust side's last error message. The caller has already put the
+# stack pointer back where it was, so the host sees a sane stack after the throw.
+        .section .text.jspi_fail_last,"",@
+        .hidden jspi_fail_last
+        .type jspi_fail_last,@function
+jspi_fail_last:
+        .functype jspi_fail_last () -> ()
+        call jspi_rs_error_ptr          # message address (a static buffer)
+        call jspi_rs_error_len          # message length
+        call jspi_host_fail             # throws; never returns
+        unreachable
+        end_function
+
+# u32 jspi_task_enter(void): exported; the host calls it right before it starts an
+# export as a promising task. Returns the task id and leaves __stack_pointer where the
+# task must start.
+        .section .text.jspi_task_enter,"",@
+        .globl jspi_task_enter
+        .type jspi_task_enter,@function
+jspi_task_enter:
+        .functype jspi_task_enter () -> (i32)
+        .local i32, i64                 # 0: caller's sp, 1: result
+        global.get __stack_pointer
+        local.set 0                     # the caller's stack pointer
+        i32.const jspi_scratch+16384
+        global.set __stack_pointer      # bookkeeping runs on the scratch stack
+        local.get 0
+        call jspi_rs_enter              # (id << 32) | new sp; id 0 = error
+        local.set 1
+        local.get 1
+        i64.const 32
+        i64.shr_u
+        i64.eqz
+        if                              # error: restore the caller's sp and throw
+        local.get 0
+        global.set __stack_pointer
+        call jspi_fail_last
+        end_if
+        local.get 1
+        i32.wrap_i64
+        global.set __stack_pointer      # the task starts here
+        local.get 1
+        i64.const 32
+        i64.shr_u
+        i32.wrap_i64                    # the id
+        end_function
+
+# leave and done call their Rust hook, then set the stack pointer it asks for, or put
+# back the one they came with.
+#   void jspi_task_leave(u32 id): right after the promising call first returns.
+        .section .text.jspi_task_leave,"",@
+        .globl jspi_task_leave
+        .type jspi_task_leave,@function
+jspi_task_leave:
+        .functype jspi_task_leave (i32) -> ()
+        .local i32, i64                 # 1: sp on entry, 2: result
+        global.get __stack_pointer
+        local.set 1
+        i32.const jspi_scratch+16384
+        global.set __stack_pointer
+        local.get 0
+        call jspi_rs_leave              # (1 << 32) | sp to set, or 0 to keep
+        local.set 2
+        local.get 2
+        i64.const 32
+        i64.shr_u
+        i64.eqz
+        if                              # nothing to change: the sp we came with
+        local.get 1
+        global.set __stack_pointer
+        else                            # the sp the Rust side asks for
+        local.get 2
+        i32.wrap_i64
+        global.set __stack_pointer
+        end_if
+        end_function
+
+#   void jspi_task_done(u32 id): when the task's promise settles, from top level.
+        .section .text.jspi_task_done,"",@
+        .globl jspi_task_done
+        .type jspi_task_done,@function
+jspi_task_done:
+        .functype jspi_task_done (i32) -> ()
+        .local i32, i64                 # 1: sp on entry, 2: result
+        global.get __stack_pointer
+        local.set 1
+        i32.const jspi_scratch+16384
+        global.set __stack_pointer
+        local.get 0
+        call jspi_rs_done               # (1 << 32) | sp to set, or 0 to keep
+        local.set 2
+        local.get 2
+        i64.const 32
+        i64.shr_u
+        i64.eqz
+        if                              # nothing to change: the sp we came with
+        local.get 1
+        global.set __stack_pointer
+        else                            # the sp the Rust side asks for
+        local.get 2
+        i32.wrap_i64
+        global.set __stack_pointer
+        end_if
+        end_function
+
+# externref jspi_raw_await(externref promise): suspend the running task until the
+# promise settles. Saves the task's stack state before, makes it whole after, both
+# on the task's own stack: nothing else runs between the resume and the restore.
+        .section .text.jspi_raw_await,"",@
+        .globl jspi_raw_await
+        .type jspi_raw_await,@function
+jspi_raw_await:
+        .functype jspi_raw_await (externref) -> (externref)
+        .local i32, i64, i32, externref # 1: sp, 2: result, 3: task id, 4: settled value
+        global.get __stack_pointer
+        local.set 1                     # the task's sp: the low end of its range
+        i32.const jspi_scratch+16384
+        global.set __stack_pointer
+        local.get 1
+        call jspi_rs_suspend            # (id << 32) | sp for the host; id 0 = error
+        local.set 2
+        local.get 2
+        i64.const 32
+        i64.shr_u
+        i32.wrap_i64
+        local.tee 3                     # the task id, kept on the native stack
+        i32.eqz
+        if                              # cannot suspend: restore and throw
+        local.get 1
+        global.set __stack_pointer
+        call jspi_fail_last
+        end_if
+        local.get 2
+        i32.wrap_i64
+        global.set __stack_pointer      # what the host and other tasks run with
+        local.get 0
+        call jspi_host_await            # suspends; returns once the promise settled
+        local.set 4
+        global.get __stack_pointer
+        local.set 1                     # the host's sp at the resume
+        i32.const jspi_scratch+16384
+        global.set __stack_pointer
+        local.get 3
+        local.get 1
+        call jspi_rs_resume             # (1 << 32) | the task's sp; 0 = error
+        local.set 2
+        local.get 2
+        i64.const 32
+        i64.shr_u
+        i64.eqz
+        if                              # the task cannot run: fail it
+        local.get 1
+        global.set __stack_pointer
+        call jspi_fail_last
+        end_if
+        local.get 2
+        i32.wrap_i64
+        global.set __stack_pointer      # back where the task suspended
+        local.get 4
+        end_function
+
+# void jspi_shim_copy(u32 dst, u32 src, u32 len): memory.copy, for the Rust side, which
+# must not form pointers to address 0 (the shadow stack starts there).
+        .section .text.jspi_shim_copy,"",@
+        .globl jspi_shim_copy
+        .type jspi_shim_copy,@function
+jspi_shim_copy:
+        .functype jspi_shim_copy (i32, i32, i32) -> ()
+        local.get 0
+        local.get 1
+        local.get 2
+        memory.copy 0, 0
+        end_function

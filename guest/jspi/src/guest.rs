@@ -1,0 +1,223 @@
+//! The wasm32 side: the state in a `static`, the functions the shim calls, and the
+//! linear memory behind the [`Memory`] trait.
+//!
+//! Everything here runs on the shim's scratch stack (see `shim/jspi_shim.s`) except
+//! `jspi_can_suspend`, `jspi_stat` and `jspi_strategy`, which only read.
+
+use core::fmt::Write as _;
+
+use stack_state::{Config, Error, HeapSource, Memory, StackState, Strategy};
+
+#[cfg(not(any(feature = "strategy-none", feature = "strategy-eager", feature = "strategy-lazy")))]
+compile_error!("choose a strategy: build with exactly one of the features strategy-none, strategy-eager, strategy-lazy");
+
+#[cfg(any(
+    all(feature = "strategy-none", feature = "strategy-eager"),
+    all(feature = "strategy-none", feature = "strategy-lazy"),
+    all(feature = "strategy-eager", feature = "strategy-lazy"),
+))]
+compile_error!("choose exactly one of the features strategy-none, strategy-eager, strategy-lazy");
+
+#[cfg(feature = "strategy-none")]
+const STRATEGY: (Strategy, &str) = (Strategy::None, "none\0");
+#[cfg(feature = "strategy-eager")]
+const STRATEGY: (Strategy, &str) = (Strategy::Eager, "eager\0");
+#[cfg(feature = "strategy-lazy")]
+const STRATEGY: (Strategy, &str) = (Strategy::Lazy, "lazy\0");
+
+/// Task records; also the default limit of tasks alive at once.
+const CAPACITY: usize = 1024;
+/// A task is placed only where at least this much shadow stack is left below it.
+const MIN_TASK_STACK: u32 = 16 * 1024;
+
+unsafe extern "C" {
+    /// Bounds of the shadow stack, defined by wasm-ld.
+    static __stack_low: u8;
+    static __stack_high: u8;
+    /// `memory.copy` (from the shim).
+    fn jspi_shim_copy(dst: u32, src: u32, len: u32);
+}
+
+/// The module's linear memory.
+struct LinearMemory;
+
+impl Memory for LinearMemory {
+    fn copy(&mut self, src: u32, dst: u32, len: u32) {
+        // SAFETY: the stack state copies only within the shadow stack and blocks it got
+        // from `grow`, all inside memory; the shim's `memory.copy` forms no pointers, so
+        // address 0 (the bottom of the stack) is fine.
+        unsafe { jspi_shim_copy(dst, src, len) }
+    }
+
+    fn read_u32(&self, addr: u32) -> u32 {
+        // SAFETY: only called on heap blocks, which lie above the shadow stack (never
+        // address 0), inside memory, and 16-aligned.
+        unsafe { core::ptr::read(addr as usize as *const u32) }
+    }
+
+    fn write_u32(&mut self, addr: u32, value: u32) {
+        // SAFETY: as for `read_u32`; the heap owns these words.
+        unsafe { core::ptr::write(addr as usize as *mut u32, value) }
+    }
+
+    fn grow(&mut self, bytes: u32) -> Option<(u32, u32)> {
+        let pages = bytes.div_ceil(65536) as usize;
+        let old = core::arch::wasm32::memory_grow(0, pages);
+        if old == usize::MAX {
+            return None;
+        }
+        Some(((old * 65536) as u32, (pages * 65536) as u32))
+    }
+}
+
+type State = StackState<LinearMemory, CAPACITY>;
+
+/// The placeholder configuration the static starts with; `state()` installs the real
+/// one (the linker's stack bounds are not constants) before first use.
+const UNCONFIGURED: Config = Config {
+    stack_low: 0,
+    stack_high: MIN_TASK_STACK,
+    min_task_stack: MIN_TASK_STACK,
+    max_tasks: CAPACITY as u32,
+    heap: HeapSource::Grow,
+};
+
+static mut STATE: State = State::new(LinearMemory, STRATEGY.0, UNCONFIGURED);
+static mut CONFIGURED: bool = false;
+
+/// The module's state.
+///
+/// # Safety
+///
+/// Single-threaded wasm: the caller must not hold another reference from an earlier
+/// call (each exported function takes it once and drops it before returning).
+unsafe fn state() -> &'static mut State {
+    // SAFETY: wasm32 guests run on one thread and the shim never re-enters the Rust
+    // side, so no other reference to STATE is alive (the caller's contract).
+    let state = unsafe { &mut *core::ptr::addr_of_mut!(STATE) };
+    // SAFETY: as above, for the flag.
+    let configured = unsafe { &mut *core::ptr::addr_of_mut!(CONFIGURED) };
+    if !*configured {
+        // Taking the addresses of linker-defined symbols reads nothing.
+        let (low, high) =
+            (core::ptr::addr_of!(__stack_low) as u32, core::ptr::addr_of!(__stack_high) as u32);
+        state.configure(Config { stack_low: low, stack_high: high, ..UNCONFIGURED });
+        *configured = true;
+    }
+    state
+}
+
+/// The last error's message, for `jspi.fail`.
+struct Message {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl core::fmt::Write for Message {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+static mut MESSAGE: Message = Message { buf: [0; 512], len: 0 };
+
+fn record(context: &str, error: Error) {
+    // SAFETY: single-threaded; no other reference to MESSAGE is alive.
+    let message = unsafe { &mut *core::ptr::addr_of_mut!(MESSAGE) };
+    message.len = 0;
+    let _ = write!(message, "{context}: {error}");
+}
+
+fn pack(high: u32, low: u32) -> u64 {
+    (u64::from(high) << 32) | u64::from(low)
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn jspi_rs_error_ptr() -> u32 {
+    // SAFETY: only the address is taken.
+    unsafe { core::ptr::addr_of!(MESSAGE.buf) as u32 }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn jspi_rs_error_len() -> u32 {
+    // SAFETY: single-threaded read of a plain integer.
+    unsafe { (*core::ptr::addr_of!(MESSAGE)).len as u32 }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn jspi_rs_enter(sp: u32) -> u64 {
+    // SAFETY: called once per hook from the shim; no reference outlives this call.
+    match unsafe { state() }.enter(sp) {
+        Ok((id, new_sp)) => pack(id, new_sp),
+        Err(e) => {
+            record("jspi_task_enter", e);
+            0
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn jspi_rs_leave(id: u32) -> u64 {
+    // SAFETY: as in `jspi_rs_enter`.
+    unsafe { state() }.leave(id).map_or(0, |sp| pack(1, sp))
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn jspi_rs_done(id: u32) -> u64 {
+    // SAFETY: as in `jspi_rs_enter`.
+    unsafe { state() }.done(id).map_or(0, |sp| pack(1, sp))
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn jspi_rs_suspend(sp: u32) -> u64 {
+    // SAFETY: as in `jspi_rs_enter`.
+    match unsafe { state() }.suspend(sp) {
+        Ok((id, new_sp)) => pack(id, new_sp),
+        Err(e) => {
+            record("jspi_await", e);
+            0
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn jspi_rs_resume(id: u32, sp: u32) -> u64 {
+    // SAFETY: as in `jspi_rs_enter`.
+    match unsafe { state() }.resume(id, sp) {
+        Ok(task_sp) => pack(1, task_sp),
+        Err(e) => {
+            record("jspi_await (resuming)", e);
+            0
+        }
+    }
+}
+
+/// 1 inside a promising task, 0 in a synchronous call (see `jspi.h`).
+#[unsafe(no_mangle)]
+pub extern "C" fn jspi_can_suspend() -> i32 {
+    // SAFETY: as in `jspi_rs_enter`.
+    i32::from(unsafe { state() }.can_suspend())
+}
+
+/// Counter `which` (see `jspi.h`), or `u64::MAX` for an unknown id. Exported.
+#[unsafe(export_name = "jspi_stat")]
+pub extern "C" fn jspi_stat(which: i32) -> u64 {
+    // SAFETY: as in `jspi_rs_enter`.
+    let stats = unsafe { state() }.stats();
+    u32::try_from(which).ok().and_then(|w| stats.get(w)).unwrap_or(u64::MAX)
+}
+
+/// The strategy's name, NUL-terminated.
+#[unsafe(no_mangle)]
+pub extern "C" fn jspi_strategy() -> *const u8 {
+    STRATEGY.1.as_ptr()
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
