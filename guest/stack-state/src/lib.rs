@@ -773,6 +773,30 @@ mod tests {
     }
 
     #[test]
+    fn lazy_evicts_only_the_part_below_a_straddled_stop() {
+        let mut s = state(Strategy::Lazy);
+        let (a, _) = s.enter(4096).unwrap();
+        let (_, p) = s.suspend(4000).unwrap();
+        let (b, b_stop) = s.enter(p).unwrap();
+        assert_eq!(b_stop, 4000);
+        let (_, p) = s.suspend(3800).unwrap();
+        // A resumes and suspends deeper, over B's old range: B is saved whole (200).
+        s.resume(a, p).unwrap();
+        let (_, p) = s.suspend(3950).unwrap();
+        assert_eq!(p, 3950);
+        assert_eq!(s.stats().bytes_saved, 200);
+        // B resumes: only A's bytes below B's stop, [3950, 4000), are in its way.
+        assert_eq!(s.resume(b, p).unwrap(), 3800);
+        let st = s.stats();
+        assert_eq!((st.bytes_saved, st.bytes_restored), (250, 200));
+        assert_eq!(s.done(b), Some(4000), "A's upper part is still live above 4000");
+        assert_eq!(s.resume(a, 4000).unwrap(), 3950);
+        assert_eq!(s.stats().bytes_restored, 250, "only A's evicted 50 bytes come back");
+        s.done(a);
+        assert_eq!(s.stats().saved_bytes, 0);
+    }
+
+    #[test]
     fn eager_copies_the_whole_range_every_time() {
         let mut s = state(Strategy::Eager);
         let (a, _) = s.enter(4096).unwrap();
