@@ -70,6 +70,16 @@ typedef enum jspi_stat_id {
 /* The counter `which`; (uint64_t)-1 for an unknown id. */
 uint64_t jspi_stat(int which);
 
+/* Change the stack state's limits; only before any task has started (returns 0), else
+ * -1, as for a configuration that cannot work. 0 keeps a default:
+ *   min_task_stack: a new task is placed only where this much shadow stack is left
+ *                   below it (default 16 KiB); a task nested in a synchronous call
+ *                   that has less fails to start with a clear error;
+ *   max_tasks:      tasks alive at once (default and most: 1024);
+ *   heap, heap_len: a region for saved stack bytes; with heap_len 0 the library
+ *                   grows memory instead (the default). */
+int jspi_configure(uint32_t min_task_stack, uint32_t max_tasks, void *heap, uint32_t heap_len);
+
 /* The strategy this module was built with: "none", "eager" or "lazy". */
 const char *jspi_strategy(void);
 

@@ -101,7 +101,11 @@ unsafe fn state() -> &'static mut State {
         // Taking the addresses of linker-defined symbols reads nothing.
         let (low, high) =
             (core::ptr::addr_of!(__stack_low) as u32, core::ptr::addr_of!(__stack_high) as u32);
-        state.configure(Config { stack_low: low, stack_high: high, ..UNCONFIGURED });
+        let config = Config { stack_low: low, stack_high: high, ..UNCONFIGURED };
+        if state.configure(config).is_err() {
+            // The linker's stack is smaller than one task's minimum: nothing can run.
+            core::arch::wasm32::unreachable();
+        }
         *configured = true;
     }
     state
@@ -208,6 +212,36 @@ pub extern "C" fn jspi_stat(which: i32) -> u64 {
     // SAFETY: as in `jspi_rs_enter`.
     let stats = unsafe { state() }.stats();
     u32::try_from(which).ok().and_then(|w| stats.get(w)).unwrap_or(u64::MAX)
+}
+
+/// Changes the limits before any task runs (see `jspi.h`): 0 keeps a default.
+/// Returns 0, or -1 when refused (tasks alive, or a configuration that cannot work).
+#[unsafe(no_mangle)]
+pub extern "C" fn jspi_configure(
+    min_task_stack: u32,
+    max_tasks: u32,
+    heap_start: u32,
+    heap_len: u32,
+) -> i32 {
+    // SAFETY: as in `jspi_rs_enter`.
+    let state = unsafe { state() };
+    let current = *state.config();
+    let config = Config {
+        min_task_stack: if min_task_stack == 0 { current.min_task_stack } else { min_task_stack },
+        max_tasks: if max_tasks == 0 { current.max_tasks } else { max_tasks },
+        heap: match heap_len {
+            0 => HeapSource::Grow,
+            len => match heap_start.checked_add(len) {
+                Some(end) => HeapSource::Region { start: heap_start, end },
+                None => return -1,
+            },
+        },
+        ..current
+    };
+    match state.configure(config) {
+        Ok(()) => 0,
+        Err(_) => -1,
+    }
 }
 
 /// The strategy's name, NUL-terminated.

@@ -5,7 +5,7 @@
 //! same [`Memory`]: blocks are powers of two from 16 bytes up, a freed block goes on its
 //! class's free list (the link is the block's first word), and fresh blocks are cut
 //! from a chunk obtained either from [`Memory::grow`] or from one region handed over at
-//! start. Memory obtained this way is never given back to the engine (wasm memory does
+//! start; when neither has room, a larger free block is split. Memory obtained this way is never given back to the engine (wasm memory does
 //! not shrink), but every block is reused once its task no longer needs it.
 //!
 //! ```text
@@ -80,7 +80,7 @@ impl Heap {
     }
 
     /// Bytes in blocks currently handed out.
-    pub fn in_use_bytes(&self) -> u64 {
+    pub const fn in_use_bytes(&self) -> u64 {
         self.in_use
     }
 
@@ -98,10 +98,14 @@ impl Heap {
         let addr = if head != NIL {
             self.free[class as usize] = mem.read_u32(head);
             head
+        } else if self.bump_end - self.bump >= block_size {
+            let addr = self.bump;
+            self.bump += block_size;
+            addr
+        } else if let Some(addr) = self.split_larger(mem, class) {
+            addr
         } else {
-            if self.bump_end - self.bump < block_size {
-                self.refill(mem, block_size)?;
-            }
+            self.refill(mem, block_size)?;
             let addr = self.bump;
             self.bump += block_size;
             addr
@@ -116,6 +120,21 @@ impl Heap {
         mem.write_u32(block.addr, self.free[class as usize]);
         self.free[class as usize] = block.addr;
         self.in_use -= u64::from(block.size);
+    }
+
+    /// Takes the smallest free block larger than `class` and splits it in halves down
+    /// to `class`, shelving the upper halves. Blocks are not merged back; this only
+    /// keeps a fixed region usable when sizes shift.
+    fn split_larger<M: Memory>(&mut self, mem: &mut M, class: u32) -> Option<u32> {
+        let larger = (class + 1..CLASSES as u32).find(|&c| self.free[c as usize] != NIL)?;
+        let addr = self.free[larger as usize];
+        self.free[larger as usize] = mem.read_u32(addr);
+        for c in (class..larger).rev() {
+            let upper = addr + (1 << c);
+            mem.write_u32(upper, self.free[c as usize]);
+            self.free[c as usize] = upper;
+        }
+        Some(addr)
     }
 
     /// Makes room for one block of `block_size` bytes at the bump pointer.

@@ -311,8 +311,8 @@ pub struct StackState<M: Memory, const N: usize> {
 }
 
 impl<M: Memory, const N: usize> StackState<M, N> {
-    /// A state with no tasks. Panics on a configuration that cannot work (an empty
-    /// stack, `max_tasks` above `N`, or `N` above 65535). A `const fn`, so a guest can
+    /// A state with no tasks. Panics on a configuration that [`Self::configure`]
+    /// refuses, or `N` above 65534. A `const fn`, so a guest can
     /// keep its state in a `static` without building it on its small stack.
     pub const fn new(mem: M, strategy: Strategy, config: Config) -> Self {
         assert!(N < u16::MAX as usize, "at most 65534 task records");
@@ -340,23 +340,39 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             heap: Heap::new(config.heap),
             stats: Stats::ZERO,
         };
-        state.configure(config);
+        if let Err(message) = state.configure(config) {
+            panic!("{}", message);
+        }
         state
     }
 
-    /// Replaces the configuration; only allowed while no task is alive. Panics on a
-    /// configuration that cannot work.
-    pub const fn configure(&mut self, config: Config) {
-        assert!(self.live_count == 0, "configure with tasks alive");
-        assert!(config.stack_low < config.stack_high, "empty shadow stack");
-        assert!(config.max_tasks as usize <= N, "max_tasks above the record capacity");
-        assert!(
-            config.stack_high - config.stack_low >= config.min_task_stack,
-            "min_task_stack is larger than the whole shadow stack"
-        );
+    /// Replaces the configuration; only allowed while no task is alive and no saved
+    /// bytes are held. Returns what is wrong with a configuration that cannot work.
+    pub const fn configure(&mut self, config: Config) -> Result<(), &'static str> {
+        if self.live_count != 0 || self.heap.in_use_bytes() != 0 {
+            return Err("the configuration can only change while no task is alive");
+        }
+        if config.stack_low >= config.stack_high {
+            return Err("empty shadow stack");
+        }
+        if config.max_tasks == 0 || config.max_tasks as usize > N {
+            return Err("max_tasks must be between 1 and the record capacity");
+        }
+        if config.stack_high - config.stack_low < config.min_task_stack {
+            return Err("min_task_stack is larger than the whole shadow stack");
+        }
+        if let HeapSource::Region { start, end } = config.heap {
+            if start == 0 || end <= start {
+                return Err("the heap region must be non-empty and not start at address 0");
+            }
+            if start < config.stack_high && config.stack_low < end {
+                return Err("the heap region overlaps the shadow stack");
+            }
+        }
         self.config = config;
         self.parked = config.stack_high;
         self.heap = Heap::new(config.heap);
+        Ok(())
     }
 
     /// The strategy this state was built with.
@@ -848,6 +864,30 @@ mod tests {
         assert!(!s.can_suspend());
         assert_eq!(s.stats().live_tasks, 0);
         assert_eq!(s.done(a), Some(4096), "done after leave is harmless");
+    }
+
+    #[test]
+    fn configuration_is_checked_and_a_region_heap_runs_out_cleanly() {
+        let mut s = state(Strategy::Eager);
+        let bad = Config { min_task_stack: 1 << 20, ..*s.config() };
+        assert!(s.configure(bad).is_err());
+        let overlapping = Config { heap: HeapSource::Region { start: 16, end: 64 }, ..*s.config() };
+        assert!(s.configure(overlapping).is_err());
+        // 4 KiB of stack, saved bytes in a 128-byte region beyond it.
+        s.memory_mut().grow(256).unwrap();
+        let region = Config { heap: HeapSource::Region { start: 4096, end: 4224 }, ..*s.config() };
+        s.configure(region).unwrap();
+        let (a, _) = s.enter(4096).unwrap();
+        assert!(s.configure(region).is_err(), "no reconfiguration with a task alive");
+        s.suspend(4000).unwrap();
+        s.resume(a, 4096).unwrap();
+        // 200 bytes do not fit in the region: a clear error, and the task is not kept.
+        assert_eq!(s.suspend(3896), Err(Error::OutOfMemory { bytes: 200 }));
+        s.done(a);
+        assert_eq!((s.stats().live_tasks, s.heap_in_use()), (0, 0));
+        let (b, _) = s.enter(4096).unwrap();
+        assert!(s.suspend(4032).is_ok(), "a fresh task afterwards works");
+        s.done(b);
     }
 
     #[test]
