@@ -101,9 +101,11 @@ unsafe fn state() -> &'static mut State {
         // Taking the addresses of linker-defined symbols reads nothing.
         let (low, high) =
             (core::ptr::addr_of!(__stack_low) as u32, core::ptr::addr_of!(__stack_high) as u32);
-        let config = Config { stack_low: low, stack_high: high, ..UNCONFIGURED };
+        // A small stack (`-z stack-size`) gets a proportionally smaller minimum.
+        let min_task_stack = MIN_TASK_STACK.min((high - low) / 4);
+        let config = Config { stack_low: low, stack_high: high, min_task_stack, ..UNCONFIGURED };
         if state.configure(config).is_err() {
-            // The linker's stack is smaller than one task's minimum: nothing can run.
+            // Only an empty stack gets here: nothing could run on it.
             core::arch::wasm32::unreachable();
         }
         *configured = true;
