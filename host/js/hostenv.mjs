@@ -1,0 +1,129 @@
+// The host environment (module `env`) and the guest library's imports (module `jspi`),
+// exactly as docs/abi.md describes them, plus the formatting of values and errors
+// that every transcript line uses.
+
+/** What `jspi.await` returns for a rejected promise: the library asks `classify`
+ * and `rejection_reason`, so a rejection never reaches C as a made-up value. */
+export class Rejection {
+  constructor(reason) {
+    this.reason = reason;
+  }
+}
+
+/** An error raised by the guest through `jspi.fail`: its message is printed as is. */
+export class GuestFailure extends Error {}
+
+/** A value as transcripts print it: integers in decimal, `null`, `undefined`,
+ * strings as they are, errors as `Error: <message>`. */
+export function formatValue(value) {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "string") return value;
+  if (typeof value === "bigint" || typeof value === "number") return String(value);
+  if (value instanceof Error) return `Error: ${value.message}`;
+  if (value instanceof Rejection) return `rejection(${formatValue(value.reason)})`;
+  return String(value);
+}
+
+// V8's trap messages, mapped to the kinds docs/abi.md lists (the wasmtime host maps
+// its own trap codes to the same words).
+const TRAP_KINDS = [
+  [/^unreachable/, "unreachable"],
+  [/memory access out of bounds/, "memory access out of bounds"],
+  [/divide by zero|remainder by zero/, "integer divide by zero"],
+  [/function signature mismatch|null function/, "indirect call type mismatch"],
+];
+
+/** The message of a failed call or task, as transcripts print it. */
+export function formatError(error) {
+  if (error instanceof GuestFailure) return error.message;
+  if (error instanceof WebAssembly.RuntimeError) {
+    for (const [pattern, kind] of TRAP_KINDS) {
+      if (pattern.test(error.message)) return `trap: ${kind}`;
+    }
+    return `trap: ${error.message}`;
+  }
+  if (error instanceof RangeError && /call stack size/.test(error.message)) {
+    return "trap: call stack exhausted";
+  }
+  if (error instanceof Error) return error.message;
+  return formatValue(error);
+}
+
+/** Reads `len` bytes of UTF-8 at `ptr`, or up to the first NUL when `len` is
+ * undefined; a range outside memory is the guest's bug and fails loudly. */
+function readString(memory, ptr, len) {
+  const bytes = new Uint8Array(memory.buffer);
+  const start = ptr >>> 0;
+  let end;
+  if (len === undefined) {
+    end = bytes.indexOf(0, start);
+    if (end < 0) throw new GuestFailure(`string at ${start} has no terminating NUL`);
+  } else {
+    end = start + (len >>> 0);
+  }
+  if (start > bytes.length || end > bytes.length) {
+    throw new GuestFailure(`string at ${start}..${end} lies outside memory (${bytes.length} bytes)`);
+  }
+  return new TextDecoder().decode(bytes.subarray(start, end));
+}
+
+/**
+ * The import object for one instance.
+ *
+ * `log(text)` prints a transcript line; `clock` is the VirtualClock; `memory()`
+ * returns the instance's exported memory (known only after instantiation).
+ */
+export function makeImports({ log, clock, memory }) {
+  const int32 = (x) => x | 0;
+  const jspi = {
+    await: new WebAssembly.Suspending((value) =>
+      Promise.resolve(value).then(
+        (fulfilled) => fulfilled,
+        (reason) => new Rejection(reason),
+      ),
+    ),
+    classify(value) {
+      if (value instanceof Rejection) return 2;
+      if (typeof value === "number" && Number.isInteger(value) && int32(value) === value) return 0;
+      return 1;
+    },
+    int_value: (value) => int32(value),
+    rejection_reason: (value) => value.reason,
+    throw(value) {
+      throw value;
+    },
+    fail(ptr, len) {
+      throw new GuestFailure(readString(memory(), ptr, len));
+    },
+  };
+  const env = {
+    log_int: (x) => log(`C: ${x}`),
+    log_str: (ptr) => log(`C: ${readString(memory(), ptr)}`),
+    log_str_str: (label, s) => log(`C: ${readString(memory(), label)} ${readString(memory(), s)}`),
+    log_ref: (value) => log(`C: ${formatValue(value)}`),
+    escape: () => {},
+    delay: (ms) => clock.resolveAfter(ms, null),
+    delayed_int: (value, ms) => clock.resolveAfter(ms, value),
+    fake_fetch(x) {
+      log(`env: fake_fetch(${x}) started`);
+      return new Promise((resolve) =>
+        clock.after(500, () => {
+          log(`env: fake_fetch(${x}) done`);
+          resolve(int32(x + 1));
+        }),
+      );
+    },
+    fake_db_query(x) {
+      log(`env: fake_db_query(${x}) started`);
+      return new Promise((resolve) =>
+        clock.after(1000, () => {
+          log(`env: fake_db_query(${x}) done`);
+          resolve(Math.imul(x, x));
+        }),
+      );
+    },
+    rejecting: (code, ms) => clock.rejectAfter(ms, new Error(`rejected with code ${code}`)),
+  };
+  return { jspi, env };
+}

@@ -1,0 +1,159 @@
+// The Node runner: runs one guest module through one scenario and prints the
+// transcript (docs/abi.md) on stdout.
+//
+//   node [--experimental-wasm-jspi] host/js/runner.mjs MODULE.wasm scenario.json
+//
+// Exit codes: 0 when the scenario ran (tasks that failed are part of the transcript),
+// 1 when it could not finish (a wait on a task that can never settle), 2 for bad input
+// (arguments, scenario, a module that does not load or lacks what the scenario names).
+// Errors are one line on stderr.
+
+import { readFileSync } from "node:fs";
+import { VirtualClock, drainMicrotasks } from "./clock.mjs";
+import { formatError, formatValue, makeImports } from "./hostenv.mjs";
+import { BadInput, checkExports, parseScenario } from "./scenario.mjs";
+
+function readInput(path, what) {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new BadInput(`${path}: cannot read the ${what}: ${error.code ?? error.message}`);
+  }
+}
+
+function checkJspi() {
+  if (typeof WebAssembly.Suspending !== "function" || typeof WebAssembly.promising !== "function") {
+    throw new BadInput(
+      `Node ${process.version} has no JSPI (WebAssembly.Suspending / WebAssembly.promising); ` +
+        "Node 24 needs --experimental-wasm-jspi, Node 26 has it on by default",
+    );
+  }
+}
+
+/** Lists the module's imports that the host environment lacks. */
+function checkImports(module, imports, name) {
+  const missing = WebAssembly.Module.imports(module)
+    .filter((imp) => !(imports[imp.module] && imp.name in imports[imp.module]))
+    .map((imp) => `${imp.module}.${imp.name}`);
+  if (missing.length > 0) {
+    throw new BadInput(
+      `${name}: imports what the host does not provide: ${missing.join(", ")} (see docs/abi.md for the host environment)`,
+    );
+  }
+}
+
+async function main(argv) {
+  if (argv.length !== 2) {
+    throw new BadInput("usage: runner.mjs MODULE.wasm SCENARIO.json");
+  }
+  const [wasmPath, scenarioPath] = argv;
+  checkJspi();
+  const scenario = parseScenario(readInput(scenarioPath, "scenario").toString("utf8"), scenarioPath);
+
+  const clock = new VirtualClock();
+  const log = (text) => process.stdout.write(`[t=${clock.now}] ${text}\n`);
+  let instance;
+  const imports = makeImports({ log, clock, memory: () => instance.exports.memory });
+
+  let module;
+  try {
+    module = new WebAssembly.Module(readInput(wasmPath, "module"));
+  } catch (error) {
+    if (error instanceof BadInput) throw error;
+    throw new BadInput(`${wasmPath}: not a valid wasm module: ${error.message}`);
+  }
+  checkImports(module, imports, wasmPath);
+  try {
+    instance = new WebAssembly.Instance(module, imports);
+  } catch (error) {
+    throw new BadInput(`${wasmPath}: instantiation failed: ${formatError(error)}`);
+  }
+  const exports = instance.exports;
+  checkExports(scenario, exports, wasmPath);
+
+  const tasks = new Map(); // name -> { settled }
+  const describe = (step) => `${step.export}(${step.args.join(", ")})`;
+
+  function start(step) {
+    log(`start ${step.as} = ${describe(step)}`);
+    const task = { settled: false };
+    tasks.set(step.as, task);
+    const settle = (text) => {
+      task.settled = true;
+      log(`${step.as} ${text}`);
+    };
+    let id;
+    try {
+      id = exports.jspi_task_enter();
+    } catch (error) {
+      settle(`rejected: ${formatError(error)}`);
+      return;
+    }
+    let promise;
+    try {
+      promise = WebAssembly.promising(exports[step.export])(...step.args);
+    } catch (error) {
+      promise = Promise.reject(error);
+    } finally {
+      exports.jspi_task_leave(id);
+    }
+    promise.then(
+      (value) => {
+        exports.jspi_task_done(id);
+        settle(value === undefined ? "fulfilled" : `fulfilled: ${formatValue(value)}`);
+      },
+      (error) => {
+        exports.jspi_task_done(id);
+        settle(`rejected: ${formatError(error)}`);
+      },
+    );
+  }
+
+  function call(step) {
+    log(`call ${describe(step)}`);
+    try {
+      const value = exports[step.export](...step.args);
+      log(`${describe(step)} returned${value === undefined ? "" : ` ${formatValue(value)}`}`);
+    } catch (error) {
+      log(`${describe(step)} failed: ${formatError(error)}`);
+    }
+  }
+
+  /** Runs the event loop until `done()` holds or no timer is left. */
+  async function runUntil(done) {
+    await drainMicrotasks();
+    while (!done() && clock.fireNext()) {
+      await drainMicrotasks();
+    }
+  }
+
+  for (const step of scenario.steps) {
+    if (step.kind === "start") {
+      start(step);
+    } else if (step.kind === "call") {
+      call(step);
+    } else {
+      const task = tasks.get(step.task);
+      await runUntil(() => task.settled);
+      if (!task.settled) {
+        process.stderr.write(
+          `error: wait ${step.task}: the task can never settle (no timer is left at t=${clock.now})\n`,
+        );
+        return 1;
+      }
+    }
+  }
+  await runUntil(() => false);
+  for (const [name, task] of tasks) {
+    if (!task.settled) log(`end: ${name} still pending`);
+  }
+  return 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof BadInput)) throw error;
+  process.stderr.write(`error: ${error.message}\n`);
+  process.exitCode = 2;
+}

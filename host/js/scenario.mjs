@@ -1,0 +1,111 @@
+// Parsing and checking scenario.json (docs/abi.md, "Scenario format"). Every
+// problem is found before anything runs and reported as one line naming the step.
+
+export class BadInput extends Error {}
+
+const STRATEGIES = ["none", "eager", "lazy"];
+const STEP_KEYS = {
+  start: ["start", "args", "as"],
+  call: ["call", "args"],
+  wait: ["wait"],
+};
+
+function fail(where, message) {
+  throw new BadInput(`${where}: ${message}`);
+}
+
+function checkArgs(where, args) {
+  if (args === undefined) return [];
+  if (!Array.isArray(args)) fail(where, "`args` must be an array of integers");
+  for (const arg of args) {
+    if (!Number.isInteger(arg) || arg < -(2 ** 31) || arg >= 2 ** 32) {
+      fail(where, `argument ${JSON.stringify(arg)} is not a 32-bit integer`);
+    }
+  }
+  return args.map((arg) => arg | 0);
+}
+
+/** Parses the text of a scenario; `name` is how errors refer to the file. */
+export function parseScenario(text, name) {
+  let scenario;
+  try {
+    scenario = JSON.parse(text);
+  } catch (error) {
+    fail(name, `malformed JSON: ${error.message}`);
+  }
+  if (scenario === null || typeof scenario !== "object" || Array.isArray(scenario)) {
+    fail(name, "must be a JSON object");
+  }
+  for (const key of Object.keys(scenario)) {
+    if (!["description", "strategies", "steps"].includes(key)) {
+      fail(name, `unknown key \`${key}\` (keys: description, strategies, steps)`);
+    }
+  }
+  if (scenario.description !== undefined && typeof scenario.description !== "string") {
+    fail(name, "`description` must be a string");
+  }
+  if (scenario.strategies !== undefined) {
+    const list = scenario.strategies;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((s) => STRATEGIES.includes(s))) {
+      fail(name, `\`strategies\` must be a non-empty array of ${STRATEGIES.join(", ")}`);
+    }
+  }
+  if (!Array.isArray(scenario.steps)) fail(name, "`steps` must be an array");
+
+  const names = new Set();
+  const steps = scenario.steps.map((step, index) => {
+    const where = `${name}: step ${index + 1}`;
+    if (step === null || typeof step !== "object" || Array.isArray(step)) {
+      fail(where, "must be an object");
+    }
+    const kind = Object.keys(STEP_KEYS).find((k) => k in step);
+    if (kind === undefined) fail(where, "needs one of `start`, `call`, `wait`");
+    for (const key of Object.keys(step)) {
+      if (!STEP_KEYS[kind].includes(key)) {
+        fail(where, `unknown key \`${key}\` in a \`${kind}\` step (keys: ${STEP_KEYS[kind].join(", ")})`);
+      }
+    }
+    const target = step[kind];
+    if (typeof target !== "string" || target === "") fail(where, `\`${kind}\` must be a non-empty string`);
+    if (kind === "start") {
+      if (typeof step.as !== "string" || step.as === "") fail(where, "a `start` step needs `as`: the task's name");
+      if (names.has(step.as)) fail(where, `task name \`${step.as}\` is used twice`);
+      names.add(step.as);
+      return { kind, export: target, args: checkArgs(where, step.args), as: step.as };
+    }
+    if (kind === "call") return { kind, export: target, args: checkArgs(where, step.args) };
+    if (!names.has(target)) fail(where, `waits for \`${target}\`, which no earlier step starts`);
+    return { kind, task: target };
+  });
+  return { description: scenario.description, steps };
+}
+
+/** Checks that the module has what the scenario needs: each export it names, as a
+ * function taking that many arguments, and the guest library's hooks if it starts
+ * tasks. */
+export function checkExports(scenario, exports, moduleName) {
+  const usesTasks = scenario.steps.some((s) => s.kind === "start");
+  if (usesTasks) {
+    for (const hook of ["jspi_task_enter", "jspi_task_leave", "jspi_task_done"]) {
+      if (typeof exports[hook] !== "function") {
+        fail(moduleName, `has no export \`${hook}\`: was it linked with the guest library (libjspi.a) and its --export flags?`);
+      }
+    }
+  }
+  if (!(exports.memory instanceof WebAssembly.Memory)) {
+    fail(moduleName, "exports no `memory`");
+  }
+  scenario.steps.forEach((step, index) => {
+    if (step.kind === "wait") return;
+    const fn = exports[step.export];
+    if (typeof fn !== "function") {
+      const available = Object.keys(exports)
+        .filter((k) => typeof exports[k] === "function" && !k.startsWith("jspi_"))
+        .join(", ");
+      fail(`step ${index + 1}`, `the module has no exported function \`${step.export}\` (it exports: ${available || "none"})`);
+    }
+    if (fn.length !== step.args.length) {
+      fail(`step ${index + 1}`, `\`${step.export}\` takes ${fn.length} argument(s), the step gives ${step.args.length}`);
+    }
+  });
+}

@@ -1,0 +1,157 @@
+//! `cargo xtask bless`: rewrites the expected transcripts next to each example from
+//! its runs on Node 26, after checking that every other host prints the same.
+//!
+//! One `expected.txt` when all the example's strategies agree, otherwise one
+//! `expected.<strategy>.txt` per strategy; files the new set does not need are removed.
+//! An example whose runs fail, or whose hosts disagree, is left untouched.
+
+use std::fs;
+use std::path::PathBuf;
+
+use crate::compile::{Builder, Strategy};
+use crate::examples::{self, Example};
+use crate::hosts::Host;
+use crate::run::{check_hosts, label};
+use crate::{diff, rel, tools, Error, Options, Result};
+
+/// The host whose transcripts are written.
+const REFERENCE: Host = Host::Node26;
+
+/// Blesses every chosen example; fails if any could not be blessed.
+pub fn bless(options: &Options) -> Result<()> {
+    let examples = examples::resolve(&options.examples)?;
+    tools::ensure(options.verbose)?;
+    if examples.is_empty() {
+        println!("no examples in c-examples/");
+        return Ok(());
+    }
+    check_hosts(&Host::ALL)?;
+
+    let mut builder = Builder::new(options.verbose);
+    let mut refused = Vec::new();
+    for example in &examples {
+        match transcripts(example, &mut builder, options.verbose) {
+            Some(transcripts) => write(example, &transcripts)?,
+            None => {
+                eprintln!(
+                    "error: not blessing {}: see above; its files are unchanged",
+                    example.name
+                );
+                refused.push(example.name.as_str());
+            }
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::failure(format!(
+            "not blessed: {}",
+            refused.join(", ")
+        )))
+    }
+}
+
+/// The reference transcript of each allowed strategy, or `None` (after saying why) if a
+/// build or run failed or two hosts disagree.
+fn transcripts(
+    example: &Example,
+    builder: &mut Builder,
+    verbose: bool,
+) -> Option<Vec<(Strategy, String)>> {
+    let mut transcripts = Vec::new();
+    let mut ok = true;
+    for &strategy in &example.strategies {
+        let wasm = match builder.wasm(example, strategy) {
+            Ok(wasm) => wasm,
+            Err(message) => {
+                eprintln!(
+                    "error: {} [{}]: build failed: {message}",
+                    example.name,
+                    strategy.name()
+                );
+                ok = false;
+                continue;
+            }
+        };
+        let mut reference: Option<String> = None;
+        // The reference host first, then every other one compared with it.
+        let hosts =
+            std::iter::once(REFERENCE).chain(Host::ALL.into_iter().filter(|&h| h != REFERENCE));
+        for host in hosts {
+            let label = label(example, host, strategy);
+            let result = match host.run(&wasm, &example.scenario, verbose) {
+                Ok(result) => result,
+                Err(error) => {
+                    eprintln!("error: {label}: {error}");
+                    ok = false;
+                    continue;
+                }
+            };
+            if let Some(failure) = result.failure {
+                eprintln!("error: {label}: {failure}");
+                ok = false;
+                continue;
+            }
+            match &reference {
+                None if host == REFERENCE => reference = Some(result.transcript),
+                None => {}
+                Some(expected) if *expected != result.transcript => {
+                    eprintln!(
+                        "error: {label}: {} and {} disagree:",
+                        REFERENCE.name(),
+                        host.name()
+                    );
+                    eprint!(
+                        "{}",
+                        diff::unified(
+                            expected,
+                            &result.transcript,
+                            &super::run::label(example, REFERENCE, strategy),
+                            &label
+                        )
+                    );
+                    ok = false;
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(reference) = reference {
+            transcripts.push((strategy, reference));
+        }
+    }
+    ok.then_some(transcripts)
+}
+
+/// Writes the expected files for `transcripts` and removes the ones no longer needed.
+fn write(example: &Example, transcripts: &[(Strategy, String)]) -> Result<()> {
+    let shared = transcripts.windows(2).all(|pair| pair[0].1 == pair[1].1);
+    let files: Vec<(PathBuf, &str)> = if shared {
+        vec![(example.expected_shared(), transcripts[0].1.as_str())]
+    } else {
+        transcripts
+            .iter()
+            .map(|(s, text)| (example.expected_for(*s), text.as_str()))
+            .collect()
+    };
+    for (path, text) in &files {
+        let shown = rel(path);
+        if fs::read_to_string(path).is_ok_and(|old| old == *text) {
+            println!("unchanged {}", shown.display());
+            continue;
+        }
+        fs::write(path, text)
+            .map_err(|e| Error::failure(format!("writing {}: {e}", shown.display())))?;
+        println!("wrote {}", shown.display());
+    }
+    let candidates = std::iter::once(example.expected_shared())
+        .chain(Strategy::ALL.map(|s| example.expected_for(s)));
+    for stale in candidates {
+        if stale.is_file() && !files.iter().any(|(path, _)| *path == stale) {
+            let shown = rel(&stale);
+            fs::remove_file(&stale)
+                .map_err(|e| Error::failure(format!("removing {}: {e}", shown.display())))?;
+            println!("removed {}", shown.display());
+        }
+    }
+    Ok(())
+}

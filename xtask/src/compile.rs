@@ -1,0 +1,226 @@
+//! Building: the guest library once per strategy, then each example's C files with
+//! clang-19, linked against that strategy's `libjspi.a`, exactly as docs/abi.md shows.
+//!
+//! ```text
+//! target/guest-build/                      cargo's own target dir for the guest library
+//! target/guest/<strategy>/libjspi.a        copied out after each strategy's build
+//! target/examples/<name>/obj/<file>.o      the example's objects (strategy-independent)
+//! target/examples/<name>/<strategy>.wasm   the linked guest module
+//! ```
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::examples::Example;
+use crate::{process, project_root, rel, Result};
+
+/// How the guest library keeps suspended tasks' shadow stacks (a cargo feature of
+/// `guest/jspi`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Strategy {
+    /// Does nothing: shows the bug.
+    None,
+    /// Copies a task's whole range out at every suspend and back at every resume.
+    Eager,
+    /// Copies another task's bytes only when they are about to be overwritten.
+    Lazy,
+}
+
+impl Strategy {
+    /// Every strategy, in the order runs and files use.
+    pub const ALL: [Strategy; 3] = [Strategy::None, Strategy::Eager, Strategy::Lazy];
+
+    /// The name used in scenarios, flags, features and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::None => "none",
+            Strategy::Eager => "eager",
+            Strategy::Lazy => "lazy",
+        }
+    }
+
+    /// The strategy called `name`, if any.
+    pub fn parse(name: &str) -> Option<Strategy> {
+        Strategy::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// `none, eager, lazy`, for messages.
+    pub fn names() -> String {
+        Strategy::ALL.map(Strategy::name).join(", ")
+    }
+}
+
+/// Builds guest libraries and examples on demand, each at most once per xtask run.
+///
+/// Errors are kept as text: the first time a step fails its full message (command and
+/// stderr) is returned; later requests that need the same step get a short reminder.
+pub struct Builder {
+    verbose: bool,
+    libraries: HashMap<Strategy, Step<PathBuf>>,
+    objects: HashMap<PathBuf, Step<Vec<PathBuf>>>,
+}
+
+enum Step<T> {
+    Done(T),
+    Failed,
+}
+
+impl Builder {
+    /// A builder that prints each command first when `verbose`.
+    pub fn new(verbose: bool) -> Self {
+        Builder {
+            verbose,
+            libraries: HashMap::new(),
+            objects: HashMap::new(),
+        }
+    }
+
+    /// Builds (or reuses) `example` linked with `strategy`'s guest library, returning
+    /// the module's path.
+    pub fn wasm(&mut self, example: &Example, strategy: Strategy) -> Result<PathBuf, String> {
+        let library = self.library(strategy)?;
+        let objects = self.objects(example)?;
+        link(example, strategy, &library, &objects, self.verbose)
+    }
+
+    fn library(&mut self, strategy: Strategy) -> Result<PathBuf, String> {
+        match self.libraries.get(&strategy) {
+            Some(Step::Done(path)) => return Ok(path.clone()),
+            Some(Step::Failed) => {
+                return Err(format!(
+                    "the guest library for strategy `{}` did not build (see above)",
+                    strategy.name()
+                ))
+            }
+            None => {}
+        }
+        let result = build_library(strategy, self.verbose);
+        let step = match &result {
+            Ok(path) => Step::Done(path.clone()),
+            Err(_) => Step::Failed,
+        };
+        self.libraries.insert(strategy, step);
+        result
+    }
+
+    fn objects(&mut self, example: &Example) -> Result<Vec<PathBuf>, String> {
+        match self.objects.get(&example.dir) {
+            Some(Step::Done(objects)) => return Ok(objects.clone()),
+            Some(Step::Failed) => {
+                return Err(format!(
+                    "{}: the C sources did not compile (see above)",
+                    example.name
+                ))
+            }
+            None => {}
+        }
+        let result = compile_objects(example, self.verbose);
+        let step = match &result {
+            Ok(objects) => Step::Done(objects.clone()),
+            Err(_) => Step::Failed,
+        };
+        self.objects.insert(example.dir.clone(), step);
+        result
+    }
+}
+
+/// `cargo rustc -p jspi` for wasm32 with the strategy's feature, as a staticlib in its
+/// own target dir, then copies `libjspi.a` to `target/guest/<strategy>/`.
+fn build_library(strategy: Strategy, verbose: bool) -> Result<PathBuf, String> {
+    let root = project_root();
+    let target_dir = root.join("target/guest-build");
+    let mut cargo =
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    cargo.args([
+        "rustc",
+        "-p",
+        "jspi",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
+    cargo
+        .arg("--features")
+        .arg(format!("strategy-{}", strategy.name()));
+    cargo
+        .args(["--crate-type", "staticlib", "--target-dir"])
+        .arg(rel(&target_dir));
+    process::run_checked(&mut cargo, verbose).map_err(|e| e.to_string())?;
+
+    let built = target_dir.join("wasm32-unknown-unknown/release/libjspi.a");
+    let dest_dir = root.join("target/guest").join(strategy.name());
+    let dest = dest_dir.join("libjspi.a");
+    fs::create_dir_all(&dest_dir)
+        .and_then(|()| fs::copy(&built, &dest))
+        .map_err(|e| {
+            format!(
+                "copying {} to {}: {e}",
+                rel(&built).display(),
+                rel(&dest).display()
+            )
+        })?;
+    Ok(dest)
+}
+
+/// Compiles every `.c` file of the example to `target/examples/<name>/obj/<stem>.o`.
+fn compile_objects(example: &Example, verbose: bool) -> Result<Vec<PathBuf>, String> {
+    let obj_dir = example_dir(example).join("obj");
+    fs::create_dir_all(&obj_dir)
+        .map_err(|e| format!("creating {}: {e}", rel(&obj_dir).display()))?;
+    let mut objects = Vec::new();
+    for source in &example.sources {
+        let stem = source.file_stem().unwrap_or_default();
+        let object = obj_dir.join(stem).with_extension("o");
+        let mut clang = Command::new("clang-19");
+        clang.args([
+            "--target=wasm32-unknown-unknown",
+            "-mreference-types",
+            "-mbulk-memory",
+            "-O2",
+            "-ffreestanding",
+            "-nostdlib",
+            "-I",
+            "guest/jspi/include",
+            "-c",
+        ]);
+        clang.arg(rel(source)).arg("-o").arg(rel(&object));
+        process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
+        objects.push(object);
+    }
+    Ok(objects)
+}
+
+/// Links the objects with the strategy's `libjspi.a` into
+/// `target/examples/<name>/<strategy>.wasm`.
+fn link(
+    example: &Example,
+    strategy: Strategy,
+    library: &Path,
+    objects: &[PathBuf],
+    verbose: bool,
+) -> Result<PathBuf, String> {
+    let wasm = example_dir(example).join(format!("{}.wasm", strategy.name()));
+    let mut clang = Command::new("clang-19");
+    clang.args([
+        "--target=wasm32-unknown-unknown",
+        "-nostdlib",
+        "-Wl,--no-entry",
+        "-Wl,--stack-first",
+        "-Wl,-z,stack-size=1048576",
+        "-Wl,--export=jspi_task_enter",
+        "-Wl,--export=jspi_task_leave",
+        "-Wl,--export=jspi_task_done",
+        "-Wl,--export=jspi_stat",
+    ]);
+    clang.args(objects.iter().map(|o| rel(o)));
+    clang.arg(rel(library)).arg("-o").arg(rel(&wasm));
+    process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
+    Ok(wasm)
+}
+
+fn example_dir(example: &Example) -> PathBuf {
+    project_root().join("target/examples").join(&example.name)
+}

