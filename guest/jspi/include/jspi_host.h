@@ -30,4 +30,36 @@ static inline void jspi_sleep(int32_t ms) {
     (void)jspi_await_externref(delay(ms));
 }
 
+/* Append the decimal digits of `value` at `out`; returns the end. */
+static inline char *jspi_format_u64(char *out, uint64_t value) {
+    char digits[20];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    while (n > 0) *out++ = digits[--n];
+    return out;
+}
+
+/* One "C: <label> saved=.. restored=.. evictions=.. peak_saved=.. live=.." line with
+ * the stack state's counters (docs/abi.md lists them). */
+static inline void jspi_log_stats(const char *label) {
+    static const struct { const char *name; int which; } shown[] = {
+        {"saved=", JSPI_STAT_BYTES_SAVED},
+        {" restored=", JSPI_STAT_BYTES_RESTORED},
+        {" evictions=", JSPI_STAT_EVICTIONS},
+        {" peak_saved=", JSPI_STAT_PEAK_SAVED_BYTES},
+        {" live=", JSPI_STAT_LIVE_TASKS},
+    };
+    char line[160];
+    char *out = line;
+    for (unsigned i = 0; i < sizeof shown / sizeof shown[0]; i++) {
+        for (const char *c = shown[i].name; *c; c++) *out++ = *c;
+        out = jspi_format_u64(out, jspi_stat(shown[i].which));
+    }
+    *out = 0;
+    log_str_str(label, line);
+}
+
 #endif /* JSPI_HOST_H */
