@@ -69,7 +69,7 @@ async function main(argv) {
     throw new BadInput(`${wasmPath}: instantiation failed: ${formatError(error)}`);
   }
   const exports = instance.exports;
-  checkExports(scenario, exports, wasmPath);
+  checkExports(scenario, exports, wasmPath, scenarioPath);
 
   const tasks = new Map(); // name -> { settled }
   const describe = (step) => `${step.export}(${step.args.join(", ")})`;

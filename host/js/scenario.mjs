@@ -83,7 +83,7 @@ export function parseScenario(text, name) {
 /** Checks that the module has what the scenario needs: each export it names, as a
  * function taking that many arguments, and the guest library's hooks if it starts
  * tasks. */
-export function checkExports(scenario, exports, moduleName) {
+export function checkExports(scenario, exports, moduleName, scenarioName) {
   const usesTasks = scenario.steps.some((s) => s.kind === "start");
   if (usesTasks) {
     for (const hook of ["jspi_task_enter", "jspi_task_leave", "jspi_task_done"]) {
@@ -102,10 +102,10 @@ export function checkExports(scenario, exports, moduleName) {
       const available = Object.keys(exports)
         .filter((k) => typeof exports[k] === "function" && !k.startsWith("jspi_"))
         .join(", ");
-      fail(`step ${index + 1}`, `the module has no exported function \`${step.export}\` (it exports: ${available || "none"})`);
+      fail(`${scenarioName}: step ${index + 1}`, `the module has no exported function \`${step.export}\` (it exports: ${available || "none"})`);
     }
     if (fn.length !== step.args.length) {
-      fail(`step ${index + 1}`, `\`${step.export}\` takes ${fn.length} argument(s), the step gives ${step.args.length}`);
+      fail(`${scenarioName}: step ${index + 1}`, `\`${step.export}\` takes ${fn.length} argument(s), the step gives ${step.args.length}`);
     }
   });
 }

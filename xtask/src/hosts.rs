@@ -121,6 +121,12 @@ impl Host {
             )),
             Some(status) if !status.success() => Some(if stderr.is_empty() {
                 format!("the runner failed ({status})")
+            } else if let Some(line) = stderr
+                .strip_prefix("error: ")
+                .filter(|line| !line.contains('\n'))
+            {
+                // The runner's own one-line error (bad scenario, bad module).
+                line.to_string()
             } else {
                 format!("the runner failed ({status}):\n{stderr}")
             }),
