@@ -8,7 +8,11 @@ use core::fmt::Write as _;
 
 use stack_state::{Config, Error, HeapSource, Memory, StackState, Strategy};
 
-#[cfg(not(any(feature = "strategy-none", feature = "strategy-eager", feature = "strategy-lazy")))]
+#[cfg(not(any(
+    feature = "strategy-none",
+    feature = "strategy-eager",
+    feature = "strategy-lazy"
+)))]
 compile_error!("choose a strategy: build with exactly one of the features strategy-none, strategy-eager, strategy-lazy");
 
 #[cfg(any(
@@ -99,11 +103,18 @@ unsafe fn state() -> &'static mut State {
     let configured = unsafe { &mut *core::ptr::addr_of_mut!(CONFIGURED) };
     if !*configured {
         // Taking the addresses of linker-defined symbols reads nothing.
-        let (low, high) =
-            (core::ptr::addr_of!(__stack_low) as u32, core::ptr::addr_of!(__stack_high) as u32);
+        let (low, high) = (
+            core::ptr::addr_of!(__stack_low) as u32,
+            core::ptr::addr_of!(__stack_high) as u32,
+        );
         // A small stack (`-z stack-size`) gets a proportionally smaller minimum.
         let min_task_stack = MIN_TASK_STACK.min((high - low) / 4);
-        let config = Config { stack_low: low, stack_high: high, min_task_stack, ..UNCONFIGURED };
+        let config = Config {
+            stack_low: low,
+            stack_high: high,
+            min_task_stack,
+            ..UNCONFIGURED
+        };
         if state.configure(config).is_err() {
             // Only an empty stack gets here: nothing could run on it.
             core::arch::wasm32::unreachable();
@@ -128,7 +139,10 @@ impl core::fmt::Write for Message {
     }
 }
 
-static mut MESSAGE: Message = Message { buf: [0; 512], len: 0 };
+static mut MESSAGE: Message = Message {
+    buf: [0; 512],
+    len: 0,
+};
 
 fn record(context: &str, error: Error) {
     // SAFETY: single-threaded; no other reference to MESSAGE is alive.
@@ -213,7 +227,10 @@ pub extern "C" fn jspi_can_suspend() -> i32 {
 pub extern "C" fn jspi_stat(which: i32) -> u64 {
     // SAFETY: as in `jspi_rs_enter`.
     let stats = unsafe { state() }.stats();
-    u32::try_from(which).ok().and_then(|w| stats.get(w)).unwrap_or(u64::MAX)
+    u32::try_from(which)
+        .ok()
+        .and_then(|w| stats.get(w))
+        .unwrap_or(u64::MAX)
 }
 
 /// Changes the limits before any task runs (see `jspi.h`): 0 keeps a default.
@@ -229,12 +246,23 @@ pub extern "C" fn jspi_configure(
     let state = unsafe { state() };
     let current = *state.config();
     let config = Config {
-        min_task_stack: if min_task_stack == 0 { current.min_task_stack } else { min_task_stack },
-        max_tasks: if max_tasks == 0 { current.max_tasks } else { max_tasks },
+        min_task_stack: if min_task_stack == 0 {
+            current.min_task_stack
+        } else {
+            min_task_stack
+        },
+        max_tasks: if max_tasks == 0 {
+            current.max_tasks
+        } else {
+            max_tasks
+        },
         heap: match heap_len {
             0 => HeapSource::Grow,
             len => match heap_start.checked_add(len) {
-                Some(end) => HeapSource::Region { start: heap_start, end },
+                Some(end) => HeapSource::Region {
+                    start: heap_start,
+                    end,
+                },
                 None => return -1,
             },
         },

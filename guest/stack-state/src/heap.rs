@@ -68,7 +68,14 @@ impl Heap {
             HeapSource::Grow => (0, 0),
             HeapSource::Region { start, end } => (start, end),
         };
-        Self { source, bump, bump_end, free: [NIL; CLASSES], reserved: 0, in_use: 0 }
+        Self {
+            source,
+            bump,
+            bump_end,
+            free: [NIL; CLASSES],
+            reserved: 0,
+            in_use: 0,
+        }
     }
 
     /// Bytes obtained from memory growth or from the region so far.
@@ -111,7 +118,10 @@ impl Heap {
             addr
         };
         self.in_use += u64::from(block_size);
-        Some(Block { addr, size: block_size })
+        Some(Block {
+            addr,
+            size: block_size,
+        })
     }
 
     /// Gives `block` back for reuse.
@@ -194,7 +204,10 @@ mod tests {
         }
         for (i, a) in blocks.iter().enumerate() {
             for b in &blocks[i + 1..] {
-                assert!(a.addr + a.size <= b.addr || b.addr + b.size <= a.addr, "{a:?} {b:?}");
+                assert!(
+                    a.addr + a.size <= b.addr || b.addr + b.size <= a.addr,
+                    "{a:?} {b:?}"
+                );
             }
         }
     }
@@ -206,7 +219,10 @@ mod tests {
         assert!(heap.alloc(&mut mem, 1000).is_some());
         assert_eq!(heap.alloc(&mut mem, 1 << 20), None);
         let mut region_mem = VecMemory::new(4096, 4096);
-        let mut region = Heap::new(HeapSource::Region { start: 1024, end: 2048 });
+        let mut region = Heap::new(HeapSource::Region {
+            start: 1024,
+            end: 2048,
+        });
         assert!(region.alloc(&mut region_mem, 1024).is_some());
         assert_eq!(region.alloc(&mut region_mem, 16), None);
     }

@@ -89,9 +89,9 @@ mod memory;
 pub mod sim;
 
 pub use heap::{Block, Heap, HeapSource};
+pub use memory::Memory;
 #[cfg(any(test, feature = "sim"))]
 pub use memory::VecMemory;
-pub use memory::Memory;
 
 use core::fmt;
 
@@ -331,8 +331,12 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             free,
             nfree: N,
             live_count: 0,
-            segments: [Segment { task: 0, outer_sp: 0, top_level: false, first: false };
-                MAX_NESTING],
+            segments: [Segment {
+                task: 0,
+                outer_sp: 0,
+                top_level: false,
+                first: false,
+            }; MAX_NESTING],
             depth: 0,
             live: [0; N],
             nlive: 0,
@@ -397,7 +401,10 @@ impl<M: Memory, const N: usize> StackState<M, N> {
 
     /// The counters.
     pub fn stats(&self) -> Stats {
-        Stats { heap_reserved_bytes: self.heap.reserved_bytes(), ..self.stats }
+        Stats {
+            heap_reserved_bytes: self.heap.reserved_bytes(),
+            ..self.stats
+        }
     }
 
     /// Whether a task segment is running, so that a suspend would be allowed.
@@ -428,14 +435,19 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             return Err(Error::NestedTooDeep);
         }
         if self.live_count >= self.config.max_tasks {
-            return Err(Error::TooManyTasks { limit: self.config.max_tasks });
+            return Err(Error::TooManyTasks {
+                limit: self.config.max_tasks,
+            });
         }
         let top_level = self.depth == 0 && sp == self.parked;
         let place = match self.strategy {
             Strategy::None => sp,
             Strategy::Eager | Strategy::Lazy => self.place(sp, top_level)?,
         };
-        debug_assert!(self.nfree > 0, "live_count < max_tasks <= N leaves a free record");
+        debug_assert!(
+            self.nfree > 0,
+            "live_count < max_tasks <= N leaves a free record"
+        );
         self.nfree -= 1;
         let index = self.free[self.nfree];
         let task = &mut self.tasks[index as usize];
@@ -448,7 +460,12 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         self.stats.tasks_entered += 1;
         self.stats.live_tasks = u64::from(self.live_count);
         self.stats.peak_live_tasks = self.stats.peak_live_tasks.max(self.stats.live_tasks);
-        self.segments[self.depth] = Segment { task: index, outer_sp: sp, top_level, first: true };
+        self.segments[self.depth] = Segment {
+            task: index,
+            outer_sp: sp,
+            top_level,
+            first: true,
+        };
         self.depth += 1;
         Ok((self.id_of(index), place))
     }
@@ -540,8 +557,12 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         match result {
             Ok(new_sp) => {
                 self.tasks[index as usize].state = TaskState::Running;
-                self.segments[0] =
-                    Segment { task: index, outer_sp: sp, top_level: true, first: false };
+                self.segments[0] = Segment {
+                    task: index,
+                    outer_sp: sp,
+                    top_level: true,
+                    first: false,
+                };
                 self.depth = 1;
                 Ok(new_sp)
             }
@@ -557,7 +578,9 @@ impl<M: Memory, const N: usize> StackState<M, N> {
     /// `None` if it suspended (or is unknown).
     pub fn leave(&mut self, id: TaskId) -> Option<u32> {
         let index = self.index_of(id)?;
-        let pos = self.segments[..self.depth].iter().rposition(|s| s.task == index && s.first)?;
+        let pos = self.segments[..self.depth]
+            .iter()
+            .rposition(|s| s.task == index && s.first)?;
         let seg = self.segments[pos];
         // Segments above it are tasks nested inside it that died with it.
         while self.depth > pos {
@@ -609,8 +632,11 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             self.heap.free(&mut self.mem, block);
         }
         self.stats.saved_bytes -= u64::from(task.saved);
-        self.tasks[index as usize] =
-            Task { state: TaskState::Free, generation: task.generation, ..Task::FREE };
+        self.tasks[index as usize] = Task {
+            state: TaskState::Free,
+            generation: task.generation,
+            ..Task::FREE
+        };
         self.free[self.nfree] = index;
         self.nfree += 1;
         self.live_count -= 1;
@@ -766,9 +792,16 @@ mod tests {
         assert_eq!(s.resume(b, parked).unwrap(), 3900);
         s.done(b);
         assert_eq!(s.resume(a, 4000).unwrap(), 4000);
-        assert_eq!(s.done(a), Some(4096), "with nothing live the host is back at the top");
+        assert_eq!(
+            s.done(a),
+            Some(4096),
+            "with nothing live the host is back at the top"
+        );
         let st = s.stats();
-        assert_eq!((st.bytes_saved, st.bytes_restored, st.live_tasks), (0, 0, 0));
+        assert_eq!(
+            (st.bytes_saved, st.bytes_restored, st.live_tasks),
+            (0, 0, 0)
+        );
     }
 
     #[test]
@@ -805,9 +838,17 @@ mod tests {
         assert_eq!(s.resume(b, p).unwrap(), 3800);
         let st = s.stats();
         assert_eq!((st.bytes_saved, st.bytes_restored), (250, 200));
-        assert_eq!(s.done(b), Some(4000), "A's upper part is still live above 4000");
+        assert_eq!(
+            s.done(b),
+            Some(4000),
+            "A's upper part is still live above 4000"
+        );
         assert_eq!(s.resume(a, 4000).unwrap(), 3950);
-        assert_eq!(s.stats().bytes_restored, 250, "only A's evicted 50 bytes come back");
+        assert_eq!(
+            s.stats().bytes_restored,
+            250,
+            "only A's evicted 50 bytes come back"
+        );
         s.done(a);
         assert_eq!(s.stats().saved_bytes, 0);
     }
@@ -847,12 +888,21 @@ mod tests {
         s.done(ids.pop().unwrap());
         // A synchronous call running deep in the stack cannot fit a nested task.
         s.resume(ids[6], 4096).unwrap();
-        assert_eq!(s.enter(100), Err(Error::CannotFit { needed: 512, available: 100 }));
+        assert_eq!(
+            s.enter(100),
+            Err(Error::CannotFit {
+                needed: 512,
+                available: 100
+            })
+        );
         for id in ids {
             s.done(id);
         }
         assert_eq!(s.stats().live_tasks, 0);
-        assert!(s.enter(4096).is_ok(), "a fresh task starts after the errors");
+        assert!(
+            s.enter(4096).is_ok(),
+            "a fresh task starts after the errors"
+        );
     }
 
     #[test]
@@ -869,16 +919,31 @@ mod tests {
     #[test]
     fn configuration_is_checked_and_a_region_heap_runs_out_cleanly() {
         let mut s = state(Strategy::Eager);
-        let bad = Config { min_task_stack: 1 << 20, ..*s.config() };
+        let bad = Config {
+            min_task_stack: 1 << 20,
+            ..*s.config()
+        };
         assert!(s.configure(bad).is_err());
-        let overlapping = Config { heap: HeapSource::Region { start: 16, end: 64 }, ..*s.config() };
+        let overlapping = Config {
+            heap: HeapSource::Region { start: 16, end: 64 },
+            ..*s.config()
+        };
         assert!(s.configure(overlapping).is_err());
         // 4 KiB of stack, saved bytes in a 128-byte region beyond it.
         s.memory_mut().grow(256).unwrap();
-        let region = Config { heap: HeapSource::Region { start: 4096, end: 4224 }, ..*s.config() };
+        let region = Config {
+            heap: HeapSource::Region {
+                start: 4096,
+                end: 4224,
+            },
+            ..*s.config()
+        };
         s.configure(region).unwrap();
         let (a, _) = s.enter(4096).unwrap();
-        assert!(s.configure(region).is_err(), "no reconfiguration with a task alive");
+        assert!(
+            s.configure(region).is_err(),
+            "no reconfiguration with a task alive"
+        );
         s.suspend(4000).unwrap();
         s.resume(a, 4096).unwrap();
         // 200 bytes do not fit in the region: a clear error, and the task is not kept.

@@ -35,7 +35,10 @@ pub struct VecMemory {
 impl VecMemory {
     /// A memory of `size` zero bytes that may grow up to `limit` bytes.
     pub fn new(size: usize, limit: usize) -> Self {
-        Self { bytes: alloc::vec![0; size], limit }
+        Self {
+            bytes: alloc::vec![0; size],
+            limit,
+        }
     }
 }
 

@@ -158,7 +158,14 @@ impl Sim {
         }
         // Drain: resume every task to completion, oldest first.
         while !self.suspended.is_empty() {
-            self.step(&Op::Resume { which: 0, pop: 255, push: 0, size: 1, exit: true, trap: false });
+            self.step(&Op::Resume {
+                which: 0,
+                pop: 255,
+                push: 0,
+                size: 1,
+                exit: true,
+                trap: false,
+            });
         }
         while !self.settled.is_empty() {
             self.step(&Op::Reaction);
@@ -171,7 +178,9 @@ impl Sim {
         ];
         for (what, n) in leftovers {
             if n != 0 && self.state.strategy() != Strategy::None {
-                self.report.corruptions.push(format!("stale state at the end: {n} {what}"));
+                self.report
+                    .corruptions
+                    .push(format!("stale state at the end: {n} {what}"));
             }
         }
         self.report.bytes_copied = stats.bytes_saved + stats.bytes_restored;
@@ -184,7 +193,14 @@ impl Sim {
             Op::Start { depth, size, exit } => {
                 self.start(depth % 4, size, exit);
             }
-            Op::Resume { which, pop, push, size, exit, trap } => {
+            Op::Resume {
+                which,
+                pop,
+                push,
+                size,
+                exit,
+                trap,
+            } => {
                 if self.suspended.is_empty() {
                     return;
                 }
@@ -199,7 +215,9 @@ impl Sim {
                 }
             }
             Op::NestedStart { outer, size, exit } => {
-                let Some(f) = self.call(0, 0, outer) else { return };
+                let Some(f) = self.call(0, 0, outer) else {
+                    return;
+                };
                 self.scribble(f);
                 self.start(1, size, exit);
                 // The caller goes on: another call below the stack pointer, then return.
@@ -228,7 +246,12 @@ impl Sim {
         if addr < self.state.config().stack_low {
             return None;
         }
-        let frame = Frame { addr, len, entry_sp: self.sp, salt };
+        let frame = Frame {
+            addr,
+            len,
+            entry_sp: self.sp,
+            salt,
+        };
         self.sp = addr;
         let mem = &mut self.state.memory_mut().bytes;
         for off in 0..len {
@@ -272,7 +295,11 @@ impl Sim {
         };
         self.report.started += 1;
         self.sp = sp;
-        let mut task = SimTask { id, name: self.next_name, frames: Vec::new() };
+        let mut task = SimTask {
+            id,
+            name: self.next_name,
+            frames: Vec::new(),
+        };
         self.next_name += 1;
         // The export's own frame, then `depth` more.
         let fits = self.push_frames(&mut task, depth + 1, size);
@@ -306,7 +333,8 @@ impl Sim {
     fn check(&mut self, task: &SimTask) {
         let mem = &self.state.memory().bytes;
         for f in &task.frames {
-            let bad = (0..f.len).filter(|&off| mem[(f.addr + off) as usize] != canary(task.name, f.salt, off));
+            let bad = (0..f.len)
+                .filter(|&off| mem[(f.addr + off) as usize] != canary(task.name, f.salt, off));
             let bad = bad.count();
             if bad > 0 {
                 self.report.corruptions.push(format!(
@@ -326,7 +354,11 @@ impl Sim {
         }
         self.report.resumes += 1;
         self.check(&task);
-        let keep = if exit { 0 } else { task.frames.len().saturating_sub(pop as usize).max(1) };
+        let keep = if exit {
+            0
+        } else {
+            task.frames.len().saturating_sub(pop as usize).max(1)
+        };
         while task.frames.len() > keep {
             let f = task.frames.pop().expect("frames above keep");
             self.ret(f);
@@ -352,12 +384,34 @@ impl Sim {
 /// long string, then the victim resumes and checks its frame.
 pub fn reentrancy_schedule() -> Vec<Op> {
     alloc::vec![
-        Op::Start { depth: 0, size: 1, exit: false },
-        Op::Start { depth: 0, size: 2, exit: false },
-        Op::Resume { which: 0, pop: 0, push: 0, size: 1, exit: true, trap: false },
+        Op::Start {
+            depth: 0,
+            size: 1,
+            exit: false
+        },
+        Op::Start {
+            depth: 0,
+            size: 2,
+            exit: false
+        },
+        Op::Resume {
+            which: 0,
+            pop: 0,
+            push: 0,
+            size: 1,
+            exit: true,
+            trap: false
+        },
         Op::Reaction,
         Op::SyncCall { size: 5 },
-        Op::Resume { which: 0, pop: 0, push: 0, size: 1, exit: true, trap: false },
+        Op::Resume {
+            which: 0,
+            pop: 0,
+            push: 0,
+            size: 1,
+            exit: true,
+            trap: false
+        },
     ]
 }
 
@@ -368,7 +422,10 @@ mod tests {
     #[test]
     fn reentrancy_corrupts_without_a_strategy_and_not_with_one() {
         let none = Sim::new(Strategy::None).run(&reentrancy_schedule());
-        assert!(!none.corruptions.is_empty(), "the baseline must show the bug");
+        assert!(
+            !none.corruptions.is_empty(),
+            "the baseline must show the bug"
+        );
         for s in [Strategy::Eager, Strategy::Lazy] {
             let r = Sim::new(s).run(&reentrancy_schedule());
             assert!(r.corruptions.is_empty(), "{s:?}: {:?}", r.corruptions);
@@ -379,12 +436,23 @@ mod tests {
     fn lifo_copies_nothing_when_lazy() {
         let mut ops = Vec::new();
         for _ in 0..4 {
-            ops.push(Op::Start { depth: 1, size: 8, exit: false });
+            ops.push(Op::Start {
+                depth: 1,
+                size: 8,
+                exit: false,
+            });
         }
         for _ in 0..3 {
             // The newest task is last in `suspended`; resume it and await again.
             for which in (0..4u8).rev() {
-                ops.push(Op::Resume { which, pop: 0, push: 0, size: 1, exit: false, trap: false });
+                ops.push(Op::Resume {
+                    which,
+                    pop: 0,
+                    push: 0,
+                    size: 1,
+                    exit: false,
+                    trap: false,
+                });
             }
         }
         let lazy = Sim::new(Strategy::Lazy).run(&ops[..ops.len()]);

@@ -4,8 +4,8 @@
 //! same harness must find corruption, which shows that the check can fail.
 
 use proptest::prelude::*;
-use stack_state::sim::{Op, Sim};
 use proptest::strategy::{Strategy as _, ValueTree as _};
+use stack_state::sim::{Op, Sim};
 use stack_state::Strategy;
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -61,13 +61,19 @@ fn no_strategy_is_caught_corrupting() {
     let cases = if cfg!(miri) { 16 } else { 512 };
     let mut corrupted = 0;
     for _ in 0..cases {
-        let ops = schedule().new_tree(&mut runner).expect("a schedule").current();
+        let ops = schedule()
+            .new_tree(&mut runner)
+            .expect("a schedule")
+            .current();
         if !Sim::new(Strategy::None).run(&ops).corruptions.is_empty() {
             corrupted += 1;
         }
     }
     println!("no strategy: {corrupted} of {cases} random schedules corrupted a frame");
-    assert!(corrupted > cases / 10, "only {corrupted} of {cases} schedules found corruption");
+    assert!(
+        corrupted > cases / 10,
+        "only {corrupted} of {cases} schedules found corruption"
+    );
 }
 
 /// The random schedules do exercise eviction, partial eviction and restore.
@@ -76,7 +82,10 @@ fn schedules_exercise_the_lazy_paths() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let (mut copied, mut resumes, mut started, mut refused) = (0, 0, 0, 0);
     for _ in 0..64 {
-        let ops = schedule().new_tree(&mut runner).expect("a schedule").current();
+        let ops = schedule()
+            .new_tree(&mut runner)
+            .expect("a schedule")
+            .current();
         let r = Sim::new(Strategy::Lazy).run(&ops);
         copied += r.bytes_copied;
         resumes += r.resumes;
