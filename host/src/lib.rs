@@ -1,11 +1,29 @@
 //! Hosts for jspi guest modules.
 //!
-//! The Node runner lives in `js/` beside this crate (`runner.mjs`); this crate tells
-//! tools where it is. The wasmtime host will live here too.
+//! - On wasmtime: JSPI's semantics for Rust embedders. A suspending import is an async
+//!   Rust function, like `new WebAssembly.Suspending(f)`; an export started with
+//!   [`Instance::promising`] is a promising task, like `WebAssembly.promising(f)`, and
+//!   many of them can be suspended at once on one instance, interleaving exactly as
+//!   under JSPI. Built on wasmtime's stack switching through a generated adapter
+//!   module (see [`adapter`]); tasks resume on a single-threaded [`Executor`].
+//! - On Node: the runner in `js/` beside this crate ([`node_runner`]).
+//!
+//! [`runner`] runs a scenario (docs/abi.md) on wasmtime with the same host environment
+//! and virtual clock as the Node runner; the `jspi-wasmtime` binary is its command line.
+
+pub mod adapter;
+pub mod executor;
+pub mod runner;
+mod runtime;
 
 use std::path::PathBuf;
 
-/// The directory holding the Node runner (`runner.mjs`, `jspi.mjs`, `hostenv.mjs`).
+pub use executor::Executor;
+pub use runtime::{
+    config, engine, Cx, Data, Error, HostRef, ImportFuture, Imports, Instance, MissingImports, Result, Task, Val,
+};
+
+/// The directory holding the Node runner (`runner.mjs` and its modules).
 pub fn node_runner_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
 }

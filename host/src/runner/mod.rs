@@ -1,0 +1,255 @@
+//! The scenario runner on wasmtime: runs one guest module through one scenario and
+//! prints the transcript (docs/abi.md), exactly as the Node runner (`js/runner.mjs`)
+//! does, so the two transcripts can be compared byte for byte.
+//!
+//! ```text
+//! jspi-wasmtime MODULE.wasm scenario.json
+//! ```
+//!
+//! Exit codes: 0 when the scenario ran (failed tasks are part of the transcript), 1
+//! when it could not finish (a wait on a task that can never settle), 2 for bad input.
+
+pub mod env;
+pub mod scenario;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use env::{Clock, Env, Failure, JsValue, Transcript};
+use scenario::Step;
+
+use crate::{engine, Error, Executor, Instance, MissingImports, Val};
+
+/// Bad input: printed as one `error:` line, exit code 2.
+struct BadInput(String);
+
+/// The message of a failed call or task, as transcripts print it (`formatError` in
+/// hostenv.mjs): a guest's or host's message as is, a trap as `trap: <kind>`.
+pub fn describe(error: &Error) -> String {
+    if let Some(Failure(message)) = error.downcast_ref::<Failure>() {
+        return message.clone();
+    }
+    if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+        use wasmtime::Trap;
+        let kind = match trap {
+            Trap::UnreachableCodeReached => "unreachable".to_string(),
+            Trap::MemoryOutOfBounds => "memory access out of bounds".to_string(),
+            Trap::StackOverflow => "call stack exhausted".to_string(),
+            Trap::IntegerDivisionByZero => "integer divide by zero".to_string(),
+            Trap::BadSignature | Trap::IndirectCallToNull => {
+                "indirect call type mismatch".to_string()
+            }
+            other => other.to_string(),
+        };
+        return format!("trap: {kind}");
+    }
+    error.to_string()
+}
+
+fn format_val(value: &Val) -> String {
+    match value {
+        Val::I32(v) => v.to_string(),
+        Val::I64(v) => v.to_string(),
+        Val::F32(v) => v.to_string(),
+        Val::F64(v) => v.to_string(),
+        other => JsValue::from_val(other).to_string(),
+    }
+}
+
+/// Runs the command line (without the program name); returns the exit code.
+pub fn main(args: &[String]) -> i32 {
+    match run(args) {
+        Ok(code) => code,
+        Err(BadInput(message)) => {
+            eprintln!("error: {message}");
+            2
+        }
+    }
+}
+
+fn read(path: &str, what: &str) -> Result<Vec<u8>, BadInput> {
+    std::fs::read(path).map_err(|e| {
+        let reason = match e.kind() {
+            std::io::ErrorKind::NotFound => "ENOENT".to_string(),
+            _ => e.to_string(),
+        };
+        BadInput(format!("{path}: cannot read the {what}: {reason}"))
+    })
+}
+
+struct TaskRecord {
+    name: String,
+    settled: Rc<std::cell::Cell<bool>>,
+}
+
+fn run(args: &[String]) -> Result<i32, BadInput> {
+    let [wasm_path, scenario_path] = args else {
+        return Err(BadInput("usage: jspi-wasmtime MODULE.wasm SCENARIO.json".into()));
+    };
+    let text = read(scenario_path, "scenario")?;
+    let steps = scenario::parse(&String::from_utf8_lossy(&text), scenario_path).map_err(BadInput)?;
+    let wasm = read(wasm_path, "module")?;
+
+    let clock = Clock::default();
+    let transcript = Transcript::new(clock.clone());
+    let executor = Executor::new();
+    let engine = engine().map_err(|e| BadInput(format!("wasmtime: {e}")))?;
+    let data = Env {
+        clock: clock.clone(),
+        transcript: transcript.clone(),
+    };
+    let instance = Instance::new(&engine, &wasm, &env::imports(), data, &executor).map_err(|e| {
+        if let Some(missing) = e.downcast_ref::<MissingImports>() {
+            BadInput(format!(
+                "{wasm_path}: imports what the host does not provide: {} (see docs/abi.md for the host environment)",
+                missing.0.join(", ")
+            ))
+        } else {
+            BadInput(format!("{wasm_path}: {e:#}"))
+        }
+    })?;
+    check_exports(&steps, &instance, wasm_path, scenario_path)?;
+
+    let tasks: Rc<RefCell<Vec<TaskRecord>>> = Rc::default();
+    let describe_call = |export: &str, args: &[i32]| {
+        let list: Vec<String> = args.iter().map(i32::to_string).collect();
+        format!("{export}({})", list.join(", "))
+    };
+    let run_until = |done: &dyn Fn() -> bool| {
+        executor.run_until_stalled();
+        while !done() && clock.fire_next() {
+            executor.run_until_stalled();
+        }
+    };
+
+    for step in &steps {
+        match step {
+            Step::Start { export, args, name } => {
+                transcript.log(&format!("start {name} = {}", describe_call(export, args)));
+                let settled = Rc::new(std::cell::Cell::new(false));
+                tasks.borrow_mut().push(TaskRecord {
+                    name: name.clone(),
+                    settled: settled.clone(),
+                });
+                let settle = {
+                    let (transcript, name) = (transcript.clone(), name.clone());
+                    move |text: String| {
+                        settled.set(true);
+                        transcript.log(&format!("{name} {text}"));
+                    }
+                };
+                let id = match instance.call("jspi_task_enter", &[]) {
+                    Ok(id) => id.and_then(|v| v.i32()).unwrap_or(0),
+                    Err(error) => {
+                        settle(format!("rejected: {}", describe(&error)));
+                        continue;
+                    }
+                };
+                let task = instance.promising(export, args);
+                let leave = instance.call("jspi_task_leave", &[id]);
+                let instance = instance.clone();
+                executor.spawn(async move {
+                    let outcome = match task {
+                        Ok(task) => task.await,
+                        Err(error) => Err(error),
+                    };
+                    let outcome = leave.and(outcome);
+                    let _ = instance.call("jspi_task_done", &[id]);
+                    settle(match outcome {
+                        Ok(None) => "fulfilled".to_string(),
+                        Ok(Some(value)) => format!("fulfilled: {}", format_val(&value)),
+                        Err(error) => format!("rejected: {}", describe(&error)),
+                    });
+                });
+            }
+            Step::Call { export, args } => {
+                let call = describe_call(export, args);
+                transcript.log(&format!("call {call}"));
+                match instance.call(export, args) {
+                    Ok(None) => transcript.log(&format!("{call} returned")),
+                    Ok(Some(value)) => {
+                        transcript.log(&format!("{call} returned {}", format_val(&value)))
+                    }
+                    Err(error) => transcript.log(&format!("{call} failed: {}", describe(&error))),
+                }
+            }
+            Step::Wait { task } => {
+                let settled = tasks
+                    .borrow()
+                    .iter()
+                    .find(|t| &t.name == task)
+                    .map(|t| t.settled.clone())
+                    .expect("the scenario check found every waited task");
+                run_until(&|| settled.get());
+                if !settled.get() {
+                    eprintln!(
+                        "error: wait {task}: the task can never settle (no timer is left at t={})",
+                        clock.now()
+                    );
+                    return Ok(1);
+                }
+            }
+        }
+    }
+    run_until(&|| false);
+    for task in tasks.borrow().iter() {
+        if !task.settled.get() {
+            transcript.log(&format!("end: {} still pending", task.name));
+        }
+    }
+    Ok(0)
+}
+
+/// The module has what the scenario needs (`checkExports` in scenario.mjs).
+fn check_exports(
+    steps: &[Step],
+    instance: &Instance<Env>,
+    module: &str,
+    scenario: &str,
+) -> Result<(), BadInput> {
+    let exports = instance.exports();
+    let has = |name: &str| exports.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
+    if steps.iter().any(|s| matches!(s, Step::Start { .. })) {
+        for hook in ["jspi_task_enter", "jspi_task_leave", "jspi_task_done"] {
+            if has(hook).is_none() {
+                return Err(BadInput(format!(
+                    "{module}: has no export `{hook}`: was it linked with the guest library (libjspi.a) and its --export flags?"
+                )));
+            }
+        }
+    }
+    if !instance.has_memory() {
+        return Err(BadInput(format!("{module}: exports no `memory`")));
+    }
+    for (index, step) in steps.iter().enumerate() {
+        let (Step::Start { export, args, .. } | Step::Call { export, args }) = step else {
+            continue;
+        };
+        let where_ = format!("{scenario}: step {}", index + 1);
+        match has(export) {
+            None => {
+                let available: Vec<&str> = exports
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .filter(|n| !n.starts_with("jspi_"))
+                    .collect();
+                let available = if available.is_empty() {
+                    "none".to_string()
+                } else {
+                    available.join(", ")
+                };
+                return Err(BadInput(format!(
+                    "{where_}: the module has no exported function `{export}` (it exports: {available})"
+                )));
+            }
+            Some(params) if params != args.len() => {
+                return Err(BadInput(format!(
+                    "{where_}: `{export}` takes {params} argument(s), the step gives {}",
+                    args.len()
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,873 @@
+//! The public API: imports as Rust functions (plain or async), exports called plainly
+//! or as promising tasks that interleave on one instance, as under JSPI.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use wasmtime::{Caller, Engine, Extern, Func, FuncType, Memory, Module, Ref, Store, TypedFunc};
+
+use crate::adapter::{self, names, GuestShape, ImportRoute, Sig, Ty};
+use crate::executor::Executor;
+
+pub use wasmtime::Error;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A host object as the guest sees it: an `externref`. The guest can only hold it and
+/// pass it back; the host downcasts it.
+pub type HostRef = Rc<dyn Any>;
+
+/// A value crossing between host and guest.
+#[derive(Clone)]
+pub enum Val {
+    /// `i32`.
+    I32(i32),
+    /// `i64`.
+    I64(i64),
+    /// `f32`.
+    F32(f32),
+    /// `f64`.
+    F64(f64),
+    /// `externref`: a host object, or null.
+    Ref(Option<HostRef>),
+}
+
+impl Val {
+    fn ty(&self) -> Ty {
+        match self {
+            Val::I32(_) => Ty::I32,
+            Val::I64(_) => Ty::I64,
+            Val::F32(_) => Ty::F32,
+            Val::F64(_) => Ty::F64,
+            Val::Ref(_) => Ty::Ref,
+        }
+    }
+
+    /// The value if it is an `i32`.
+    pub fn i32(&self) -> Option<i32> {
+        match self {
+            Val::I32(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The value if it is an `i64`.
+    pub fn i64(&self) -> Option<i64> {
+        match self {
+            Val::I64(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The host object if this is a non-null `externref`.
+    pub fn object(&self) -> Option<&HostRef> {
+        match self {
+            Val::Ref(r) => r.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Val::I32(v) => write!(f, "I32({v})"),
+            Val::I64(v) => write!(f, "I64({v})"),
+            Val::F32(v) => write!(f, "F32({v})"),
+            Val::F64(v) => write!(f, "F64({v})"),
+            Val::Ref(None) => write!(f, "Ref(null)"),
+            Val::Ref(Some(_)) => write!(f, "Ref(object)"),
+        }
+    }
+}
+
+/// The future a suspending import returns.
+pub type ImportFuture = Pin<Box<dyn Future<Output = Result<Option<Val>>>>>;
+
+type SyncFn<T> = dyn Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<Option<Val>>;
+type AsyncFn<T> = dyn Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<ImportFuture>;
+
+enum Entry<T: 'static> {
+    Sync(Box<SyncFn<T>>),
+    Suspending(Box<AsyncFn<T>>),
+}
+
+/// The functions a host offers to guests, by module and name.
+pub struct Imports<T: 'static> {
+    entries: HashMap<(String, String), Rc<Entry<T>>>,
+}
+
+impl<T: 'static> Default for Imports<T> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+        }
+    }
+}
+
+impl<T: 'static> Imports<T> {
+    /// No imports yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A plain import: runs to completion while the guest waits, like a JavaScript
+    /// function imported as is. It returns the import's result, or `None` for none.
+    pub fn func(
+        &mut self,
+        module: &str,
+        name: &str,
+        f: impl Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<Option<Val>> + 'static,
+    ) -> &mut Self {
+        self.entries.insert(
+            (module.to_string(), name.to_string()),
+            Rc::new(Entry::Sync(Box::new(f))),
+        );
+        self
+    }
+
+    /// A suspending import, like `new WebAssembly.Suspending(f)`: it returns a future,
+    /// and the calling task is suspended until the future completes; other tasks and
+    /// plain calls run meanwhile. A completed future resumes the task with its value;
+    /// an error fails the task at that point. Its result must be nothing, an `i32` or
+    /// an `externref`. Calling it outside a promising task is an error.
+    pub fn suspending(
+        &mut self,
+        module: &str,
+        name: &str,
+        f: impl Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<ImportFuture> + 'static,
+    ) -> &mut Self {
+        self.entries.insert(
+            (module.to_string(), name.to_string()),
+            Rc::new(Entry::Suspending(Box::new(f))),
+        );
+        self
+    }
+}
+
+/// What an import sees while the guest calls it: the host data and guest memory.
+pub struct Cx<'c, 'a, T: 'static> {
+    caller: &'c mut Caller<'a, Data<T>>,
+}
+
+impl<T: 'static> Cx<'_, '_, T> {
+    /// The data the instance was made with.
+    pub fn data(&self) -> &T {
+        &self.caller.data().user
+    }
+
+    /// The data the instance was made with.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.caller.data_mut().user
+    }
+
+    /// The guest's exported `memory` (empty if it exports none).
+    pub fn memory(&self) -> &[u8] {
+        match self.caller.data().memory {
+            Some(memory) => memory.data(&*self.caller),
+            None => &[],
+        }
+    }
+
+    /// The guest's exported `memory`, writable (empty if it exports none).
+    pub fn memory_mut(&mut self) -> &mut [u8] {
+        match self.caller.data().memory {
+            Some(memory) => memory.data_mut(&mut *self.caller),
+            None => &mut [],
+        }
+    }
+}
+
+/// Store data: the user's, plus what crosses the adapter.
+pub struct Data<T: 'static> {
+    user: T,
+    /// Guest import index -> its host function.
+    imports: Vec<Option<Rc<Entry<T>>>>,
+    /// Host objects the guest has seen; id = index + 1 (0 is null).
+    objects: Vec<HostRef>,
+    /// Futures of suspended tasks, by pending id, with the result type they resume with.
+    pending: Slab<(ImportFuture, Option<Ty>)>,
+    /// Errors on their way to `host.raise`.
+    errors: Slab<Error>,
+    /// Arguments of the call being made.
+    args: Vec<i32>,
+    /// Result of the call that just finished.
+    result: Option<Val>,
+    memory: Option<Memory>,
+}
+
+impl<T: 'static> Data<T> {
+    fn object_id(&mut self, object: Option<HostRef>) -> Result<i32> {
+        let Some(object) = object else { return Ok(0) };
+        if self.objects.len() >= (1 << 31) - 2 {
+            return Err(Error::msg("too many host objects for i31 ids"));
+        }
+        self.objects.push(object);
+        Ok(self.objects.len() as i32)
+    }
+
+    fn object(&self, id: i32) -> Result<Option<HostRef>> {
+        if id == 0 {
+            return Ok(None);
+        }
+        self.objects
+            .get(id as usize - 1)
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| Error::msg(format!("unknown host object id {id}")))
+    }
+}
+
+/// A vector with reusable slots.
+struct Slab<V> {
+    items: Vec<Option<V>>,
+    free: Vec<usize>,
+}
+
+impl<V> Default for Slab<V> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<V> Slab<V> {
+    fn insert(&mut self, value: V) -> i32 {
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.items[index] = Some(value);
+                index
+            }
+            None => {
+                self.items.push(Some(value));
+                self.items.len() - 1
+            }
+        };
+        index as i32
+    }
+
+    fn remove(&mut self, index: i32) -> Option<V> {
+        let value = self.items.get_mut(index as usize)?.take()?;
+        self.free.push(index as usize);
+        Some(value)
+    }
+}
+
+/// The error [`Instance::new`] gives when the module imports what the host does not
+/// provide: every such import, as `module.name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingImports(pub Vec<String>);
+
+impl fmt::Display for MissingImports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the module imports what the host does not provide: {}",
+            self.0.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for MissingImports {}
+
+/// A wasmtime [`Engine`] with what this crate needs enabled: stack switching, function
+/// references, exceptions and GC (for `i31` references; no collection ever runs).
+pub fn engine() -> Result<Engine> {
+    Engine::new(&config())
+}
+
+/// The [`wasmtime::Config`] behind [`engine`], to adjust before making an engine.
+pub fn config() -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config
+        .wasm_stack_switching(true)
+        .wasm_function_references(true)
+        .wasm_exceptions(true)
+        .wasm_gc(true);
+    config
+}
+
+/// A guest instance whose exports can run as interleaved promising tasks.
+///
+/// Cloning gives another handle to the same instance.
+pub struct Instance<T: 'static> {
+    inner: Rc<Inner<T>>,
+}
+
+impl<T: 'static> Clone for Instance<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<T: 'static> {
+    state: RefCell<State<T>>,
+    executor: Executor,
+}
+
+struct State<T: 'static> {
+    store: Store<Data<T>>,
+    drive: TypedFunc<(i32, i32, i32), (i32, i32)>,
+    ensure: TypedFunc<i32, ()>,
+    trampolines: Vec<TypedFunc<(), ()>>,
+    shape: GuestShape,
+    by_name: HashMap<String, usize>,
+    idle: Vec<i32>,
+    workers: i32,
+}
+
+fn wasm_type(ty: Ty) -> wasmtime::ValType {
+    match ty {
+        Ty::I32 => wasmtime::ValType::I32,
+        Ty::I64 => wasmtime::ValType::I64,
+        Ty::F32 => wasmtime::ValType::F32,
+        Ty::F64 => wasmtime::ValType::F64,
+        Ty::Ref => wasmtime::ValType::EXTERNREF,
+    }
+}
+
+fn from_wasm(value: &wasmtime::Val) -> Result<Val> {
+    Ok(match value {
+        wasmtime::Val::I32(v) => Val::I32(*v),
+        wasmtime::Val::I64(v) => Val::I64(*v),
+        wasmtime::Val::F32(v) => Val::F32(f32::from_bits(*v)),
+        wasmtime::Val::F64(v) => Val::F64(f64::from_bits(*v)),
+        other => return Err(Error::msg(format!("unexpected value {other:?}"))),
+    })
+}
+
+fn to_wasm(value: &Val) -> wasmtime::Val {
+    match value {
+        Val::I32(v) => wasmtime::Val::I32(*v),
+        Val::I64(v) => wasmtime::Val::I64(*v),
+        Val::F32(v) => wasmtime::Val::F32(v.to_bits()),
+        Val::F64(v) => wasmtime::Val::F64(v.to_bits()),
+        Val::Ref(_) => unreachable!("refs cross as ids"),
+    }
+}
+
+/// Calls host import `index` with `params` (ids in place of refs when `lowered`) and
+/// writes its result.
+fn call_sync<T: 'static>(
+    caller: &mut Caller<'_, Data<T>>,
+    index: usize,
+    sig: &Sig,
+    params: &[wasmtime::Val],
+    results: &mut [wasmtime::Val],
+) -> Result<()> {
+    let args = lift_params(caller, sig, params)?;
+    let Some(Some(entry)) = caller.data().imports.get(index).cloned() else {
+        return Err(Error::msg("import not linked"));
+    };
+    let Entry::Sync(f) = &*entry else {
+        return Err(Error::msg("import is not a plain function"));
+    };
+    let result = f(&mut Cx { caller }, &args)?;
+    check_result(sig, &result)?;
+    if let Some(value) = result {
+        results[0] = match value {
+            Val::Ref(object) => wasmtime::Val::I32(caller.data_mut().object_id(object)?),
+            other => to_wasm(&other),
+        };
+    }
+    Ok(())
+}
+
+fn lift_params<T: 'static>(
+    caller: &Caller<'_, Data<T>>,
+    sig: &Sig,
+    params: &[wasmtime::Val],
+) -> Result<Vec<Val>> {
+    sig.params
+        .iter()
+        .zip(params)
+        .map(|(ty, value)| match ty {
+            Ty::Ref => Ok(Val::Ref(
+                caller.data().object(value.unwrap_i32())?,
+            )),
+            _ => from_wasm(value),
+        })
+        .collect()
+}
+
+fn check_result(sig: &Sig, result: &Option<Val>) -> Result<()> {
+    let got = result.as_ref().map(Val::ty);
+    if got == sig.results.first().copied() {
+        return Ok(());
+    }
+    let show = |t: Option<Ty>| t.map_or("nothing".to_string(), |t| format!("{t:?}").to_lowercase());
+    Err(Error::msg(format!(
+        "host function returned {}, its signature {sig} says {}",
+        show(got),
+        show(sig.results.first().copied())
+    )))
+}
+
+/// A promising call in flight: completes with the export's result, or its error
+/// (a trap, a failed suspending import) once the call finishes.
+pub struct Task {
+    slot: Rc<RefCell<TaskSlot>>,
+}
+
+#[derive(Default)]
+struct TaskSlot {
+    outcome: Option<Result<Option<Val>>>,
+    waker: Option<Waker>,
+}
+
+impl TaskSlot {
+    fn complete(slot: &Rc<RefCell<TaskSlot>>, outcome: Result<Option<Val>>) {
+        let waker = {
+            let mut slot = slot.borrow_mut();
+            slot.outcome = Some(outcome);
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl Task {
+    /// Whether the call has finished.
+    pub fn is_finished(&self) -> bool {
+        self.slot.borrow().outcome.is_some()
+    }
+}
+
+impl Future for Task {
+    type Output = Result<Option<Val>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.slot.borrow_mut();
+        match slot.outcome.take() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: 'static> Instance<T> {
+    /// Compiles and instantiates `wasm` with `imports`; `data` is what imports see as
+    /// [`Cx::data`]. Suspended tasks resume on `executor`.
+    ///
+    /// Fails with a list of every import the module needs that `imports` lacks.
+    pub fn new(
+        engine: &Engine,
+        wasm: &[u8],
+        imports: &Imports<T>,
+        data: T,
+        executor: &Executor,
+    ) -> Result<Self> {
+        let shape = adapter::read_shape(wasm)
+            .map_err(|e| Error::msg(format!("not a valid wasm module: {e}")))?;
+        let guest = Module::new(engine, wasm)?;
+
+        // Route every import; report all missing ones at once.
+        let mut missing: Vec<String> = shape.other_imports.clone();
+        let mut routes = Vec::new();
+        let mut entries = Vec::new();
+        for import in &shape.imports {
+            let entry = imports
+                .entries
+                .get(&(import.module.clone(), import.name.clone()))
+                .cloned();
+            let qualified = format!("{}.{}", import.module, import.name);
+            let route = match entry.as_deref() {
+                None => {
+                    missing.push(qualified);
+                    ImportRoute::Direct
+                }
+                Some(Entry::Suspending(_)) => {
+                    if !matches!(import.sig.results[..], [] | [Ty::I32] | [Ty::Ref]) {
+                        return Err(Error::msg(format!(
+                            "suspending import {qualified} has type {}; it may return nothing, an i32 or an externref",
+                            import.sig
+                        )));
+                    }
+                    ImportRoute::Suspending
+                }
+                Some(Entry::Sync(_)) => {
+                    if import.sig.results.len() > 1 {
+                        return Err(Error::msg(format!(
+                            "import {qualified} has type {}; host functions return at most one value",
+                            import.sig
+                        )));
+                    }
+                    if import.sig.has_ref() {
+                        ImportRoute::Lowered
+                    } else {
+                        ImportRoute::Direct
+                    }
+                }
+            };
+            routes.push(route);
+            entries.push(entry);
+        }
+        if !missing.is_empty() {
+            return Err(Error::new(MissingImports(missing)));
+        }
+
+        let adapter_wasm = adapter::build(&shape, &routes);
+        let adapter = Module::new(engine, &adapter_wasm)
+            .map_err(|e| e.context("the generated adapter module does not compile"))?;
+        let mut store = Store::new(
+            engine,
+            Data {
+                user: data,
+                imports: entries,
+                objects: Vec::new(),
+                pending: Slab::default(),
+                errors: Slab::default(),
+                args: Vec::new(),
+                result: None,
+                memory: None,
+            },
+        );
+
+        // The adapter's imports, in the order `adapter::build` declares them.
+        let mut adapter_imports: Vec<Extern> = Vec::new();
+        let i32_ty = wasmtime::ValType::I32;
+        adapter_imports.push(
+            Func::new(
+                &mut store,
+                FuncType::new(engine, [i32_ty.clone()], [i32_ty.clone()]),
+                |caller: Caller<'_, Data<T>>, params, results| {
+                    let i = params[0].unwrap_i32() as usize;
+                    let arg = caller.data().args.get(i).copied();
+                    results[0] = wasmtime::Val::I32(
+                        arg.ok_or_else(|| Error::msg(format!("no argument {i}")))?,
+                    );
+                    Ok(())
+                },
+            )
+            .into(),
+        );
+        adapter_imports.push(
+            Func::new(
+                &mut store,
+                FuncType::new(engine, [i32_ty.clone()], []),
+                |mut caller: Caller<'_, Data<T>>, params, _| {
+                    let id = params[0].unwrap_i32();
+                    Err(caller
+                        .data_mut()
+                        .errors
+                        .remove(id)
+                        .unwrap_or_else(|| Error::msg(format!("unknown error id {id}"))))
+                },
+            )
+            .into(),
+        );
+        for ty in [Ty::I32, Ty::I64, Ty::F32, Ty::F64, Ty::Ref] {
+            let lowered = if ty == Ty::Ref { Ty::I32 } else { ty };
+            adapter_imports.push(
+                Func::new(
+                    &mut store,
+                    FuncType::new(engine, [wasm_type(lowered)], []),
+                    move |mut caller: Caller<'_, Data<T>>, params, _| {
+                        let value = match ty {
+                            Ty::Ref => Val::Ref(caller.data().object(params[0].unwrap_i32())?),
+                            _ => from_wasm(&params[0])?,
+                        };
+                        caller.data_mut().result = Some(value);
+                        Ok(())
+                    },
+                )
+                .into(),
+            );
+        }
+        for (i, (import, route)) in shape.imports.iter().zip(&routes).enumerate() {
+            let lowered_params = import.sig.params.iter().map(|&t| match t {
+                Ty::Ref => i32_ty.clone(),
+                t => wasm_type(t),
+            });
+            match route {
+                ImportRoute::Direct => {}
+                ImportRoute::Lowered => {
+                    let results = import.sig.results.iter().map(|&t| match t {
+                        Ty::Ref => i32_ty.clone(),
+                        t => wasm_type(t),
+                    });
+                    let sig = import.sig.clone();
+                    adapter_imports.push(
+                        Func::new(
+                            &mut store,
+                            FuncType::new(engine, lowered_params, results),
+                            move |mut caller, params, results| {
+                                call_sync(&mut caller, i, &sig, params, results)
+                            },
+                        )
+                        .into(),
+                    );
+                }
+                ImportRoute::Suspending => {
+                    let sig = import.sig.clone();
+                    adapter_imports.push(
+                        Func::new(
+                            &mut store,
+                            FuncType::new(engine, lowered_params, [i32_ty.clone()]),
+                            move |mut caller: Caller<'_, Data<T>>, params, results| {
+                                let args = lift_params(&caller, &sig, params)?;
+                                let Some(Some(entry)) = caller.data().imports.get(i).cloned()
+                                else {
+                                    return Err(Error::msg("import not linked"));
+                                };
+                                let Entry::Suspending(f) = &*entry else {
+                                    return Err(Error::msg("import is not suspending"));
+                                };
+                                let future = f(&mut Cx { caller: &mut caller }, &args)?;
+                                let kind = sig.results.first().copied();
+                                let id = caller.data_mut().pending.insert((future, kind));
+                                results[0] = wasmtime::Val::I32(id);
+                                Ok(())
+                            },
+                        )
+                        .into(),
+                    );
+                }
+            }
+        }
+        let adapter_instance = wasmtime::Instance::new(&mut store, &adapter, &adapter_imports)?;
+
+        // The guest's imports: host functions, or the adapter's wrappers.
+        let mut guest_imports: Vec<Extern> = Vec::new();
+        for (i, (import, route)) in shape.imports.iter().zip(&routes).enumerate() {
+            let external = match route {
+                ImportRoute::Direct => {
+                    let sig = import.sig.clone();
+                    let ty = FuncType::new(
+                        engine,
+                        sig.params.iter().map(|&t| wasm_type(t)),
+                        sig.results.iter().map(|&t| wasm_type(t)),
+                    );
+                    Func::new(&mut store, ty, move |mut caller, params, results| {
+                        call_sync(&mut caller, i, &sig, params, results)
+                    })
+                    .into()
+                }
+                _ => adapter_instance
+                    .get_export(&mut store, &names::wrapper(i))
+                    .ok_or_else(|| Error::msg("adapter lacks a wrapper"))?,
+            };
+            guest_imports.push(external);
+        }
+        let instance = wasmtime::Instance::new(&mut store, &guest, &guest_imports)?;
+        store.data_mut().memory = instance.get_memory(&mut store, "memory");
+
+        let table = adapter_instance
+            .get_table(&mut store, names::EXPORTS)
+            .ok_or_else(|| Error::msg("adapter lacks its export table"))?;
+        let mut trampolines = Vec::new();
+        let mut by_name = HashMap::new();
+        for (k, export) in shape.exports.iter().enumerate() {
+            let func = instance
+                .get_func(&mut store, &export.name)
+                .ok_or_else(|| Error::msg(format!("export {} vanished", export.name)))?;
+            table.set(&mut store, k as u64, Ref::Func(Some(func)))?;
+            trampolines.push(
+                adapter_instance
+                    .get_typed_func::<(), ()>(&mut store, &names::trampoline(k))?,
+            );
+            by_name.insert(export.name.clone(), k);
+        }
+        let drive = adapter_instance.get_typed_func(&mut store, names::DRIVE)?;
+        let ensure = adapter_instance.get_typed_func(&mut store, names::ENSURE)?;
+        Ok(Instance {
+            inner: Rc::new(Inner {
+                state: RefCell::new(State {
+                    store,
+                    drive,
+                    ensure,
+                    trampolines,
+                    shape,
+                    by_name,
+                    idle: Vec::new(),
+                    workers: 0,
+                }),
+                executor: executor.clone(),
+            }),
+        })
+    }
+
+    fn state(&self) -> Result<std::cell::RefMut<'_, State<T>>> {
+        self.inner.state.try_borrow_mut().map_err(|_| {
+            Error::msg("the instance is busy: a host function cannot call back into its own instance")
+        })
+    }
+
+    /// Index of callable export `name`, checking the argument count.
+    fn export_index(state: &State<T>, name: &str, args: &[i32]) -> Result<usize> {
+        let Some(&k) = state.by_name.get(name) else {
+            if let Some(reason) = state.shape.uncallable.get(name) {
+                return Err(Error::msg(format!("export `{name}` cannot be called: {reason}")));
+            }
+            return Err(Error::msg(format!("the module has no exported function `{name}`")));
+        };
+        let expected = state.shape.exports[k].params;
+        if expected != args.len() {
+            return Err(Error::msg(format!(
+                "`{name}` takes {expected} argument(s), got {}",
+                args.len()
+            )));
+        }
+        Ok(k)
+    }
+
+    /// Names and parameter counts of the exports the host can call.
+    pub fn exports(&self) -> Vec<(String, usize)> {
+        let state = self.inner.state.borrow();
+        state
+            .shape
+            .exports
+            .iter()
+            .map(|e| (e.name.clone(), e.params))
+            .collect()
+    }
+
+    /// Calls export `name` plainly, on the caller's stack, like calling a wasm export
+    /// from JavaScript without `WebAssembly.promising`: a suspending import reached from
+    /// here is an error. Suspended tasks stay suspended meanwhile.
+    pub fn call(&self, name: &str, args: &[i32]) -> Result<Option<Val>> {
+        let mut guard = self.state()?;
+        let state = &mut *guard;
+        let k = Self::export_index(state, name, args)?;
+        state.store.data_mut().args = args.to_vec();
+        state.store.data_mut().result = None;
+        let trampoline = state.trampolines[k].clone();
+        trampoline.call(&mut state.store, ()).map_err(|e| {
+            if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::UnhandledTag) {
+                e.context(format!(
+                    "cannot suspend: `{name}` was called plainly, not as a promising task (use Instance::promising)"
+                ))
+            } else {
+                e
+            }
+        })?;
+        Ok(state.store.data_mut().result.take())
+    }
+
+    /// Starts export `name` as a promising task, like calling
+    /// `WebAssembly.promising(export)(...args)`: the guest runs now, until it finishes
+    /// or first suspends, and the returned [`Task`] completes when the call finishes.
+    /// Many tasks can be suspended at once; each resumes, on the executor, when the
+    /// future it waits on completes.
+    pub fn promising(&self, name: &str, args: &[i32]) -> Result<Task> {
+        let worker = {
+            let mut guard = self.state()?;
+            let state = &mut *guard;
+            let k = Self::export_index(state, name, args)?;
+            let worker = match state.idle.pop() {
+                Some(worker) => worker,
+                None => {
+                    state.workers += 1;
+                    let ensure = state.ensure.clone();
+                    ensure.call(&mut state.store, state.workers)?;
+                    state.workers - 1
+                }
+            };
+            state.store.data_mut().args = args.to_vec();
+            (worker, k as i32)
+        };
+        let slot = Rc::new(RefCell::new(TaskSlot::default()));
+        step(self.inner.clone(), worker.0, worker.1, 0, slot.clone());
+        Ok(Task { slot })
+    }
+
+    /// Runs `f` on the instance's data.
+    pub fn with_data<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.inner.state.borrow_mut().store.data_mut().user)
+    }
+
+    /// Worker continuations made so far: the most tasks ever suspended at once (plus
+    /// those lost to traps), since idle workers are reused.
+    pub fn workers(&self) -> usize {
+        self.inner.state.borrow().workers as usize
+    }
+
+    /// Whether the guest exports a memory named `memory`.
+    pub fn has_memory(&self) -> bool {
+        self.inner.state.borrow().store.data().memory.is_some()
+    }
+
+    /// Host objects the guest has been handed so far.
+    pub fn objects(&self) -> usize {
+        self.inner.state.borrow().store.data().objects.len()
+    }
+}
+
+/// Resumes worker `worker` with `(a, b)` and handles where it stops.
+fn step<T: 'static>(inner: Rc<Inner<T>>, worker: i32, a: i32, b: i32, slot: Rc<RefCell<TaskSlot>>) {
+    let outcome = {
+        let mut guard = inner.state.borrow_mut();
+        let state = &mut *guard;
+        state.store.data_mut().result = None;
+        let drive = state.drive.clone();
+        let outcome = drive.call(&mut state.store, (worker, a, b));
+        match outcome {
+            Ok((0, _)) => {
+                state.idle.push(worker);
+                Ok(None)
+            }
+            Ok((_, pending)) => match state.store.data_mut().pending.remove(pending) {
+                Some(entry) => Ok(Some(entry)),
+                None => Err(Error::msg(format!("unknown pending id {pending}"))),
+            },
+            Err(error) => {
+                // The worker died with the call; its slot is empty, so the next call
+                // through it starts a fresh continuation.
+                state.idle.push(worker);
+                Err(error)
+            }
+        }
+    };
+    match outcome {
+        Ok(None) => {
+            let result = inner.state.borrow_mut().store.data_mut().result.take();
+            TaskSlot::complete(&slot, Ok(result));
+        }
+        Ok(Some((future, kind))) => {
+            let executor = inner.executor.clone();
+            executor.spawn(async move {
+                let value = future.await;
+                let (status, payload) = {
+                    let mut state = inner.state.borrow_mut();
+                    let data = state.store.data_mut();
+                    match encode_resume(data, value, kind) {
+                        Ok(payload) => (0, payload),
+                        Err(error) => (1, data.errors.insert(error)),
+                    }
+                };
+                step(inner, worker, status, payload, slot);
+            });
+        }
+        Err(error) => TaskSlot::complete(&slot, Err(error)),
+    }
+}
+
+/// The i32 a completed suspending import resumes its task with.
+fn encode_resume<T: 'static>(data: &mut Data<T>, value: Result<Option<Val>>, kind: Option<Ty>) -> Result<i32> {
+    match (value?, kind) {
+        (None, None) => Ok(0),
+        (Some(Val::I32(v)), Some(Ty::I32)) => Ok(v),
+        (Some(Val::Ref(object)), Some(Ty::Ref)) => data.object_id(object),
+        (got, kind) => Err(Error::msg(format!(
+            "a suspending import's future gave {}, its import returns {}",
+            got.map_or("nothing".into(), |v| format!("{v:?}")),
+            kind.map_or("nothing".into(), |t| format!("{t:?}").to_lowercase())
+        ))),
+    }
+}
