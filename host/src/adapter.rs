@@ -176,7 +176,9 @@ pub fn read_shape(wasm: &[u8]) -> Result<GuestShape, String> {
                                     f.params().iter().map(|&t| Ty::from_parser(t)).collect();
                                 let results: Option<Vec<Ty>> =
                                     f.results().iter().map(|&t| Ty::from_parser(t)).collect();
-                                params.zip(results).map(|(params, results)| Sig { params, results })
+                                params
+                                    .zip(results)
+                                    .map(|(params, results)| Sig { params, results })
                             }
                             _ => None,
                         });
@@ -448,7 +450,9 @@ pub fn build(shape: &GuestShape, routes: &[ImportRoute]) -> Vec<u8> {
 
     // Wrappers of the guest's imports.
     for (i, (guest_import, route)) in shape.imports.iter().zip(routes).enumerate() {
-        let Some(host_fn) = host_side[i] else { continue };
+        let Some(host_fn) = host_side[i] else {
+            continue;
+        };
         let sig = &guest_import.sig;
         let params: Vec<ValType> = sig.params.iter().map(|t| t.guest()).collect();
         let results: Vec<ValType> = sig.results.iter().map(|t| t.guest()).collect();
@@ -515,7 +519,8 @@ pub fn build(shape: &GuestShape, routes: &[ImportRoute]) -> Vec<u8> {
         for p in 0..export.params {
             ins.i32_const(p as i32).call(f_arg);
         }
-        ins.i32_const(k as i32).call_indirect(table_exports, t_export);
+        ins.i32_const(k as i32)
+            .call_indirect(table_exports, t_export);
         if let Some(ty) = export.result {
             if ty == Ty::Ref {
                 ins.call(f_to_id);

@@ -105,7 +105,12 @@ impl Executor {
 
     /// Spawned futures that have not finished.
     pub fn pending(&self) -> usize {
-        self.inner.tasks.borrow().iter().filter(|t| t.is_some()).count()
+        self.inner
+            .tasks
+            .borrow()
+            .iter()
+            .filter(|t| t.is_some())
+            .count()
     }
 }
 

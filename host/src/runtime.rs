@@ -393,9 +393,7 @@ fn lift_params<T: 'static>(
         .iter()
         .zip(params)
         .map(|(ty, value)| match ty {
-            Ty::Ref => Ok(Val::Ref(
-                caller.data().object(value.unwrap_i32())?,
-            )),
+            Ty::Ref => Ok(Val::Ref(caller.data().object(value.unwrap_i32())?)),
             _ => from_wasm(value),
         })
         .collect()
@@ -629,7 +627,12 @@ impl<T: 'static> Instance<T> {
                                 let Entry::Suspending(f) = &*entry else {
                                     return Err(Error::msg("import is not suspending"));
                                 };
-                                let future = f(&mut Cx { caller: &mut caller }, &args)?;
+                                let future = f(
+                                    &mut Cx {
+                                        caller: &mut caller,
+                                    },
+                                    &args,
+                                )?;
                                 let kind = sig.results.first().copied();
                                 let id = caller.data_mut().pending.insert((future, kind));
                                 results[0] = wasmtime::Val::I32(id);
@@ -679,8 +682,7 @@ impl<T: 'static> Instance<T> {
                 .ok_or_else(|| Error::msg(format!("export {} vanished", export.name)))?;
             table.set(&mut store, k as u64, Ref::Func(Some(func)))?;
             trampolines.push(
-                adapter_instance
-                    .get_typed_func::<(), ()>(&mut store, &names::trampoline(k))?,
+                adapter_instance.get_typed_func::<(), ()>(&mut store, &names::trampoline(k))?,
             );
             by_name.insert(export.name.clone(), k);
         }
@@ -705,7 +707,9 @@ impl<T: 'static> Instance<T> {
 
     fn state(&self) -> Result<std::cell::RefMut<'_, State<T>>> {
         self.inner.state.try_borrow_mut().map_err(|_| {
-            Error::msg("the instance is busy: a host function cannot call back into its own instance")
+            Error::msg(
+                "the instance is busy: a host function cannot call back into its own instance",
+            )
         })
     }
 
@@ -713,9 +717,13 @@ impl<T: 'static> Instance<T> {
     fn export_index(state: &State<T>, name: &str, args: &[i32]) -> Result<usize> {
         let Some(&k) = state.by_name.get(name) else {
             if let Some(reason) = state.shape.uncallable.get(name) {
-                return Err(Error::msg(format!("export `{name}` cannot be called: {reason}")));
+                return Err(Error::msg(format!(
+                    "export `{name}` cannot be called: {reason}"
+                )));
             }
-            return Err(Error::msg(format!("the module has no exported function `{name}`")));
+            return Err(Error::msg(format!(
+                "the module has no exported function `{name}`"
+            )));
         };
         let expected = state.shape.exports[k].params;
         if expected != args.len() {
@@ -859,7 +867,11 @@ fn step<T: 'static>(inner: Rc<Inner<T>>, worker: i32, a: i32, b: i32, slot: Rc<R
 }
 
 /// The i32 a completed suspending import resumes its task with.
-fn encode_resume<T: 'static>(data: &mut Data<T>, value: Result<Option<Val>>, kind: Option<Ty>) -> Result<i32> {
+fn encode_resume<T: 'static>(
+    data: &mut Data<T>,
+    value: Result<Option<Val>>,
+    kind: Option<Ty>,
+) -> Result<i32> {
     match (value?, kind) {
         (None, None) => Ok(0),
         (Some(Val::I32(v)), Some(Ty::I32)) => Ok(v),

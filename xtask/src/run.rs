@@ -15,7 +15,7 @@ pub fn run(options: &Options) -> Result<()> {
         println!("no examples in c-examples/");
         return Ok(());
     }
-    check_hosts(&options.hosts)?;
+    check_hosts(&options.hosts, options.verbose)?;
 
     let mut builder = Builder::new(options.verbose);
     let mut total = 0;
@@ -93,6 +93,6 @@ pub fn strategies_for(example: &Example, options: &Options) -> Vec<Strategy> {
 }
 
 /// Checks that every host about to run is ready (its runner files exist).
-pub fn check_hosts(hosts: &[Host]) -> Result<()> {
-    hosts.iter().try_for_each(|host| host.check())
+pub fn check_hosts(hosts: &[Host], verbose: bool) -> Result<()> {
+    hosts.iter().try_for_each(|host| host.check(verbose))
 }

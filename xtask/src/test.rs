@@ -14,7 +14,7 @@ pub fn test(options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
     tools::ensure(options.verbose)?;
     if !examples.is_empty() {
-        check_hosts(&options.hosts)?;
+        check_hosts(&options.hosts, options.verbose)?;
     }
 
     println!("== cargo test --workspace ==");

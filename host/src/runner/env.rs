@@ -182,8 +182,7 @@ impl Clock {
             let Some(deadline) = timers.iter().map(|t| t.0).min() else {
                 return false;
             };
-            let (mut due, rest): (Vec<_>, Vec<_>) =
-                timers.drain(..).partition(|t| t.0 == deadline);
+            let (mut due, rest): (Vec<_>, Vec<_>) = timers.drain(..).partition(|t| t.0 == deadline);
             *timers = rest;
             due.sort_by_key(|t| t.1);
             self.0.now.set(deadline);
@@ -262,7 +261,9 @@ fn int(args: &[Val], i: usize) -> i32 {
 }
 
 fn value(args: &[Val], i: usize) -> JsValue {
-    args.get(i).map(JsValue::from_val).unwrap_or(JsValue::Undefined)
+    args.get(i)
+        .map(JsValue::from_val)
+        .unwrap_or(JsValue::Undefined)
 }
 
 fn promise_val(promise: Promise) -> Option<Val> {
@@ -313,7 +314,11 @@ pub fn imports() -> Imports<Env> {
             Err(fail(value(args, 0).error_message()))
         })
         .func("jspi", "fail", |cx, args| {
-            Err(fail(read_string(cx.memory(), int(args, 0), Some(int(args, 1)))?))
+            Err(fail(read_string(
+                cx.memory(),
+                int(args, 0),
+                Some(int(args, 1)),
+            )?))
         })
         .func("env", "log_int", |cx, args| {
             log(cx, &format!("C: {}", int(args, 0)));
@@ -336,7 +341,9 @@ pub fn imports() -> Imports<Env> {
         })
         .func("env", "escape", |_cx, _args| Ok(None))
         .func("env", "delay", |cx, args| {
-            Ok(promise_val(cx.data().clock.resolve_after(int(args, 0), JsValue::Null)))
+            Ok(promise_val(
+                cx.data().clock.resolve_after(int(args, 0), JsValue::Null),
+            ))
         })
         .func("env", "delayed_int", |cx, args| {
             let promise = cx
@@ -347,11 +354,23 @@ pub fn imports() -> Imports<Env> {
         })
         .func("env", "fake_fetch", |cx, args| {
             let x = int(args, 0);
-            Ok(promise_val(slow_op(cx, "fake_fetch", x, 500, x.wrapping_add(1))))
+            Ok(promise_val(slow_op(
+                cx,
+                "fake_fetch",
+                x,
+                500,
+                x.wrapping_add(1),
+            )))
         })
         .func("env", "fake_db_query", |cx, args| {
             let x = int(args, 0);
-            Ok(promise_val(slow_op(cx, "fake_db_query", x, 1000, x.wrapping_mul(x))))
+            Ok(promise_val(slow_op(
+                cx,
+                "fake_db_query",
+                x,
+                1000,
+                x.wrapping_mul(x),
+            )))
         })
         .func("env", "rejecting", |cx, args| {
             let (code, ms) = (int(args, 0), int(args, 1));

@@ -43,7 +43,8 @@ pub fn describe(error: &Error) -> String {
         };
         return format!("trap: {kind}");
     }
-    error.to_string()
+    // A host error under wasmtime's backtrace context: the host's own message.
+    error.root_cause().to_string()
 }
 
 fn format_val(value: &Val) -> String {
@@ -84,10 +85,13 @@ struct TaskRecord {
 
 fn run(args: &[String]) -> Result<i32, BadInput> {
     let [wasm_path, scenario_path] = args else {
-        return Err(BadInput("usage: jspi-wasmtime MODULE.wasm SCENARIO.json".into()));
+        return Err(BadInput(
+            "usage: jspi-wasmtime MODULE.wasm SCENARIO.json".into(),
+        ));
     };
     let text = read(scenario_path, "scenario")?;
-    let steps = scenario::parse(&String::from_utf8_lossy(&text), scenario_path).map_err(BadInput)?;
+    let steps =
+        scenario::parse(&String::from_utf8_lossy(&text), scenario_path).map_err(BadInput)?;
     let wasm = read(wasm_path, "module")?;
 
     let clock = Clock::default();

@@ -46,7 +46,9 @@ fn show(value: &Value) -> String {
 }
 
 fn check_args(where_: &str, args: Option<&Value>) -> Result<Vec<i32>, String> {
-    let Some(args) = args else { return Ok(Vec::new()) };
+    let Some(args) = args else {
+        return Ok(Vec::new());
+    };
     let Value::Array(items) = args else {
         return Err(format!("{where_}: `args` must be an array of integers"));
     };
@@ -58,7 +60,10 @@ fn check_args(where_: &str, args: Option<&Value>) -> Result<Vec<i32>, String> {
                 .or_else(|| item.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64));
             match as_int {
                 Some(v) if (-(1i64 << 31)..(1i64 << 32)).contains(&v) => Ok(v as u32 as i32),
-                _ => Err(format!("{where_}: argument {} is not a 32-bit integer", show(item))),
+                _ => Err(format!(
+                    "{where_}: argument {} is not a 32-bit integer",
+                    show(item)
+                )),
             }
         })
         .collect()
@@ -112,8 +117,15 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Step>, String> {
         .collect()
 }
 
-fn parse_step(where_: &str, step: &Map<String, Value>, names: &mut Vec<String>) -> Result<Step, String> {
-    let Some(kind) = ["start", "call", "wait"].into_iter().find(|k| step.contains_key(*k)) else {
+fn parse_step(
+    where_: &str,
+    step: &Map<String, Value>,
+    names: &mut Vec<String>,
+) -> Result<Step, String> {
+    let Some(kind) = ["start", "call", "wait"]
+        .into_iter()
+        .find(|k| step.contains_key(*k))
+    else {
         return Err(format!("{where_}: needs one of `start`, `call`, `wait`"));
     };
     let keys = step_keys(kind);
@@ -133,7 +145,11 @@ fn parse_step(where_: &str, step: &Map<String, Value>, names: &mut Vec<String>) 
         "start" => {
             let name = match step.get("as") {
                 Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                _ => return Err(format!("{where_}: a `start` step needs `as`: the task's name")),
+                _ => {
+                    return Err(format!(
+                        "{where_}: a `start` step needs `as`: the task's name"
+                    ))
+                }
             };
             if names.contains(&name) {
                 return Err(format!("{where_}: task name `{name}` is used twice"));
@@ -174,8 +190,15 @@ mod tests {
         assert_eq!(
             steps,
             [
-                Step::Start { export: "f".into(), args: vec![1, -2, -1], name: "F".into() },
-                Step::Call { export: "g".into(), args: vec![] },
+                Step::Start {
+                    export: "f".into(),
+                    args: vec![1, -2, -1],
+                    name: "F".into()
+                },
+                Step::Call {
+                    export: "g".into(),
+                    args: vec![]
+                },
                 Step::Wait { task: "F".into() },
             ]
         );
@@ -185,12 +208,30 @@ mod tests {
     fn bad_scenarios_name_the_step() {
         for (text, message) in [
             ("[", "s.json: malformed JSON"),
-            (r#"{"steps": [{"start": "f"}]}"#, "s.json: step 1: a `start` step needs `as`"),
-            (r#"{"steps": [{"wait": "X"}]}"#, "s.json: step 1: waits for `X`"),
-            (r#"{"steps": [{"call": "f", "args": [1.5]}]}"#, "s.json: step 1: argument 1.5 is not"),
-            (r#"{"steps": [{"call": "f", "as": "X"}]}"#, "s.json: step 1: unknown key `as`"),
-            (r#"{"steps": [{"start": "f", "as": "A"}, {"start": "f", "as": "A"}]}"#, "s.json: step 2: task name `A` is used twice"),
-            (r#"{"strategies": ["quick"], "steps": []}"#, "s.json: `strategies` must be"),
+            (
+                r#"{"steps": [{"start": "f"}]}"#,
+                "s.json: step 1: a `start` step needs `as`",
+            ),
+            (
+                r#"{"steps": [{"wait": "X"}]}"#,
+                "s.json: step 1: waits for `X`",
+            ),
+            (
+                r#"{"steps": [{"call": "f", "args": [1.5]}]}"#,
+                "s.json: step 1: argument 1.5 is not",
+            ),
+            (
+                r#"{"steps": [{"call": "f", "as": "X"}]}"#,
+                "s.json: step 1: unknown key `as`",
+            ),
+            (
+                r#"{"steps": [{"start": "f", "as": "A"}, {"start": "f", "as": "A"}]}"#,
+                "s.json: step 2: task name `A` is used twice",
+            ),
+            (
+                r#"{"strategies": ["quick"], "steps": []}"#,
+                "s.json: `strategies` must be",
+            ),
         ] {
             let error = parse(text, "s.json").unwrap_err();
             assert!(error.starts_with(message), "{text}: {error}");
