@@ -318,6 +318,7 @@ struct Inner<T: 'static> {
 
 struct State<T: 'static> {
     store: Store<Data<T>>,
+    guest: wasmtime::Instance,
     drive: TypedFunc<(i32, i32, i32), (i32, i32)>,
     ensure: TypedFunc<i32, ()>,
     trampolines: Vec<TypedFunc<(), ()>>,
@@ -692,6 +693,7 @@ impl<T: 'static> Instance<T> {
             inner: Rc::new(Inner {
                 state: RefCell::new(State {
                     store,
+                    guest: instance,
                     drive,
                     ensure,
                     trampolines,
@@ -804,6 +806,24 @@ impl<T: 'static> Instance<T> {
     /// those lost to traps), since idle workers are reused.
     pub fn workers(&self) -> usize {
         self.inner.state.borrow().workers as usize
+    }
+
+    /// The value of the guest's exported i32 global `name` (such as `__stack_pointer`,
+    /// when the guest exports it).
+    pub fn global_i32(&self, name: &str) -> Option<i32> {
+        let mut state = self.inner.state.borrow_mut();
+        let State { store, guest, .. } = &mut *state;
+        guest.get_global(&mut *store, name)?.get(&mut *store).i32()
+    }
+
+    /// Sets the guest's exported mutable i32 global `name`.
+    pub fn set_global_i32(&self, name: &str, value: i32) -> Result<()> {
+        let mut state = self.state()?;
+        let State { store, guest, .. } = &mut *state;
+        let global = guest
+            .get_global(&mut *store, name)
+            .ok_or_else(|| Error::msg(format!("the module exports no global `{name}`")))?;
+        global.set(&mut *store, wasmtime::Val::I32(value))
     }
 
     /// Whether the guest exports a memory named `memory`.

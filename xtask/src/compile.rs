@@ -86,7 +86,8 @@ impl Builder {
         link(example, strategy, &library, &objects, self.verbose)
     }
 
-    fn library(&mut self, strategy: Strategy) -> Result<PathBuf, String> {
+    /// Builds (or reuses) the guest library for `strategy`, returning `libjspi.a`.
+    pub fn library(&mut self, strategy: Strategy) -> Result<PathBuf, String> {
         match self.libraries.get(&strategy) {
             Some(Step::Done(path)) => return Ok(path.clone()),
             Some(Step::Failed) => {

@@ -5,6 +5,7 @@
 //! `compile`, `examples`, `hosts`, `process` and `diff` are what they share. Every
 //! external command runs with the project root as its working directory.
 
+mod bench;
 mod bless;
 mod compile;
 mod diff;
@@ -34,6 +35,8 @@ commands:
                   expected transcript (what CI runs)
   bless [EXAMPLE...]
                   rewrite the expected transcripts from Node 26 (Node 24 must agree)
+  bench [--quick] run every benchmark (native, wasmtime, Node 26) and print one
+                  summary; writes target/bench/summary.md and plot.svg
   install         install what is missing: wasm32 target, clang-19, lld-19, Node
 
   EXAMPLE is a folder in c-examples/ (name or unique prefix, like 04) or a path
@@ -127,6 +130,7 @@ enum Command {
     Test(Options),
     Bless(Options),
     Install(Options),
+    Bench { verbose: bool, quick: bool },
     Help,
 }
 
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
         Command::Test(options) => test::test(&options),
         Command::Bless(options) => bless::bless(&options),
         Command::Install(options) => tools::install(options.verbose),
+        Command::Bench { verbose, quick } => bench::bench(verbose, quick),
         Command::Help => {
             print!("{USAGE}");
             Ok(())
@@ -171,13 +176,14 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
     let (takes_examples, takes_matrix) = match name.as_str() {
         "run" | "test" => (true, true),
         "bless" => (true, false),
-        "install" => (false, false),
+        "install" | "bench" => (false, false),
         other => {
             return Err(Error::usage(format!(
-                "unknown command `{other}` (commands: run, test, bless, install; see --help)"
+                "unknown command `{other}` (commands: run, test, bless, bench, install; see --help)"
             )))
         }
     };
+    let mut quick = false;
     let mut options = Options {
         examples: Vec::new(),
         hosts: Host::ALL.to_vec(),
@@ -202,6 +208,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "-v" | "--verbose" if inline_value.is_none() => options.verbose = true,
+            "--quick" if name == "bench" && inline_value.is_none() => quick = true,
             "--host" if takes_matrix => {
                 let value = value("--host")?;
                 options.hosts = match value.as_str() {
@@ -250,6 +257,10 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         "run" => Command::Run(options),
         "test" => Command::Test(options),
         "bless" => Command::Bless(options),
+        "bench" => Command::Bench {
+            verbose: options.verbose,
+            quick,
+        },
         _ => Command::Install(options),
     })
 }

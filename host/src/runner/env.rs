@@ -274,9 +274,8 @@ fn log(cx: &Cx<'_, '_, Env>, text: &str) {
     cx.data().transcript.log(text);
 }
 
-/// The imports of modules `jspi` and `env`.
-pub fn imports() -> Imports<Env> {
-    let mut imports = Imports::new();
+/// Adds the guest library's imports (module `jspi`) and `env.escape` to `imports`.
+pub fn add_jspi<T: 'static>(imports: &mut Imports<T>) {
     imports
         .suspending("jspi", "await", |_cx, args| {
             let awaited = value(args, 0);
@@ -320,6 +319,14 @@ pub fn imports() -> Imports<Env> {
                 Some(int(args, 1)),
             )?))
         })
+        .func("env", "escape", |_cx, _args| Ok(None));
+}
+
+/// The imports of modules `jspi` and `env` (docs/abi.md).
+pub fn imports() -> Imports<Env> {
+    let mut imports = Imports::new();
+    add_jspi(&mut imports);
+    imports
         .func("env", "log_int", |cx, args| {
             log(cx, &format!("C: {}", int(args, 0)));
             Ok(None)
@@ -339,7 +346,6 @@ pub fn imports() -> Imports<Env> {
             log(cx, &format!("C: {}", value(args, 0)));
             Ok(None)
         })
-        .func("env", "escape", |_cx, _args| Ok(None))
         .func("env", "delay", |cx, args| {
             Ok(promise_val(
                 cx.data().clock.resolve_after(int(args, 0), JsValue::Null),

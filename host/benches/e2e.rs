@@ -1,0 +1,216 @@
+//! End-to-end benchmarks on wasmtime: the C benchmark guest (`benches/guest/bench.c`)
+//! built with each strategy, tasks interleaved by this crate's JSPI host. Same
+//! schedules and sizes as the native `stack_state` benchmarks; the `none` build is
+//! the baseline, the raw cost of the switch.
+//!
+//! The guests are built by `cargo xtask bench` into `target/bench/<strategy>.wasm`
+//! (`JSPI_BENCH_DIR` overrides the folder); run through that command, which also
+//! collects the results.
+
+#![expect(
+    missing_docs,
+    reason = "criterion_group! defines an undocumented function"
+)]
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use host::runner::env::{add_jspi, JsValue, Promise};
+use host::{engine, Executor, Imports, Instance};
+
+const SCHEDULES: [&str; 4] = ["lifo", "fifo", "random", "pingpong"];
+const SIZES: [i32; 4] = [64, 1024, 16 * 1024, 64 * 1024];
+const TASKS: [i32; 3] = [2, 16, 256];
+
+type Queue = Rc<RefCell<VecDeque<Promise>>>;
+
+struct Driver {
+    instance: Instance<Queue>,
+    executor: Executor,
+    queue: Queue,
+    top: i32,
+    reset_sp: bool,
+    /// Ping-pong's two tasks, started on first use.
+    pair_started: bool,
+}
+
+fn guest(strategy: &str) -> Vec<u8> {
+    let dir = std::env::var_os("JSPI_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench"));
+    let path = dir.join(format!("{strategy}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the benchmark guests with `cargo xtask bench`",
+            path.display()
+        )
+    })
+}
+
+impl Driver {
+    fn new(strategy: &str) -> Self {
+        let mut imports: Imports<Queue> = Imports::new();
+        add_jspi(&mut imports);
+        imports.func("bench", "next", |cx, _args| {
+            let promise = Promise::default();
+            cx.data().borrow_mut().push_back(promise.clone());
+            Ok(Some(JsValue::Promise(promise).into_val()))
+        });
+        let queue = Queue::default();
+        let executor = Executor::new();
+        let instance = Instance::new(
+            &engine().expect("engine"),
+            &guest(strategy),
+            &imports,
+            queue.clone(),
+            &executor,
+        )
+        .expect("instantiate the benchmark guest");
+        let top = instance
+            .global_i32("__stack_pointer")
+            .expect("__stack_pointer exported");
+        Driver {
+            instance,
+            executor,
+            queue,
+            top,
+            reset_sp: strategy == "none",
+            pair_started: false,
+        }
+    }
+
+    fn call(&self, name: &str, args: &[i32]) -> Option<i32> {
+        self.instance
+            .call(name, args)
+            .expect(name)
+            .and_then(|v| v.i32())
+    }
+
+    /// Starts `task(size, awaits)` as a promising task, with the guest library's hooks.
+    fn start(&self, size: i32, awaits: i32) -> (i32, host::Task) {
+        let id = self.call("jspi_task_enter", &[]).expect("task id");
+        let task = self
+            .instance
+            .promising("task", &[size, awaits])
+            .expect("start");
+        self.call("jspi_task_leave", &[id]);
+        (id, task)
+    }
+
+    /// Settles the oldest promise the guest waits on and lets the task run.
+    fn settle_front(&self) {
+        let promise = self.queue.borrow_mut().pop_front().expect("a waiting task");
+        promise.settle(Ok(JsValue::Null));
+        self.executor.run_until_stalled();
+    }
+
+    /// One round trip per task (or two, for ping-pong per round); returns round trips.
+    fn round(&mut self, schedule: &str, n: i32, size: i32, round: u64) -> u64 {
+        if schedule == "pingpong" {
+            if !self.pair_started {
+                for _ in 0..2 {
+                    let (_, task) = self.start(size, i32::MAX);
+                    std::mem::forget(task);
+                }
+                self.pair_started = true;
+            }
+            self.settle_front();
+            self.settle_front();
+            return 2;
+        }
+        let tasks: Vec<(i32, host::Task)> = (0..n).map(|_| self.start(size, 1)).collect();
+        let promises: Vec<Promise> = self.queue.borrow_mut().drain(..).collect();
+        for i in order(schedule, n as usize, round) {
+            promises[i].settle(Ok(JsValue::Null));
+            self.executor.run_until_stalled();
+            assert!(tasks[i].1.is_finished(), "task {i} finished");
+            self.call("jspi_task_done", &[tasks[i].0]);
+        }
+        if self.reset_sp {
+            // No task is alive: a host without a strategy starts over at the top.
+            self.instance
+                .set_global_i32("__stack_pointer", self.top)
+                .expect("sp");
+        }
+        n as u64
+    }
+
+    fn copied(&self) -> u64 {
+        let stat = |which| {
+            self.instance
+                .call("jspi_stat", &[which])
+                .expect("jspi_stat")
+                .and_then(|v| v.i64())
+                .unwrap_or(0) as u64
+        };
+        stat(0) + stat(1)
+    }
+}
+
+/// The order in which `n` tasks, started 0..n, are resumed (as in the native bench).
+fn order(schedule: &str, n: usize, round: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    match schedule {
+        "lifo" => order.reverse(),
+        "fifo" => {}
+        _ => {
+            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ round.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            for i in (1..order.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                order.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+        }
+    }
+    order
+}
+
+fn benches(c: &mut Criterion) {
+    let mut group = c.benchmark_group("wasmtime");
+    group
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_millis(300))
+        .sample_size(10);
+    for schedule in SCHEDULES {
+        let task_counts: &[i32] = if schedule == "pingpong" { &[2] } else { &TASKS };
+        for &n in task_counts {
+            for size in SIZES {
+                for strategy in ["none", "eager", "lazy"] {
+                    let mut driver = Driver::new(strategy);
+                    // Bytes copied per round trip, outside the timing.
+                    let before = driver.copied();
+                    let mut trips = 0;
+                    for round in 0..4 {
+                        trips += driver.round(schedule, n, size, round);
+                    }
+                    println!(
+                        "bytes/rt wasmtime/{schedule}/{n}/{size}/{strategy} {}",
+                        (driver.copied() - before) / trips
+                    );
+                    let driver = RefCell::new(driver);
+                    let id = BenchmarkId::new(format!("{schedule}/{n}/{size}"), strategy);
+                    group.bench_function(id, |b| {
+                        b.iter_custom(|iters| {
+                            let mut driver = driver.borrow_mut();
+                            let start = Instant::now();
+                            let mut trips = 0;
+                            for round in 0..iters {
+                                trips += driver.round(schedule, n, size, round);
+                            }
+                            start.elapsed() / (trips / iters) as u32
+                        })
+                    });
+                }
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(wasmtime, benches);
+criterion_main!(wasmtime);

@@ -1,0 +1,478 @@
+//! `cargo xtask bench`: every benchmark, one summary.
+//!
+//! 1. builds the benchmark guest (`host/benches/guest/bench.c`) with each strategy
+//!    into `target/bench/<strategy>.wasm` (32 MiB shadow stack, `__stack_pointer`
+//!    exported for the JavaScript-side lazy variant);
+//! 2. runs the native criterion benchmarks of `guest/stack-state`, the wasmtime ones
+//!    of `host` (criterion, release build), and `host/js/bench.mjs` on Node 26;
+//! 3. prints one table per host (ns per suspend/resume round trip, bytes copied per
+//!    round trip, lazy/eager, strategy/baseline and in-wasm/JS ratios), writes it to
+//!    `target/bench/summary.md`, and draws `target/bench/plot.svg`: time against
+//!    live stack size, per strategy and host.
+//!
+//! `--quick` runs only the 16-task LIFO and FIFO schedules and ping-pong.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use crate::compile::{Builder, Strategy};
+use crate::hosts::Host;
+use crate::{process, project_root, rel, tools, Error, Result};
+
+/// Where the benchmark guests and reports go.
+const OUT: &str = "target/bench";
+
+/// (host, schedule, tasks, size, variant)
+type Key = (String, String, u32, u32, String);
+
+#[derive(Default)]
+struct Results {
+    ns: BTreeMap<Key, f64>,
+    bytes: BTreeMap<Key, u64>,
+}
+
+/// Runs everything; `quick` narrows the schedules.
+pub fn bench(verbose: bool, quick: bool) -> Result<()> {
+    tools::ensure(verbose)?;
+    let out = project_root().join(OUT);
+    fs::create_dir_all(&out).map_err(|e| Error::failure(format!("creating {OUT}: {e}")))?;
+    let mut builder = Builder::new(verbose);
+    for strategy in Strategy::ALL {
+        build_guest(&mut builder, strategy, &out, verbose)?;
+    }
+    let filter = if quick { Some("16/") } else { None };
+    let mut results = Results::default();
+
+    println!("== native: cargo bench -p stack-state ==");
+    let text = cargo_bench("stack-state", "stack_state", filter, verbose)?;
+    parse_criterion(&text, "native", "stack_state/", &mut results);
+
+    println!("== wasmtime: cargo bench -p host ==");
+    let text = cargo_bench("host", "e2e", filter, verbose)?;
+    parse_criterion(&text, "wasmtime", "wasmtime/", &mut results);
+
+    println!("== node26: host/js/bench.mjs ==");
+    let node = Host::Node26.node().expect("a Node host").binary();
+    let mut command = Command::new(node);
+    command.arg("host/js/bench.mjs").arg(rel(&out));
+    if let Some(filter) = filter {
+        command.arg(filter);
+    }
+    let text = process::stdout_of(&mut command, verbose)
+        .map_err(|e| Error::failure(format!("the Node benchmark failed: {e}")))?;
+    parse_lines(&text, &mut results);
+
+    let summary = summary(&results);
+    print!("{summary}");
+    let summary_path = out.join("summary.md");
+    fs::write(&summary_path, &summary)
+        .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&summary_path).display())))?;
+    let plot_path = out.join("plot.svg");
+    fs::write(&plot_path, plot(&results))
+        .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&plot_path).display())))?;
+    println!(
+        "wrote {} and {}",
+        rel(&summary_path).display(),
+        rel(&plot_path).display()
+    );
+    Ok(())
+}
+
+fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path, verbose: bool) -> Result<()> {
+    let library = builder
+        .library(strategy)
+        .map_err(|e| Error::failure(format!("building the guest library: {e}")))?;
+    let wasm = out.join(format!("{}.wasm", strategy.name()));
+    let mut clang = Command::new("clang-19");
+    clang.args([
+        "--target=wasm32-unknown-unknown",
+        "-mreference-types",
+        "-mbulk-memory",
+        "-O2",
+        "-ffreestanding",
+        "-nostdlib",
+        "-I",
+        "guest/jspi/include",
+        "-Wl,--no-entry",
+        "-Wl,--stack-first",
+        "-Wl,-z,stack-size=33554432",
+        "-Wl,--export=jspi_task_enter",
+        "-Wl,--export=jspi_task_leave",
+        "-Wl,--export=jspi_task_done",
+        "-Wl,--export=jspi_stat",
+        "-Wl,--export=__stack_pointer",
+        "host/benches/guest/bench.c",
+    ]);
+    clang.arg(rel(&library)).arg("-o").arg(rel(&wasm));
+    process::run_checked(&mut clang, verbose)
+        .map_err(|e| Error::failure(format!("building the benchmark guest: {e}")))
+}
+
+fn cargo_bench(package: &str, bench: &str, filter: Option<&str>, verbose: bool) -> Result<String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["bench", "-p", package, "--bench", bench, "--"])
+        .env("JSPI_BENCH_DIR", project_root().join(OUT));
+    if let Some(filter) = filter {
+        command.arg(filter);
+    }
+    process::stdout_of(&mut command, verbose)
+        .map_err(|e| Error::failure(format!("`cargo bench -p {package}` failed: {e}")))
+}
+
+/// `bytes/rt <group>/<schedule>/<n>/<size>/<variant> <bytes>` and
+/// `time <host>/... <ns>` lines.
+fn parse_lines(text: &str, results: &mut Results) {
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(kind), Some(id), Some(value)) = (words.next(), words.next(), words.next()) else {
+            continue;
+        };
+        let Some(key) = key_of(id) else { continue };
+        match kind {
+            "bytes/rt" => {
+                if let Ok(v) = value.parse() {
+                    results.bytes.insert(key, v);
+                }
+            }
+            "time" => {
+                if let Ok(v) = value.parse() {
+                    results.ns.insert(key, v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `stack_state/lifo/16/1024/lazy` -> ("native", "lifo", 16, 1024, "lazy").
+fn key_of(id: &str) -> Option<Key> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let [group, schedule, n, size, variant] = parts[..] else {
+        return None;
+    };
+    let host = match group {
+        "stack_state" => "native",
+        other => other,
+    };
+    Some((
+        host.to_string(),
+        schedule.to_string(),
+        n.parse().ok()?,
+        size.parse().ok()?,
+        variant.to_string(),
+    ))
+}
+
+/// Criterion's report: an id line (or id and `time:` on one line), then
+/// `time:   [low unit mid unit high unit]`; the middle estimate is kept.
+fn parse_criterion(text: &str, host: &str, prefix: &str, results: &mut Results) {
+    parse_lines(text, results);
+    let mut current: Option<Key> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(first) = trimmed.split_whitespace().next() {
+            if first.starts_with(prefix) && !trimmed.starts_with("Benchmarking") {
+                current = key_of(first).map(|mut k| {
+                    k.0 = host.to_string();
+                    k
+                });
+            }
+        }
+        let Some(rest) = trimmed.find("time:").map(|at| &trimmed[at + 5..]) else {
+            continue;
+        };
+        let words: Vec<&str> = rest
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split_whitespace()
+            .collect();
+        if let (Some(key), [_, _, mid, unit, ..]) = (current.take(), &words[..]) {
+            let scale = match *unit {
+                "ps" => 0.001,
+                "ns" => 1.0,
+                "µs" | "us" => 1e3,
+                "ms" => 1e6,
+                "s" => 1e9,
+                _ => continue,
+            };
+            if let Ok(v) = mid.parse::<f64>() {
+                results.ns.insert(key, v * scale);
+            }
+        }
+    }
+}
+
+fn fmt_ns(ns: Option<f64>) -> String {
+    match ns {
+        None => "-".into(),
+        Some(v) if v >= 10_000.0 => format!("{:.1} µs", v / 1000.0),
+        Some(v) => format!("{v:.0} ns"),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    }
+}
+
+fn summary(results: &Results) -> String {
+    let mut out = String::new();
+    let hosts = ["native", "wasmtime", "node"];
+    let mut combos: Vec<(String, u32, u32)> = results
+        .ns
+        .keys()
+        .map(|(_, s, n, size, _)| (s.clone(), *n, *size))
+        .collect();
+    combos.sort_by_key(|(s, n, size)| {
+        let order = ["lifo", "fifo", "random", "pingpong"];
+        (order.iter().position(|o| o == s), *n, *size)
+    });
+    combos.dedup();
+    for host in hosts {
+        let get = |s: &str, n: u32, size: u32, v: &str| {
+            results
+                .ns
+                .get(&(host.to_string(), s.to_string(), n, size, v.to_string()))
+                .copied()
+        };
+        let bytes = |s: &str, n: u32, size: u32, v: &str| {
+            results
+                .bytes
+                .get(&(host.to_string(), s.to_string(), n, size, v.to_string()))
+                .map_or("-".to_string(), u64::to_string)
+        };
+        if !combos
+            .iter()
+            .any(|(s, n, size)| get(s, *n, *size, "lazy").is_some())
+        {
+            continue;
+        }
+        let js = host == "node";
+        let _ = writeln!(out, "\n### {host}: per suspend/resume round trip\n");
+        let _ = write!(
+            out,
+            "| schedule | tasks | live stack | none | eager | lazy |{} bytes eager | bytes lazy | lazy/eager | lazy/none |{}\n|---|---|---|---|---|---|{}---|---|---|---|{}\n",
+            if js { " JS lazy |" } else { "" },
+            if js { " JS lazy/lazy |" } else { "" },
+            if js { "---|" } else { "" },
+            if js { "---|" } else { "" },
+        );
+        for (s, n, size) in &combos {
+            let (none, eager, lazy) = (
+                get(s, *n, *size, "none"),
+                get(s, *n, *size, "eager"),
+                get(s, *n, *size, "lazy"),
+            );
+            let jslazy = get(s, *n, *size, "jslazy");
+            let _ = write!(
+                out,
+                "| {s} | {n} | {} | {} | {} | {} |",
+                size_name(*size),
+                fmt_ns(none),
+                fmt_ns(eager),
+                fmt_ns(lazy)
+            );
+            if js {
+                let _ = write!(out, " {} |", fmt_ns(jslazy));
+            }
+            let _ = write!(
+                out,
+                " {} | {} | {} | {} |",
+                bytes(s, *n, *size, "eager"),
+                bytes(s, *n, *size, "lazy"),
+                ratio(lazy, eager),
+                ratio(lazy, none)
+            );
+            if js {
+                let _ = write!(out, " {} |", ratio(jslazy, lazy));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn size_name(size: u32) -> String {
+    if size >= 1024 {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+/// Time against live stack size, one panel per host and schedule (16 tasks; LIFO and
+/// FIFO), one line per strategy; log-log axes.
+fn plot(results: &Results) -> String {
+    let hosts = ["native", "wasmtime", "node"];
+    let schedules = ["lifo", "fifo"];
+    let variants = [
+        ("none", "#888888"),
+        ("eager", "#d62728"),
+        ("lazy", "#1f77b4"),
+        ("jslazy", "#2ca02c"),
+    ];
+    let sizes = [64u32, 1024, 16 * 1024, 64 * 1024];
+    let (pw, ph, margin) = (300.0, 220.0, 50.0);
+    let width = margin + hosts.len() as f64 * (pw + margin);
+    let height = margin + schedules.len() as f64 * (ph + margin) + 30.0;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    for (row, schedule) in schedules.iter().enumerate() {
+        for (col, host) in hosts.iter().enumerate() {
+            let x0 = margin + col as f64 * (pw + margin);
+            let y0 = margin + row as f64 * (ph + margin);
+            let points: Vec<f64> = variants
+                .iter()
+                .flat_map(|(v, _)| sizes.iter().map(move |s| (v, s)))
+                .filter_map(|(v, s)| {
+                    results
+                        .ns
+                        .get(&(
+                            host.to_string(),
+                            schedule.to_string(),
+                            16,
+                            *s,
+                            v.to_string(),
+                        ))
+                        .copied()
+                })
+                .collect();
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="black"/><text x="{}" y="{}" text-anchor="middle" font-weight="bold">{host}, {schedule}, 16 tasks</text>"#,
+                x0 + pw / 2.0,
+                y0 - 8.0
+            );
+            if points.is_empty() {
+                continue;
+            }
+            let lo = points
+                .iter()
+                .cloned()
+                .fold(f64::MAX, f64::min)
+                .max(1.0)
+                .log10()
+                .floor();
+            let hi = points
+                .iter()
+                .cloned()
+                .fold(0.0, f64::max)
+                .log10()
+                .ceil()
+                .max(lo + 1.0);
+            let x_of = |i: usize| x0 + 20.0 + i as f64 * (pw - 40.0) / (sizes.len() - 1) as f64;
+            let y_of = |ns: f64| y0 + ph - (ns.max(1.0).log10() - lo) / (hi - lo) * ph;
+            for decade in lo as i32..=hi as i32 {
+                let y = y_of(10f64.powi(decade));
+                let label = fmt_ns(Some(10f64.powi(decade)));
+                let _ = writeln!(
+                    svg,
+                    r##"<line x1="{x0}" x2="{}" y1="{y}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{label}</text>"##,
+                    x0 + pw,
+                    x0 - 3.0,
+                    y + 4.0
+                );
+            }
+            for (i, size) in sizes.iter().enumerate() {
+                let _ = writeln!(
+                    svg,
+                    r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+                    x_of(i),
+                    y0 + ph + 14.0,
+                    size_name(*size)
+                );
+            }
+            for (variant, color) in variants {
+                let line: Vec<String> = sizes
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| {
+                        results
+                            .ns
+                            .get(&(
+                                host.to_string(),
+                                schedule.to_string(),
+                                16,
+                                *s,
+                                variant.to_string(),
+                            ))
+                            .map(|ns| format!("{:.1},{:.1}", x_of(i), y_of(*ns)))
+                    })
+                    .collect();
+                if !line.is_empty() {
+                    let _ = writeln!(
+                        svg,
+                        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
+                        line.join(" ")
+                    );
+                }
+            }
+        }
+    }
+    let legend_y = height - 15.0;
+    for (i, (variant, color)) in variants.iter().enumerate() {
+        let x = margin + i as f64 * 120.0;
+        let name = if *variant == "jslazy" {
+            "lazy in JS (Node)"
+        } else {
+            variant
+        };
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{x}" x2="{}" y1="{legend_y}" y2="{legend_y}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#,
+            x + 20.0,
+            x + 25.0,
+            legend_y + 4.0
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_criterion_output_in_both_layouts() {
+        let text = "\
+bytes/rt stack_state/lifo/16/1024/eager 2048
+stack_state/lifo/16/1024/eager
+                        time:   [1.0000 µs 1.5000 µs 2.0000 µs]
+stack_state/lifo/2/64/none   time:   [10.0 ns 12.5 ns 15.0 ns]
+stack_state/lifo/16/1024/lazy   time:   [10.0 ns 20.0 ns 30.0 ns]
+";
+        let mut results = Results::default();
+        parse_criterion(text, "native", "stack_state/", &mut results);
+        let key = |n, size, v: &str| {
+            (
+                "native".to_string(),
+                "lifo".to_string(),
+                n,
+                size,
+                v.to_string(),
+            )
+        };
+        assert_eq!(results.ns.get(&key(16, 1024, "eager")), Some(&1500.0));
+        assert_eq!(results.ns.get(&key(2, 64, "none")), Some(&12.5));
+        assert_eq!(results.bytes.get(&key(16, 1024, "eager")), Some(&2048));
+        let summary = summary(&results);
+        assert!(
+            summary.contains("| lifo | 16 | 1 KiB | - | 1500 ns | 20 ns | 2048 | - | 0.01 | - |"),
+            "{summary}"
+        );
+        assert!(plot(&results).starts_with("<svg"));
+    }
+}
