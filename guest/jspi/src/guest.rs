@@ -274,6 +274,11 @@ pub extern "C" fn jspi_configure(
     }
 }
 
+/// The strategy's name, for Rust.
+pub fn strategy_name() -> &'static str {
+    STRATEGY.1.trim_end_matches('\0')
+}
+
 /// The strategy's name, NUL-terminated.
 #[unsafe(no_mangle)]
 pub extern "C" fn jspi_strategy() -> *const u8 {
