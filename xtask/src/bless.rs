@@ -22,7 +22,7 @@ pub fn bless(options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
     tools::ensure(options.verbose)?;
     if examples.is_empty() {
-        println!("no examples in c-examples/");
+        println!("no examples in c-examples/ or rust-examples/");
         return Ok(());
     }
     check_hosts(&Host::ALL)?;

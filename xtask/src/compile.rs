@@ -1,10 +1,12 @@
-//! Building: the guest library once per strategy, then each example's C files with
-//! clang-19, linked against that strategy's `libjspi.a`, exactly as docs/abi.md shows.
+//! Building: for a C example, the guest library once per strategy, then the example's
+//! C files with clang-19, linked against that strategy's `libjspi.a`, exactly as
+//! docs/abi.md shows; for a Rust example, its crate as a wasm32 `cdylib` with the
+//! strategy's feature of `guest/jspi` (rustc links the library in).
 //!
 //! ```text
-//! target/guest-build/                      cargo's own target dir for the guest library
+//! target/guest-build/                      cargo's own target dir for all guest crates
 //! target/guest/<strategy>/libjspi.a        copied out after each strategy's build
-//! target/examples/<name>/obj/<file>.o      the example's objects (strategy-independent)
+//! target/examples/<name>/obj/<file>.o      a C example's objects (strategy-independent)
 //! target/examples/<name>/<strategy>.wasm   the linked guest module
 //! ```
 
@@ -14,7 +16,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::examples::Example;
+use serde_json::Value;
+
+use crate::examples::{Example, Kind};
 use crate::{process, project_root, rel, Result};
 
 /// How the guest library keeps suspended tasks' shadow stacks (a cargo feature of
@@ -81,6 +85,9 @@ impl Builder {
     /// Builds (or reuses) `example` linked with `strategy`'s guest library, returning
     /// the module's path.
     pub fn wasm(&mut self, example: &Example, strategy: Strategy) -> Result<PathBuf, String> {
+        if let Kind::Rust(manifest) = &example.kind {
+            return build_rust(example, manifest, strategy, self.verbose);
+        }
         let library = self.library(strategy)?;
         let objects = self.objects(example)?;
         link(example, strategy, &library, &objects, self.verbose)
@@ -171,7 +178,10 @@ fn compile_objects(example: &Example, verbose: bool) -> Result<Vec<PathBuf>, Str
     fs::create_dir_all(&obj_dir)
         .map_err(|e| format!("creating {}: {e}", rel(&obj_dir).display()))?;
     let mut objects = Vec::new();
-    for source in &example.sources {
+    let Kind::C(sources) = &example.kind else {
+        return Ok(Vec::new());
+    };
+    for source in sources {
         let stem = source.file_stem().unwrap_or_default();
         let object = obj_dir.join(stem).with_extension("o");
         let mut clang = Command::new("clang-19");
@@ -218,6 +228,66 @@ fn link(
     clang.args(objects.iter().map(|o| rel(o)));
     clang.arg(rel(library)).arg("-o").arg(rel(&wasm));
     process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
+    Ok(wasm)
+}
+
+/// `cargo rustc` on a Rust example's manifest for wasm32 as a `cdylib`, with
+/// `jspi/strategy-<strategy>`, then copies the module to
+/// `target/examples/<name>/<strategy>.wasm`. The module's path comes from cargo's
+/// JSON messages (the crate's name need not match the folder's).
+fn build_rust(
+    example: &Example,
+    manifest: &Path,
+    strategy: Strategy,
+    verbose: bool,
+) -> Result<PathBuf, String> {
+    let root = project_root();
+    let mut cargo =
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    cargo
+        .args(["rustc", "--manifest-path"])
+        .arg(rel(manifest))
+        .args(["--lib", "--release", "--target", "wasm32-unknown-unknown"])
+        .arg("--features")
+        .arg(format!("jspi/strategy-{}", strategy.name()))
+        .args(["--crate-type", "cdylib", "--target-dir"])
+        .arg(rel(&root.join("target/guest-build")))
+        .arg("--message-format=json-render-diagnostics");
+    let messages = process::stdout_of(&mut cargo, verbose).map_err(|e| e.to_string())?;
+    let manifest = manifest.canonicalize().unwrap_or_else(|_| manifest.to_path_buf());
+    let built = messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| {
+            message["manifest_path"]
+                .as_str()
+                .and_then(|path| Path::new(path).canonicalize().ok())
+                .is_some_and(|path| path == manifest)
+        })
+        .flat_map(|message| match &message["filenames"] {
+            Value::Array(files) => files.clone(),
+            _ => Vec::new(),
+        })
+        .filter_map(|file| file.as_str().map(PathBuf::from))
+        .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
+        .ok_or_else(|| {
+            format!(
+                "{}: cargo built no .wasm module (is it a library crate?)",
+                rel(&manifest).display()
+            )
+        })?;
+    let dir = example_dir(example);
+    let wasm = dir.join(format!("{}.wasm", strategy.name()));
+    fs::create_dir_all(&dir)
+        .and_then(|()| fs::copy(&built, &wasm))
+        .map_err(|e| {
+            format!(
+                "copying {} to {}: {e}",
+                rel(&built).display(),
+                rel(&wasm).display()
+            )
+        })?;
     Ok(wasm)
 }
 

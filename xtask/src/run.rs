@@ -12,7 +12,7 @@ pub fn run(options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
     tools::ensure(options.verbose)?;
     if examples.is_empty() {
-        println!("no examples in c-examples/");
+        println!("no examples in c-examples/ or rust-examples/");
         return Ok(());
     }
     check_hosts(&options.hosts)?;
