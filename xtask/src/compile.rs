@@ -254,7 +254,9 @@ fn build_rust(
         .arg(rel(&root.join("target/guest-build")))
         .arg("--message-format=json-render-diagnostics");
     let messages = process::stdout_of(&mut cargo, verbose).map_err(|e| e.to_string())?;
-    let manifest = manifest.canonicalize().unwrap_or_else(|_| manifest.to_path_buf());
+    let manifest = manifest
+        .canonicalize()
+        .unwrap_or_else(|_| manifest.to_path_buf());
     let built = messages
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())

@@ -117,7 +117,10 @@ fn available() -> Result<Vec<(String, PathBuf)>> {
             let entry =
                 entry.map_err(|e| Error::failure(format!("reading {}: {e}", root.display())))?;
             if entry.path().is_dir() {
-                found.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+                found.push((
+                    entry.file_name().to_string_lossy().into_owned(),
+                    entry.path(),
+                ));
             }
         }
         found.sort();

@@ -36,6 +36,12 @@ __attribute__((noreturn)) static void fail(const char *msg) {
     __builtin_unreachable();
 }
 
+/* Fails with the `len` bytes at `msg` (for Rust: jspi::fail and panics). */
+__attribute__((noreturn)) void jspi_fail_with(const char *msg, uint32_t len) {
+    jspi_host_fail(msg, len);
+    __builtin_unreachable();
+}
+
 jspi_status jspi_try_await_int(__externref_t promise, int32_t *out) {
     __externref_t settled = jspi_raw_await(promise);
     switch (jspi_host_classify(settled)) {

@@ -76,6 +76,16 @@ pub fn can_suspend() -> bool {
     sys::can_suspend()
 }
 
+/// Fails the running call or task with `message`, which the host reports as is (a
+/// task is rejected with it, a synchronous call fails with it). Guest panics end the
+/// same way, with their location. Natively this panics.
+pub fn fail(message: impl core::fmt::Display) -> ! {
+    #[cfg(target_arch = "wasm32")]
+    guest::fail(format_args!("{message}"));
+    #[cfg(not(target_arch = "wasm32"))]
+    panic!("{message}");
+}
+
 /// The strategy this guest was built with: `"none"`, `"eager"` or `"lazy"`; `""`
 /// natively.
 pub fn strategy() -> &'static str {
