@@ -55,8 +55,8 @@ impl fmt::Display for Rejected {
 fn settle(packed: u64) -> Result<u32, Rejected> {
     match sys::unpack(packed) {
         (sys::STATUS_OK, value) => Ok(value),
-        // SAFETY: on a rejection the shim stored the reason in a fresh slot.
         (_, reason) => Err(Rejected {
+            // SAFETY: on a rejection the shim stored the reason in a fresh slot.
             reason: unsafe { ExternRef::__from_slot(reason) },
         }),
     }

@@ -19,10 +19,6 @@ mod imp {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-#[expect(
-    clippy::missing_safety_doc,
-    reason = "stand-ins with the same signatures as the wasm32 functions"
-)]
 mod imp {
     fn native() -> ! {
         panic!("jspi: handles and awaits exist only in a wasm32 guest (this is a native build)")
