@@ -174,6 +174,20 @@ impl Imports {
     }
 
     /// The generated Rust source, or the first declaration error.
+    ///
+    /// ```
+    /// let imports = jspi::build::Imports::new("env")
+    ///     .declare("fn fake_fetch(x: i32) -> Promise<i32>");
+    /// let rust = imports.rust_source().unwrap();
+    /// assert!(rust.contains("pub fn fake_fetch(x: i32) -> ::jspi::Promise<i32>"));
+    ///
+    /// let typo = jspi::build::Imports::new("env").declare("fn f(x: String)");
+    /// assert_eq!(
+    ///     typo.rust_source().unwrap_err(),
+    ///     "jspi::build::Imports: `fn f(x: String)`: parameter `x`: unsupported type \
+    ///      `String` (use i32, u32, i64, u64, f32, f64 or &ExternRef)"
+    /// );
+    /// ```
     pub fn rust_source(&self) -> Result<String, String> {
         self.check()?;
         let mut out = String::from(
@@ -240,6 +254,15 @@ impl Imports {
     }
 
     /// The generated wasm assembly, or the first declaration error.
+    ///
+    /// ```
+    /// let imports = jspi::build::Imports::new("env")
+    ///     .declare("fn delay(ms: i32) -> Promise<()>");
+    /// let asm = imports.asm_source().unwrap();
+    /// // The import keeps its real type; the adapter returns a slot number.
+    /// assert!(asm.contains(".functype __jspi_import__env__delay (i32) -> (externref)"));
+    /// assert!(asm.contains(".functype __jspi_adapter__env__delay (i32) -> (i32)"));
+    /// ```
     pub fn asm_source(&self) -> Result<String, String> {
         self.check()?;
         let mut out = String::from(

@@ -137,6 +137,24 @@ impl<T: Settled> Promise<T> {
     }
 
     /// As [`Promise::wait`], but a rejection comes back as [`Rejected`].
+    ///
+    /// ```no_run
+    /// # // Compiled natively as a check; rust-examples/rs-07-handles runs it in wasm32.
+    /// # fn rejecting(code: i32, ms: i32) -> jspi::Promise<jspi::ExternRef> { unimplemented!() }
+    /// # fn log_ref(value: &jspi::ExternRef) {}
+    /// jspi::promising! {
+    ///     #[unsafe(export_name = "catchRejection")]
+    ///     pub fn catch_rejection(task: &Task, code: i32) -> i32 {
+    ///         match rejecting(code, 10).try_wait(task) {
+    ///             Ok(_value) => 0,
+    ///             Err(rejected) => {
+    ///                 log_ref(&rejected.reason); // C: Error: rejected with code 7
+    ///                 1
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub fn try_wait(self, task: &Task) -> Result<T, Rejected> {
         let _ = task;
         T::__try_wait(self.into_slot())
