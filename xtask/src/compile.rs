@@ -19,7 +19,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::examples::{Example, Kind};
-use crate::{process, project_root, rel, Result};
+use crate::{process, project_root, rel, tools, Result};
 
 /// How the guest library keeps suspended tasks' shadow stacks (a cargo feature of
 /// `guest/jspi`).
@@ -65,6 +65,7 @@ pub struct Builder {
     verbose: bool,
     libraries: HashMap<Strategy, Step<PathBuf>>,
     objects: HashMap<PathBuf, Step<Vec<PathBuf>>>,
+    wasm_bindgen: Option<Step<PathBuf>>,
 }
 
 enum Step<T> {
@@ -79,14 +80,34 @@ impl Builder {
             verbose,
             libraries: HashMap::new(),
             objects: HashMap::new(),
+            wasm_bindgen: None,
         }
     }
 
     /// Builds (or reuses) `example` linked with `strategy`'s guest library, returning
     /// the module's path.
     pub fn wasm(&mut self, example: &Example, strategy: Strategy) -> Result<PathBuf, String> {
-        if let Kind::Rust(manifest) = &example.kind {
-            return build_rust(example, manifest, strategy, self.verbose);
+        if let Kind::Rust { manifest, bindgen } = &example.kind {
+            let wasm = build_rust(example, manifest, strategy, self.verbose)?;
+            if !bindgen {
+                return Ok(wasm);
+            }
+            let tool = match &self.wasm_bindgen {
+                Some(Step::Done(tool)) => tool.clone(),
+                Some(Step::Failed) => {
+                    return Err("wasm-bindgen-cli is not installed (see above)".into())
+                }
+                None => {
+                    let result =
+                        tools::ensure_wasm_bindgen(self.verbose).map_err(|e| e.to_string());
+                    self.wasm_bindgen = Some(match &result {
+                        Ok(tool) => Step::Done(tool.clone()),
+                        Err(_) => Step::Failed,
+                    });
+                    result?
+                }
+            };
+            return run_wasm_bindgen(example, strategy, &tool, &wasm, self.verbose);
         }
         let library = self.library(strategy)?;
         let objects = self.objects(example)?;
@@ -291,6 +312,26 @@ fn build_rust(
             )
         })?;
     Ok(wasm)
+}
+
+/// Runs `wasm-bindgen --target nodejs` on a wasm-bindgen guest's module, writing the
+/// glue and the processed module to `target/examples/<name>/<strategy>/`; returns the
+/// glue (`guest.js`), which the Node runner loads in place of a module.
+fn run_wasm_bindgen(
+    example: &Example,
+    strategy: Strategy,
+    tool: &Path,
+    wasm: &Path,
+    verbose: bool,
+) -> Result<PathBuf, String> {
+    let out_dir = example_dir(example).join(strategy.name());
+    let mut command = Command::new(tool);
+    command
+        .arg(rel(wasm))
+        .args(["--target", "nodejs", "--out-name", "guest", "--out-dir"])
+        .arg(rel(&out_dir));
+    process::run_checked(&mut command, verbose).map_err(|e| e.to_string())?;
+    Ok(out_dir.join("guest.js"))
 }
 
 fn example_dir(example: &Example) -> PathBuf {

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::compile::Strategy;
+use crate::hosts::Host;
 use crate::{project_root, rel, Error, Result};
 
 /// How an example's module is built.
@@ -22,9 +23,14 @@ use crate::{project_root, rel, Error, Result};
 pub enum Kind {
     /// C: its `*.c` files, sorted, compiled with clang and linked with `libjspi.a`.
     C(Vec<PathBuf>),
-    /// Rust: its `Cargo.toml`, a crate built as a wasm32 `cdylib` that depends on
-    /// `guest/jspi`.
-    Rust(PathBuf),
+    /// Rust: a crate built as a wasm32 `cdylib` that depends on `guest/jspi`.
+    Rust {
+        /// Its `Cargo.toml`.
+        manifest: PathBuf,
+        /// Whether it depends on wasm-bindgen: then `wasm-bindgen --target nodejs`
+        /// post-processes the module and only Node hosts run it (through the glue).
+        bindgen: bool,
+    },
 }
 
 /// One example folder: sources plus a scenario.
@@ -68,6 +74,19 @@ impl Example {
         } else {
             rel(&self.dir).display().to_string()
         }
+    }
+
+    /// Whether `host` can run this example: a wasm-bindgen guest needs Node.
+    pub fn runs_on(&self, host: Host) -> bool {
+        match self.kind {
+            Kind::Rust { bindgen: true, .. } => host.node().is_some(),
+            _ => true,
+        }
+    }
+
+    /// The hosts among `hosts` that run this example, in order.
+    pub fn hosts(&self, hosts: &[Host]) -> Vec<Host> {
+        hosts.iter().copied().filter(|&h| self.runs_on(h)).collect()
     }
 
     /// `expected.txt`: the transcript shared by all strategies.
@@ -195,7 +214,17 @@ pub fn load(dir: &Path) -> Result<Example> {
     }
     let manifest = dir.join("Cargo.toml");
     let kind = match (manifest.is_file(), sources.is_empty()) {
-        (true, true) => Kind::Rust(manifest),
+        (true, true) => {
+            let text = fs::read_to_string(&manifest)
+                .map_err(|e| Error::usage(format!("{}: {e}", rel(&manifest).display())))?;
+            // A dependency line `wasm-bindgen = ...` (any table) marks a wasm-bindgen guest.
+            let bindgen = text.lines().any(|line| {
+                line.trim_start()
+                    .strip_prefix("wasm-bindgen")
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+            Kind::Rust { manifest, bindgen }
+        }
         (true, false) => {
             return Err(Error::usage(format!(
                 "{}: has both a Cargo.toml and C sources; an example is one or the other",

@@ -26,7 +26,7 @@ pub fn run(options: &Options) -> Result<()> {
         }
         for strategy in strategies_for(example, options) {
             let wasm = builder.wasm(example, strategy);
-            for &host in &options.hosts {
+            for host in example.hosts(&options.hosts) {
                 total += 1;
                 let label = label(example, host, strategy);
                 let wasm = match &wasm {

@@ -230,3 +230,19 @@ uint64_t jspi_slot_try_await_ref(uint32_t promise) {
     __externref_t value = jspi_try_await_externref(take(promise), &status);
     return pack(status, jspi_ref_store_or_fail(value));
 }
+
+/* ---- The wasm-bindgen bridge (built with feature wasm-bindgen) --------------------
+ * A wasm-bindgen guest holds JS values as wasm-bindgen handles, which only JS can
+ * turn into externrefs. The host's `jspi.bindgen_store` / `jspi.bindgen_load`
+ * (docs/abi.md) call these two exports to move a value between the two worlds. */
+#ifdef JSPI_BINDGEN
+__attribute__((export_name("jspi_bindgen_store")))
+uint32_t jspi_bindgen_store(__externref_t value) {
+    return jspi_ref_store_or_fail(value);
+}
+
+__attribute__((export_name("jspi_bindgen_load")))
+__externref_t jspi_bindgen_load(uint32_t slot) {
+    return jspi_ref_load(slot);
+}
+#endif

@@ -300,8 +300,9 @@ pub fn fail(message: core::fmt::Arguments<'_>) -> ! {
     unsafe { jspi_fail_with(buffer.buf.as_ptr(), buffer.len as u32) }
 }
 
-/// A Rust panic in the guest fails the call or task with its message and location.
-#[cfg(not(test))]
+/// A Rust panic in the guest fails the call or task with its message and location
+/// (a guest that links std has std's handler instead: feature `std`).
+#[cfg(not(any(test, feature = "std")))]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     match info.location() {

@@ -25,6 +25,10 @@
 //!   generates typed functions for them (stable Rust has no `externref`, so a
 //!   generated assembly adapter per import moves the values through the slot table).
 //!
+//! - `jspi::bindgen` (feature `wasm-bindgen`, wasm32): a guest that uses wasm-bindgen
+//!   waits on a `JsValue` or `js_sys::Promise` with this library's await and
+//!   strategies, and gets a `JsValue` back.
+//!
 //! What types cannot catch fails at run time with a one-line message: waiting in an
 //! export the host called synchronously instead of as a promising task, a raw handle
 //! ([`ExternRef::from_raw`]) that this instance did not give out, a full slot table.
@@ -54,12 +58,14 @@
 
 #![no_std]
 
-#[cfg(feature = "build")]
+#[cfg(any(feature = "build", all(feature = "std", target_arch = "wasm32")))]
 extern crate std;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;
 
+#[cfg(all(feature = "wasm-bindgen", target_arch = "wasm32"))]
+pub mod bindgen;
 #[cfg(feature = "build")]
 #[path = "build_support.rs"]
 pub mod build;
