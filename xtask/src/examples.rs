@@ -217,13 +217,10 @@ pub fn load(dir: &Path) -> Result<Example> {
         (true, true) => {
             let text = fs::read_to_string(&manifest)
                 .map_err(|e| Error::usage(format!("{}: {e}", rel(&manifest).display())))?;
-            // A dependency line `wasm-bindgen = ...` (any table) marks a wasm-bindgen guest.
-            let bindgen = text.lines().any(|line| {
-                line.trim_start()
-                    .strip_prefix("wasm-bindgen")
-                    .is_some_and(|rest| rest.trim_start().starts_with('='))
-            });
-            Kind::Rust { manifest, bindgen }
+            Kind::Rust {
+                manifest,
+                bindgen: depends_on_wasm_bindgen(&text),
+            }
         }
         (true, false) => {
             return Err(Error::usage(format!(
@@ -251,6 +248,16 @@ pub fn load(dir: &Path) -> Result<Example> {
         scenario,
         description,
         strategies,
+    })
+}
+
+/// Whether a manifest has a dependency line `wasm-bindgen = ...` (in any table): that
+/// marks a wasm-bindgen guest.
+fn depends_on_wasm_bindgen(manifest: &str) -> bool {
+    manifest.lines().any(|line| {
+        line.trim_start()
+            .strip_prefix("wasm-bindgen")
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
     })
 }
 
@@ -338,6 +345,19 @@ mod tests {
         let (description, strategies) = parse_scenario(text).unwrap();
         assert_eq!(description.as_deref(), Some("d"));
         assert_eq!(strategies, [Strategy::None, Strategy::Lazy]);
+    }
+
+    #[test]
+    fn a_wasm_bindgen_dependency_marks_a_bindgen_guest() {
+        assert!(depends_on_wasm_bindgen(
+            "[target.'cfg(target_arch = \"wasm32\")'.dependencies]\nwasm-bindgen = \"=0.2.130\"\n"
+        ));
+        assert!(!depends_on_wasm_bindgen(
+            "[dependencies]\njspi = { path = \"../../guest/jspi\" }\n"
+        ));
+        assert!(!depends_on_wasm_bindgen(
+            "wasm-bindgen-futures = \"0.4\"\n# wasm-bindgen is not used\n"
+        ));
     }
 
     #[test]
