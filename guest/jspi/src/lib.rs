@@ -9,8 +9,9 @@
 //!
 //! # The Rust API
 //!
-//! A Rust guest is a `no_std` `cdylib` for `wasm32-unknown-unknown` that depends on
-//! this crate with one strategy feature. It needs no C and no JavaScript:
+//! A Rust guest is a `cdylib` for `wasm32-unknown-unknown` (`no_std`, or std with the
+//! feature `std`) that depends on this crate with one strategy feature. It needs no C
+//! and no JavaScript:
 //!
 //! - [`Promise<T>`]: a host promise whose value is a `T` (`i32`, [`ExternRef`] or
 //!   `()`). [`Promise::wait`] suspends the running task and returns a `T`, so waiting
@@ -24,7 +25,6 @@
 //!   imports that return promises or take host values, as Rust-like signatures, and
 //!   generates typed functions for them (stable Rust has no `externref`, so a
 //!   generated assembly adapter per import moves the values through the slot table).
-//!
 //! - `jspi::bindgen` (feature `wasm-bindgen`, wasm32): a guest that uses wasm-bindgen
 //!   waits on a `JsValue` or `js_sys::Promise` with this library's await and
 //!   strategies, and gets a `JsValue` back.
@@ -35,7 +35,7 @@
 //!
 //! ```no_run
 //! # // Compiled natively as a check (the imports below are stand-ins for those a
-//! # // build.rs generates); rust-examples/04-reentrancy-rs runs the same in wasm32.
+//! # // build.rs generates); rust-examples/rs-07-handles runs the same in wasm32.
 //! # mod host {
 //! #     pub fn delay(ms: i32) -> jspi::Promise<()> { unimplemented!() }
 //! #     pub fn fake_fetch(x: i32) -> jspi::Promise<i32> { unimplemented!() }
@@ -54,7 +54,9 @@
 //! ```
 //!
 //! Natively the types compile (the compile-fail tests in `ui/` and these examples are
-//! checked with `cargo test`), but no handle can be made outside wasm32.
+//! checked with `cargo test`), but no handle can be made outside wasm32, so examples
+//! that wait are `no_run` here; `cargo xtask test` runs the same code as the guests in
+//! `rust-examples/`, on every host.
 
 #![no_std]
 
