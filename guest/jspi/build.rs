@@ -10,7 +10,12 @@ fn main() {
     }
     // Force clang (the shim uses externref and wasm assembly); xtask installs clang-19.
     let clang = std::env::var("JSPI_CLANG").unwrap_or_else(|_| "clang-19".into());
-    cc::Build::new()
+    let mut build = cc::Build::new();
+    if std::env::var_os("CARGO_FEATURE_WASM_BINDGEN").is_some() {
+        // The slot-table exports the host's wasm-bindgen bridge calls.
+        build.define("JSPI_BINDGEN", None);
+    }
+    build
         .compiler(clang)
         .include("include")
         .file("shim/jspi_shim.s")

@@ -2,6 +2,10 @@
 // transcript (docs/abi.md) on stdout.
 //
 //   node [--experimental-wasm-jspi] host/js/runner.mjs MODULE.wasm scenario.json
+//   node [--experimental-wasm-jspi] host/js/runner.mjs GLUE.js scenario.json
+//
+// GLUE.js is wasm-bindgen output (`--target nodejs`) for a guest that uses
+// wasm-bindgen; the glue instantiates the module, with this host's environment.
 //
 // Exit codes: 0 when the scenario ran (tasks that failed are part of the transcript),
 // 1 when it could not finish (a wait on a task that can never settle), 2 for bad input
@@ -12,6 +16,7 @@ import { readFileSync } from "node:fs";
 import { VirtualClock, drainMicrotasks } from "./clock.mjs";
 import { formatError, formatValue, makeImports } from "./hostenv.mjs";
 import { BadInput, checkExports, parseScenario } from "./scenario.mjs";
+import { bindgenBridge, loadBindgen } from "./bindgen.mjs";
 
 function readInput(path, what) {
   try {
@@ -42,6 +47,23 @@ function checkImports(module, imports, name) {
   }
 }
 
+/** Compiles and instantiates a plain guest module with the host environment. */
+function instantiate(wasmPath, imports) {
+  let module;
+  try {
+    module = new WebAssembly.Module(readInput(wasmPath, "module"));
+  } catch (error) {
+    if (error instanceof BadInput) throw error;
+    throw new BadInput(`${wasmPath}: not a valid wasm module: ${error.message}`);
+  }
+  checkImports(module, imports, wasmPath);
+  try {
+    return new WebAssembly.Instance(module, imports);
+  } catch (error) {
+    throw new BadInput(`${wasmPath}: instantiation failed: ${formatError(error)}`);
+  }
+}
+
 async function main(argv) {
   if (argv.length !== 2) {
     throw new BadInput("usage: runner.mjs MODULE.wasm SCENARIO.json");
@@ -55,18 +77,16 @@ async function main(argv) {
   let instance;
   const imports = makeImports({ log, clock, memory: () => instance.exports.memory });
 
-  let module;
-  try {
-    module = new WebAssembly.Module(readInput(wasmPath, "module"));
-  } catch (error) {
-    if (error instanceof BadInput) throw error;
-    throw new BadInput(`${wasmPath}: not a valid wasm module: ${error.message}`);
-  }
-  checkImports(module, imports, wasmPath);
-  try {
-    instance = new WebAssembly.Instance(module, imports);
-  } catch (error) {
-    throw new BadInput(`${wasmPath}: instantiation failed: ${formatError(error)}`);
+  if (wasmPath.endsWith(".js")) {
+    // wasm-bindgen glue: it instantiates the module itself (see bindgen.mjs).
+    Object.assign(imports.jspi, bindgenBridge(() => instance));
+    try {
+      instance = loadBindgen(wasmPath, imports);
+    } catch (error) {
+      throw new BadInput(`${wasmPath}: loading the wasm-bindgen glue failed: ${formatError(error)}`);
+    }
+  } else {
+    instance = instantiate(wasmPath, imports);
   }
   const exports = instance.exports;
   checkExports(scenario, exports, wasmPath, scenarioPath);

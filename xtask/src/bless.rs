@@ -22,7 +22,7 @@ pub fn bless(options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
     tools::ensure(options.verbose)?;
     if examples.is_empty() {
-        println!("no examples in c-examples/");
+        println!("no examples in c-examples/ or rust-examples/");
         return Ok(());
     }
     check_hosts(&Host::ALL, options.verbose)?;
@@ -77,7 +77,7 @@ fn transcripts(
         // The reference host first, then every other one compared with it.
         let hosts =
             std::iter::once(REFERENCE).chain(Host::ALL.into_iter().filter(|&h| h != REFERENCE));
-        for host in hosts {
+        for host in hosts.filter(|&h| example.runs_on(h)) {
             let label = label(example, host, strategy);
             let result = match host.run(&wasm, &example.scenario, verbose) {
                 Ok(result) => result,

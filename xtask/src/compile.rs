@@ -1,10 +1,12 @@
-//! Building: the guest library once per strategy, then each example's C files with
-//! clang-19, linked against that strategy's `libjspi.a`, exactly as docs/abi.md shows.
+//! Building: for a C example, the guest library once per strategy, then the example's
+//! C files with clang-19, linked against that strategy's `libjspi.a`, exactly as
+//! docs/abi.md shows; for a Rust example, its crate as a wasm32 `cdylib` with the
+//! strategy's feature of `guest/jspi` (rustc links the library in).
 //!
 //! ```text
-//! target/guest-build/                      cargo's own target dir for the guest library
+//! target/guest-build/                      cargo's own target dir for all guest crates
 //! target/guest/<strategy>/libjspi.a        copied out after each strategy's build
-//! target/examples/<name>/obj/<file>.o      the example's objects (strategy-independent)
+//! target/examples/<name>/obj/<file>.o      a C example's objects (strategy-independent)
 //! target/examples/<name>/<strategy>.wasm   the linked guest module
 //! ```
 
@@ -14,8 +16,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::examples::Example;
-use crate::{process, project_root, rel, Result};
+use serde_json::Value;
+
+use crate::examples::{Example, Kind};
+use crate::{process, project_root, rel, tools, Result};
 
 /// How the guest library keeps suspended tasks' shadow stacks (a cargo feature of
 /// `guest/jspi`).
@@ -61,6 +65,7 @@ pub struct Builder {
     verbose: bool,
     libraries: HashMap<Strategy, Step<PathBuf>>,
     objects: HashMap<PathBuf, Step<Vec<PathBuf>>>,
+    wasm_bindgen: Option<Step<PathBuf>>,
 }
 
 enum Step<T> {
@@ -75,12 +80,35 @@ impl Builder {
             verbose,
             libraries: HashMap::new(),
             objects: HashMap::new(),
+            wasm_bindgen: None,
         }
     }
 
     /// Builds (or reuses) `example` linked with `strategy`'s guest library, returning
     /// the module's path.
     pub fn wasm(&mut self, example: &Example, strategy: Strategy) -> Result<PathBuf, String> {
+        if let Kind::Rust { manifest, bindgen } = &example.kind {
+            let wasm = build_rust(example, manifest, strategy, self.verbose)?;
+            if !bindgen {
+                return Ok(wasm);
+            }
+            let tool = match &self.wasm_bindgen {
+                Some(Step::Done(tool)) => tool.clone(),
+                Some(Step::Failed) => {
+                    return Err("wasm-bindgen-cli is not installed (see above)".into())
+                }
+                None => {
+                    let result =
+                        tools::ensure_wasm_bindgen(self.verbose).map_err(|e| e.to_string());
+                    self.wasm_bindgen = Some(match &result {
+                        Ok(tool) => Step::Done(tool.clone()),
+                        Err(_) => Step::Failed,
+                    });
+                    result?
+                }
+            };
+            return run_wasm_bindgen(example, strategy, &tool, &wasm, self.verbose);
+        }
         let library = self.library(strategy)?;
         let objects = self.objects(example)?;
         link(example, strategy, &library, &objects, self.verbose)
@@ -172,7 +200,10 @@ fn compile_objects(example: &Example, verbose: bool) -> Result<Vec<PathBuf>, Str
     fs::create_dir_all(&obj_dir)
         .map_err(|e| format!("creating {}: {e}", rel(&obj_dir).display()))?;
     let mut objects = Vec::new();
-    for source in &example.sources {
+    let Kind::C(sources) = &example.kind else {
+        return Ok(Vec::new());
+    };
+    for source in sources {
         let stem = source.file_stem().unwrap_or_default();
         let object = obj_dir.join(stem).with_extension("o");
         let mut clang = Command::new("clang-19");
@@ -220,6 +251,88 @@ fn link(
     clang.arg(rel(library)).arg("-o").arg(rel(&wasm));
     process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
     Ok(wasm)
+}
+
+/// `cargo rustc` on a Rust example's manifest for wasm32 as a `cdylib`, with
+/// `jspi/strategy-<strategy>`, then copies the module to
+/// `target/examples/<name>/<strategy>.wasm`. The module's path comes from cargo's
+/// JSON messages (the crate's name need not match the folder's).
+fn build_rust(
+    example: &Example,
+    manifest: &Path,
+    strategy: Strategy,
+    verbose: bool,
+) -> Result<PathBuf, String> {
+    let root = project_root();
+    let mut cargo =
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    cargo
+        .args(["rustc", "--manifest-path"])
+        .arg(rel(manifest))
+        .args(["--lib", "--release", "--target", "wasm32-unknown-unknown"])
+        .arg("--features")
+        .arg(format!("jspi/strategy-{}", strategy.name()))
+        .args(["--crate-type", "cdylib", "--target-dir"])
+        .arg(rel(&root.join("target/guest-build")))
+        .arg("--message-format=json-render-diagnostics");
+    let messages = process::stdout_of(&mut cargo, verbose).map_err(|e| e.to_string())?;
+    let manifest = manifest
+        .canonicalize()
+        .unwrap_or_else(|_| manifest.to_path_buf());
+    let built = messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| {
+            message["manifest_path"]
+                .as_str()
+                .and_then(|path| Path::new(path).canonicalize().ok())
+                .is_some_and(|path| path == manifest)
+        })
+        .flat_map(|message| match &message["filenames"] {
+            Value::Array(files) => files.clone(),
+            _ => Vec::new(),
+        })
+        .filter_map(|file| file.as_str().map(PathBuf::from))
+        .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
+        .ok_or_else(|| {
+            format!(
+                "{}: cargo built no .wasm module (is it a library crate?)",
+                rel(&manifest).display()
+            )
+        })?;
+    let dir = example_dir(example);
+    let wasm = dir.join(format!("{}.wasm", strategy.name()));
+    fs::create_dir_all(&dir)
+        .and_then(|()| fs::copy(&built, &wasm))
+        .map_err(|e| {
+            format!(
+                "copying {} to {}: {e}",
+                rel(&built).display(),
+                rel(&wasm).display()
+            )
+        })?;
+    Ok(wasm)
+}
+
+/// Runs `wasm-bindgen --target nodejs` on a wasm-bindgen guest's module, writing the
+/// glue and the processed module to `target/examples/<name>/<strategy>/`; returns the
+/// glue (`guest.js`), which the Node runner loads in place of a module.
+fn run_wasm_bindgen(
+    example: &Example,
+    strategy: Strategy,
+    tool: &Path,
+    wasm: &Path,
+    verbose: bool,
+) -> Result<PathBuf, String> {
+    let out_dir = example_dir(example).join(strategy.name());
+    let mut command = Command::new(tool);
+    command
+        .arg(rel(wasm))
+        .args(["--target", "nodejs", "--out-name", "guest", "--out-dir"])
+        .arg(rel(&out_dir));
+    process::run_checked(&mut command, verbose).map_err(|e| e.to_string())?;
+    Ok(out_dir.join("guest.js"))
 }
 
 fn example_dir(example: &Example) -> PathBuf {

@@ -1,6 +1,10 @@
 //! Finding example folders (by name, unique prefix or path) and reading what xtask
 //! needs from their `scenario.json`: the description and the allowed strategies.
 //!
+//! An example is either C (`*.c` files, in `c-examples/`) or Rust (a `Cargo.toml`,
+//! in `rust-examples/`); both kinds build to one module per strategy and run on every
+//! host through the same scenario and transcript formats.
+//!
 //! The scenario's steps are the runner's business (it rejects bad ones with exit code
 //! 2); here the file is parsed once so a missing or malformed one is reported early,
 //! with its path, before anything is built.
@@ -11,17 +15,33 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::compile::Strategy;
+use crate::hosts::Host;
 use crate::{project_root, rel, Error, Result};
 
-/// One example folder: C sources plus a scenario.
+/// How an example's module is built.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// C: its `*.c` files, sorted, compiled with clang and linked with `libjspi.a`.
+    C(Vec<PathBuf>),
+    /// Rust: a crate built as a wasm32 `cdylib` that depends on `guest/jspi`.
+    Rust {
+        /// Its `Cargo.toml`.
+        manifest: PathBuf,
+        /// Whether it depends on wasm-bindgen: then `wasm-bindgen --target nodejs`
+        /// post-processes the module and only Node hosts run it (through the glue).
+        bindgen: bool,
+    },
+}
+
+/// One example folder: sources plus a scenario.
 #[derive(Debug, Clone)]
 pub struct Example {
     /// The folder's name; names the build outputs in `target/examples/`.
     pub name: String,
     /// The folder itself (absolute).
     pub dir: PathBuf,
-    /// Its `*.c` files, sorted.
-    pub sources: Vec<PathBuf>,
+    /// What it is written in.
+    pub kind: Kind,
     /// Its `scenario.json`.
     pub scenario: PathBuf,
     /// The scenario's one-line description, if it has one.
@@ -43,13 +63,30 @@ impl Example {
     }
 
     /// How to name this example on the command line: its name when it is a folder of
-    /// `c-examples/`, else its path.
+    /// `c-examples/` or `rust-examples/`, else its path.
     pub fn arg(&self) -> String {
-        if self.dir.parent() == Some(examples_root().as_path()) {
+        if self
+            .dir
+            .parent()
+            .is_some_and(|parent| examples_roots().iter().any(|root| root == parent))
+        {
             self.name.clone()
         } else {
             rel(&self.dir).display().to_string()
         }
+    }
+
+    /// Whether `host` can run this example: a wasm-bindgen guest needs Node.
+    pub fn runs_on(&self, host: Host) -> bool {
+        match self.kind {
+            Kind::Rust { bindgen: true, .. } => host.node().is_some(),
+            _ => true,
+        }
+    }
+
+    /// The hosts among `hosts` that run this example, in order.
+    pub fn hosts(&self, hosts: &[Host]) -> Vec<Host> {
+        hosts.iter().copied().filter(|&h| self.runs_on(h)).collect()
     }
 
     /// `expected.txt`: the transcript shared by all strategies.
@@ -63,20 +100,17 @@ impl Example {
     }
 }
 
-/// `c-examples/` in the project root.
-pub fn examples_root() -> PathBuf {
-    project_root().join("c-examples")
+/// `c-examples/` and `rust-examples/` in the project root, in the order runs use.
+pub fn examples_roots() -> [PathBuf; 2] {
+    ["c-examples", "rust-examples"].map(|dir| project_root().join(dir))
 }
 
-/// The examples named on the command line, or every folder of `c-examples/` (sorted)
-/// when none is named.
+/// The examples named on the command line, or every folder of `c-examples/` and then
+/// `rust-examples/` (each sorted) when none is named.
 pub fn resolve(args: &[String]) -> Result<Vec<Example>> {
     let available = available()?;
     if args.is_empty() {
-        return available
-            .iter()
-            .map(|name| load(&examples_root().join(name)))
-            .collect();
+        return available.iter().map(|(_, dir)| load(dir)).collect();
     }
     let mut examples: Vec<Example> = Vec::new();
     for arg in args {
@@ -88,49 +122,55 @@ pub fn resolve(args: &[String]) -> Result<Vec<Example>> {
     Ok(examples)
 }
 
-/// The names of the folders in `c-examples/`, sorted.
-fn available() -> Result<Vec<String>> {
-    let root = examples_root();
-    let entries = match fs::read_dir(&root) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::failure(format!("reading {}: {e}", root.display()))),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry =
-            entry.map_err(|e| Error::failure(format!("reading {}: {e}", root.display())))?;
-        if entry.path().is_dir() {
-            names.push(entry.file_name().to_string_lossy().into_owned());
+/// The folders of `c-examples/`, then those of `rust-examples/`, each sorted by name.
+fn available() -> Result<Vec<(String, PathBuf)>> {
+    let mut all = Vec::new();
+    for root in examples_roots() {
+        let entries = match fs::read_dir(&root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::failure(format!("reading {}: {e}", root.display()))),
+        };
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| Error::failure(format!("reading {}: {e}", root.display())))?;
+            if entry.path().is_dir() {
+                found.push((
+                    entry.file_name().to_string_lossy().into_owned(),
+                    entry.path(),
+                ));
+            }
         }
+        found.sort();
+        all.extend(found);
     }
-    names.sort();
-    Ok(names)
+    Ok(all)
 }
 
 /// Resolves one argument: a path (anything with a `/` or starting with `.`), else a
-/// folder of `c-examples/` by exact name or unique prefix, else a folder of that name
-/// in the current directory.
-fn find(arg: &str, available: &[String]) -> Result<PathBuf> {
+/// folder of `c-examples/` or `rust-examples/` by exact name or unique prefix, else a
+/// folder of that name in the current directory.
+fn find(arg: &str, available: &[(String, PathBuf)]) -> Result<PathBuf> {
     let as_path = Path::new(arg);
     let looks_like_path =
         arg.contains(std::path::MAIN_SEPARATOR) || arg.contains('/') || arg.starts_with('.');
     if !looks_like_path {
-        if available.iter().any(|name| name == arg) {
-            return Ok(examples_root().join(arg));
+        if let Some((_, dir)) = available.iter().find(|(name, _)| name == arg) {
+            return Ok(dir.clone());
         }
-        let matches: Vec<&String> = available
+        let matches: Vec<&(String, PathBuf)> = available
             .iter()
-            .filter(|name| name.starts_with(arg))
+            .filter(|(name, _)| name.starts_with(arg))
             .collect();
         match matches.as_slice() {
-            [one] => return Ok(examples_root().join(one)),
+            [(_, dir)] => return Ok(dir.clone()),
             [] => {}
             many => {
                 return Err(Error::usage(format!(
                     "`{arg}` matches several examples: {}",
                     many.iter()
-                        .map(|s| s.as_str())
+                        .map(|(name, _)| name.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 )))
@@ -146,14 +186,15 @@ fn find(arg: &str, available: &[String]) -> Result<PathBuf> {
         return Err(Error::usage(format!("{arg}: no such folder")));
     }
     let listing = if available.is_empty() {
-        "c-examples/ has none".to_string()
+        "c-examples/ and rust-examples/ have none".to_string()
     } else {
-        format!("available: {}", available.join(", "))
+        let names: Vec<&str> = available.iter().map(|(name, _)| name.as_str()).collect();
+        format!("available: {}", names.join(", "))
     };
     Err(Error::usage(format!("unknown example `{arg}` ({listing})")))
 }
 
-/// Reads an example folder: its `.c` files and its scenario.
+/// Reads an example folder: its `Cargo.toml` or its `.c` files, and its scenario.
 pub fn load(dir: &Path) -> Result<Example> {
     let name = dir
         .file_name()
@@ -171,22 +212,52 @@ pub fn load(dir: &Path) -> Result<Example> {
             sources.push(path);
         }
     }
-    if sources.is_empty() {
-        return Err(Error::usage(format!(
-            "{}: no C source (expected main.c or other *.c files)",
-            shown.display()
-        )));
-    }
-    sources.sort();
+    let manifest = dir.join("Cargo.toml");
+    let kind = match (manifest.is_file(), sources.is_empty()) {
+        (true, true) => {
+            let text = fs::read_to_string(&manifest)
+                .map_err(|e| Error::usage(format!("{}: {e}", rel(&manifest).display())))?;
+            Kind::Rust {
+                manifest,
+                bindgen: depends_on_wasm_bindgen(&text),
+            }
+        }
+        (true, false) => {
+            return Err(Error::usage(format!(
+                "{}: has both a Cargo.toml and C sources; an example is one or the other",
+                shown.display()
+            )))
+        }
+        (false, true) => {
+            return Err(Error::usage(format!(
+                "{}: no guest source (expected *.c files, or a Cargo.toml for a Rust guest)",
+                shown.display()
+            )))
+        }
+        (false, false) => {
+            sources.sort();
+            Kind::C(sources)
+        }
+    };
     let scenario = dir.join("scenario.json");
     let (description, strategies) = read_scenario(&scenario)?;
     Ok(Example {
         name,
         dir: dir.to_path_buf(),
-        sources,
+        kind,
         scenario,
         description,
         strategies,
+    })
+}
+
+/// Whether a manifest has a dependency line `wasm-bindgen = ...` (in any table): that
+/// marks a wasm-bindgen guest.
+fn depends_on_wasm_bindgen(manifest: &str) -> bool {
+    manifest.lines().any(|line| {
+        line.trim_start()
+            .strip_prefix("wasm-bindgen")
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
     })
 }
 
@@ -274,6 +345,19 @@ mod tests {
         let (description, strategies) = parse_scenario(text).unwrap();
         assert_eq!(description.as_deref(), Some("d"));
         assert_eq!(strategies, [Strategy::None, Strategy::Lazy]);
+    }
+
+    #[test]
+    fn a_wasm_bindgen_dependency_marks_a_bindgen_guest() {
+        assert!(depends_on_wasm_bindgen(
+            "[target.'cfg(target_arch = \"wasm32\")'.dependencies]\nwasm-bindgen = \"=0.2.130\"\n"
+        ));
+        assert!(!depends_on_wasm_bindgen(
+            "[dependencies]\njspi = { path = \"../../guest/jspi\" }\n"
+        ));
+        assert!(!depends_on_wasm_bindgen(
+            "wasm-bindgen-futures = \"0.4\"\n# wasm-bindgen is not used\n"
+        ));
     }
 
     #[test]

@@ -28,7 +28,8 @@ usage: cargo xtask <command> [options]
 
 commands:
   run [EXAMPLE...] [--host H] [--strategy S]
-                  build and run examples (default: every folder in c-examples/),
+                  build and run examples (default: every folder in c-examples/
+                  and rust-examples/),
                   print each transcript
   test [EXAMPLE...] [--host H] [--strategy S]
                   cargo test --workspace, then every example run compared with its
@@ -39,8 +40,9 @@ commands:
                   summary; writes target/bench/summary.md and plot.svg
   install         install what is missing: wasm32 target, clang-19, lld-19, Node
 
-  EXAMPLE is a folder in c-examples/ (name or unique prefix, like 04) or a path
-  to a folder with *.c files and a scenario.json.
+  EXAMPLE is a folder in c-examples/ or rust-examples/ (name or unique prefix,
+  like 04 or rs-04) or a path to a folder with a scenario.json and either *.c
+  files or a Cargo.toml (a Rust guest crate).
 
 options:
   --host node24|node26|wasmtime|all (default: all)
@@ -112,7 +114,7 @@ pub fn rel(path: &Path) -> PathBuf {
 /// The parsed command line of `run`, `test`, `bless` and `install`.
 #[derive(Debug, PartialEq)]
 pub struct Options {
-    /// Example names, prefixes or paths as given (empty: all of c-examples/).
+    /// Example names, prefixes or paths as given (empty: every example).
     pub examples: Vec<String>,
     /// Hosts to run on, in a fixed order.
     pub hosts: Vec<Host>,

@@ -12,7 +12,7 @@ pub fn run(options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
     tools::ensure(options.verbose)?;
     if examples.is_empty() {
-        println!("no examples in c-examples/");
+        println!("no examples in c-examples/ or rust-examples/");
         return Ok(());
     }
     check_hosts(&options.hosts, options.verbose)?;
@@ -26,7 +26,7 @@ pub fn run(options: &Options) -> Result<()> {
         }
         for strategy in strategies_for(example, options) {
             let wasm = builder.wasm(example, strategy);
-            for &host in &options.hosts {
+            for host in example.hosts(&options.hosts) {
                 total += 1;
                 let label = label(example, host, strategy);
                 let wasm = match &wasm {

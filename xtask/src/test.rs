@@ -49,7 +49,7 @@ pub fn test(options: &Options) -> Result<()> {
                 example.arg()
             );
             for &strategy in &strategies {
-                for &host in &options.hosts {
+                for host in example.hosts(&options.hosts) {
                     failed.push(label(example, host, strategy));
                 }
             }
@@ -58,7 +58,7 @@ pub fn test(options: &Options) -> Result<()> {
         for strategy in strategies {
             let expected_path = example.expected_path(strategy);
             let wasm = builder.wasm(example, strategy);
-            for &host in &options.hosts {
+            for host in example.hosts(&options.hosts) {
                 let label = label(example, host, strategy);
                 let wasm = match &wasm {
                     Ok(wasm) => wasm,

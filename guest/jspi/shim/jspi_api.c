@@ -36,6 +36,12 @@ __attribute__((noreturn)) static void fail(const char *msg) {
     __builtin_unreachable();
 }
 
+/* Fails with the `len` bytes at `msg` (for Rust: jspi::fail and panics). */
+__attribute__((noreturn)) void jspi_fail_with(const char *msg, uint32_t len) {
+    jspi_host_fail(msg, len);
+    __builtin_unreachable();
+}
+
 jspi_status jspi_try_await_int(__externref_t promise, int32_t *out) {
     __externref_t settled = jspi_raw_await(promise);
     switch (jspi_host_classify(settled)) {
@@ -86,13 +92,22 @@ __externref_t jspi_await_externref(__externref_t promise) {
 /* ---- The externref slot table ----------------------------------------------------
  * Rust cannot hold an externref in memory, so it holds a slot number: the value lives
  * in this table, slot 0 is never used (0 means "no value"), and freed slots are
- * chained through `next_free` for reuse. */
+ * chained through `next_free` for reuse.
+ *
+ * A slot handed out as a *raw handle* (jspi_ref_into_raw, for Rust code that passes a
+ * handle through the host as a plain integer) carries the slot's generation in its
+ * high bits and is marked released; jspi_ref_from_raw takes it back only if both
+ * match, so a stale handle, one taken back twice, or one made by another instance of
+ * the module is refused instead of aliasing a live value. */
 
-#define JSPI_MAX_SLOTS 4096
+#define JSPI_MAX_SLOTS 4096        /* a power of two: slot bits of a raw handle */
+#define JSPI_SLOT_BITS 12
 
 static __externref_t slots[0];
 static uint32_t next_free[JSPI_MAX_SLOTS];
-static uint32_t free_head; /* 0: no free slot */
+static uint32_t free_head;                    /* 0: no free slot */
+static uint32_t generation[JSPI_MAX_SLOTS];   /* bumped at every store into the slot */
+static uint8_t released[JSPI_MAX_SLOTS];      /* 1: owned by a raw handle */
 
 /* Stores `value` and returns its slot (never 0), or 0 when the table is full. */
 uint32_t jspi_ref_store(__externref_t value) {
@@ -100,6 +115,7 @@ uint32_t jspi_ref_store(__externref_t value) {
     if (slot != 0) {
         free_head = next_free[slot];
         __builtin_wasm_table_set(slots, slot, value);
+        generation[slot]++;
         return slot;
     }
     uint32_t size = __builtin_wasm_table_size(slots);
@@ -109,7 +125,19 @@ uint32_t jspi_ref_store(__externref_t value) {
         size = 1;
     }
     if (size >= JSPI_MAX_SLOTS || __builtin_wasm_table_grow(slots, value, 1) < 0) return 0;
+    generation[size]++;
     return size;
+}
+
+/* As jspi_ref_store, but fails the task with a clear message when the table is full:
+ * what the Rust API and generated import adapters use. */
+uint32_t jspi_ref_store_or_fail(__externref_t value) {
+    uint32_t slot = jspi_ref_store(value);
+    if (slot == 0) {
+        fail("jspi: the externref slot table is full (4095 host values held by Rust "
+             "ExternRef/Promise handles at once); drop handles you no longer need");
+    }
+    return slot;
 }
 
 /* The value in `slot`; `slot` must come from jspi_ref_store and not be dropped. */
@@ -120,6 +148,101 @@ __externref_t jspi_ref_load(uint32_t slot) {
 /* Frees `slot` (and lets the host collect its value). */
 void jspi_ref_drop(uint32_t slot) {
     __builtin_wasm_table_set(slots, slot, __builtin_wasm_ref_null_extern());
+    released[slot] = 0;
     next_free[slot] = free_head;
     free_head = slot;
 }
+
+/* Releases `slot` as a raw handle: slot | generation << JSPI_SLOT_BITS. */
+uint32_t jspi_ref_into_raw(uint32_t slot) {
+    released[slot] = 1;
+    return slot | (generation[slot] << JSPI_SLOT_BITS);
+}
+
+/* Takes a raw handle back: its slot, or 0 when `raw` is not a handle this instance
+ * released (stale, already taken back, or from another instance). */
+uint32_t jspi_ref_from_raw(uint32_t raw) {
+    uint32_t slot = raw & (JSPI_MAX_SLOTS - 1);
+    uint32_t gen = raw >> JSPI_SLOT_BITS;
+    if (slot == 0 || slot >= __builtin_wasm_table_size(slots) || !released[slot] ||
+        (generation[slot] & (0xFFFFFFFFu >> JSPI_SLOT_BITS)) != gen) {
+        return 0;
+    }
+    released[slot] = 0;
+    return slot;
+}
+
+/* ---- Awaits by slot, for the Rust API --------------------------------------------
+ * Each takes the promise out of its slot and frees the slot before suspending (the
+ * Rust handle gave it up), so the promise lives only in a wasm local. Results that
+ * can fail come back packed in an i64, status in the high word, so nothing lives in
+ * linear memory across the suspension: high 0 = fulfilled, low word the int or the
+ * value's new slot; high 1 = rejected, low word the reason's new slot. */
+
+static uint64_t pack(uint32_t status, uint32_t value) {
+    return ((uint64_t)status << 32) | value;
+}
+
+/* The value in `slot`, which is freed. */
+static __externref_t take(uint32_t slot) {
+    __externref_t value = jspi_ref_load(slot);
+    jspi_ref_drop(slot);
+    return value;
+}
+
+int32_t jspi_slot_await_int(uint32_t promise) {
+    __externref_t settled = jspi_raw_await(take(promise));
+    switch (jspi_host_classify(settled)) {
+    case CLASS_INT:
+        return jspi_host_int_value(settled);
+    case CLASS_REJECTED:
+        jspi_host_throw(jspi_host_rejection_reason(settled));
+        __builtin_unreachable();
+    default:
+        fail("Promise<i32>::wait: the promise fulfilled with a value that is not an int32 "
+             "(declare it as Promise<ExternRef> to take any value)");
+    }
+}
+
+uint32_t jspi_slot_await_ref(uint32_t promise) {
+    return jspi_ref_store_or_fail(jspi_await_externref(take(promise)));
+}
+
+void jspi_slot_await_void(uint32_t promise) {
+    (void)jspi_await_externref(take(promise));
+}
+
+uint64_t jspi_slot_try_await_int(uint32_t promise) {
+    __externref_t settled = jspi_raw_await(take(promise));
+    switch (jspi_host_classify(settled)) {
+    case CLASS_INT:
+        return pack(JSPI_OK, (uint32_t)jspi_host_int_value(settled));
+    case CLASS_REJECTED:
+        return pack(JSPI_REJECTED, jspi_ref_store_or_fail(jspi_host_rejection_reason(settled)));
+    default:
+        fail("Promise<i32>::try_wait: the promise fulfilled with a value that is not an "
+             "int32 (declare it as Promise<ExternRef> to take any value)");
+    }
+}
+
+uint64_t jspi_slot_try_await_ref(uint32_t promise) {
+    jspi_status status;
+    __externref_t value = jspi_try_await_externref(take(promise), &status);
+    return pack(status, jspi_ref_store_or_fail(value));
+}
+
+/* ---- The wasm-bindgen bridge (built with feature wasm-bindgen) --------------------
+ * A wasm-bindgen guest holds JS values as wasm-bindgen handles, which only JS can
+ * turn into externrefs. The host's `jspi.bindgen_store` / `jspi.bindgen_load`
+ * (docs/abi.md) call these two exports to move a value between the two worlds. */
+#ifdef JSPI_BINDGEN
+__attribute__((export_name("jspi_bindgen_store")))
+uint32_t jspi_bindgen_store(__externref_t value) {
+    return jspi_ref_store_or_fail(value);
+}
+
+__attribute__((export_name("jspi_bindgen_load")))
+__externref_t jspi_bindgen_load(uint32_t slot) {
+    return jspi_ref_load(slot);
+}
+#endif

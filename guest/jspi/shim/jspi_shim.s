@@ -60,6 +60,7 @@ jspi_fail_last:
 # task must start.
         .section .text.jspi_task_enter,"",@
         .globl jspi_task_enter
+        .export_name jspi_task_enter, jspi_task_enter     # exported by any link that pulls this file in
         .type jspi_task_enter,@function
 jspi_task_enter:
         .functype jspi_task_enter () -> (i32)
@@ -94,6 +95,7 @@ jspi_task_enter:
 #   void jspi_task_leave(u32 id): right after the promising call first returns.
         .section .text.jspi_task_leave,"",@
         .globl jspi_task_leave
+        .export_name jspi_task_leave, jspi_task_leave     # exported by any link that pulls this file in
         .type jspi_task_leave,@function
 jspi_task_leave:
         .functype jspi_task_leave (i32) -> ()
@@ -122,6 +124,7 @@ jspi_task_leave:
 #   void jspi_task_done(u32 id): when the task's promise settles, from top level.
         .section .text.jspi_task_done,"",@
         .globl jspi_task_done
+        .export_name jspi_task_done, jspi_task_done     # exported by any link that pulls this file in
         .type jspi_task_done,@function
 jspi_task_done:
         .functype jspi_task_done (i32) -> ()

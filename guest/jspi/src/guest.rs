@@ -40,6 +40,8 @@ unsafe extern "C" {
     static __stack_high: u8;
     /// `memory.copy` (from the shim).
     fn jspi_shim_copy(dst: u32, src: u32, len: u32);
+    /// `jspi.fail` (from `jspi_api.c`): never returns.
+    fn jspi_fail_with(message: *const u8, len: u32) -> !;
 }
 
 /// The module's linear memory.
@@ -274,14 +276,37 @@ pub extern "C" fn jspi_configure(
     }
 }
 
+/// The strategy's name, for Rust.
+pub fn strategy_name() -> &'static str {
+    STRATEGY.1.trim_end_matches('\0')
+}
+
 /// The strategy's name, NUL-terminated.
 #[unsafe(no_mangle)]
 pub extern "C" fn jspi_strategy() -> *const u8 {
     STRATEGY.1.as_ptr()
 }
 
-#[cfg(not(test))]
+/// Fails the running call or task with `message` (through `jspi.fail`, so the host
+/// reports it as is).
+pub fn fail(message: core::fmt::Arguments<'_>) -> ! {
+    // SAFETY: single-threaded; no other reference to MESSAGE is alive (a failure
+    // inside the formatting would abort before getting here again).
+    let buffer = unsafe { &mut *core::ptr::addr_of_mut!(MESSAGE) };
+    buffer.len = 0;
+    let _ = buffer.write_fmt(message);
+    // SAFETY: the bytes are initialized and stay in static memory; the call does not
+    // return.
+    unsafe { jspi_fail_with(buffer.buf.as_ptr(), buffer.len as u32) }
+}
+
+/// A Rust panic in the guest fails the call or task with its message and location
+/// (a guest that links std has std's handler instead: feature `std`).
+#[cfg(not(any(test, feature = "std")))]
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    core::arch::wasm32::unreachable()
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    match info.location() {
+        Some(at) => fail(format_args!("panicked at {at}: {}", info.message())),
+        None => fail(format_args!("panicked: {}", info.message())),
+    }
 }

@@ -1,0 +1,47 @@
+// Loading wasm-bindgen output (`wasm-bindgen --target nodejs`) with this host's
+// environment, for guests that use wasm-bindgen for their JS bindings.
+//
+// The generated glue is CommonJS: it `require`s each module its wasm imports from
+// by name ("env", "jspi"), builds the import object and instantiates the module
+// itself. Here those names resolve to the host environment's objects, the instance
+// the glue creates is kept (the runner calls the task hooks and the raw exports on
+// it), and `jspi.bindgen_store` / `jspi.bindgen_load` move values between
+// wasm-bindgen's handles and the guest library's slot table (docs/abi.md).
+
+import Module, { createRequire } from "node:module";
+import { resolve } from "node:path";
+
+/** The two bridge functions of the `jspi` module, given the instance once known. */
+export function bindgenBridge(instance) {
+  return {
+    bindgen_store: (value) => instance().exports.jspi_bindgen_store(value),
+    bindgen_load: (slot) => instance().exports.jspi_bindgen_load(slot),
+  };
+}
+
+/**
+ * Loads the glue at `gluePath` with `imports` serving its `require`s of import
+ * modules, and returns the WebAssembly.Instance it created.
+ */
+export function loadBindgen(gluePath, imports) {
+  const require = createRequire(import.meta.url);
+  const originalLoad = Module._load;
+  const OriginalInstance = WebAssembly.Instance;
+  let created;
+  Module._load = function (request, ...rest) {
+    if (Object.hasOwn(imports, request)) return imports[request];
+    return originalLoad.call(this, request, ...rest);
+  };
+  WebAssembly.Instance = function (module, importObject) {
+    created = new OriginalInstance(module, importObject);
+    return created;
+  };
+  try {
+    require(resolve(gluePath));
+  } finally {
+    Module._load = originalLoad;
+    WebAssembly.Instance = OriginalInstance;
+  }
+  if (!created) throw new Error(`${gluePath}: the glue instantiated no module`);
+  return created;
+}
