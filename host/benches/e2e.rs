@@ -21,10 +21,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use host::runner::env::{add_jspi, JsValue, Promise};
 use host::{engine, Executor, Imports, Instance};
-
-const SCHEDULES: [&str; 4] = ["lifo", "fifo", "random", "pingpong"];
-const SIZES: [i32; 4] = [64, 1024, 16 * 1024, 64 * 1024];
-const TASKS: [i32; 3] = [2, 16, 256];
+use stack_state::sim::{resume_order, BENCH_SCHEDULES, BENCH_SIZES, BENCH_TASKS};
 
 type Queue = Rc<RefCell<VecDeque<Promise>>>;
 
@@ -124,7 +121,7 @@ impl Driver {
         }
         let tasks: Vec<(i32, host::Task)> = (0..n).map(|_| self.start(size, 1)).collect();
         let promises: Vec<Promise> = self.queue.borrow_mut().drain(..).collect();
-        for i in order(schedule, n as usize, round) {
+        for i in resume_order(schedule, n as usize, round) {
             promises[i].settle(Ok(JsValue::Null));
             self.executor.run_until_stalled();
             assert!(tasks[i].1.is_finished(), "task {i} finished");
@@ -151,35 +148,22 @@ impl Driver {
     }
 }
 
-/// The order in which `n` tasks, started 0..n, are resumed (as in the native bench).
-fn order(schedule: &str, n: usize, round: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    match schedule {
-        "lifo" => order.reverse(),
-        "fifo" => {}
-        _ => {
-            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ round.wrapping_mul(0x2545_F491_4F6C_DD1D);
-            for i in (1..order.len()).rev() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                order.swap(i, (x % (i as u64 + 1)) as usize);
-            }
-        }
-    }
-    order
-}
-
 fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("wasmtime");
     group
         .warm_up_time(Duration::from_millis(100))
         .measurement_time(Duration::from_millis(300))
         .sample_size(10);
-    for schedule in SCHEDULES {
-        let task_counts: &[i32] = if schedule == "pingpong" { &[2] } else { &TASKS };
+    for schedule in BENCH_SCHEDULES {
+        let task_counts: &[u32] = if schedule == "pingpong" {
+            &[2]
+        } else {
+            &BENCH_TASKS
+        };
         for &n in task_counts {
-            for size in SIZES {
+            let n = n as i32;
+            for size in BENCH_SIZES {
+                let size = size as i32;
                 for strategy in ["none", "eager", "lazy"] {
                     let mut driver = Driver::new(strategy);
                     // Bytes copied per round trip, outside the timing.

@@ -10,7 +10,7 @@
 //!    `target/bench/summary.md`, and draws `target/bench/plot.svg`: time against
 //!    live stack size, per strategy and host.
 //!
-//! `--quick` runs only the 16-task LIFO and FIFO schedules and ping-pong.
+//! `--quick` runs only the 16-task schedules (LIFO, FIFO, random).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,7 +18,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::compile::{Builder, Strategy};
+use crate::compile::{Builder, Strategy, CLANG_COMPILE};
 use crate::hosts::Host;
 use crate::{process, project_root, rel, tools, Error, Result};
 
@@ -87,15 +87,7 @@ fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path, verbose: b
         .map_err(|e| Error::failure(format!("building the guest library: {e}")))?;
     let wasm = out.join(format!("{}.wasm", strategy.name()));
     let mut clang = Command::new("clang-19");
-    clang.args([
-        "--target=wasm32-unknown-unknown",
-        "-mreference-types",
-        "-mbulk-memory",
-        "-O2",
-        "-ffreestanding",
-        "-nostdlib",
-        "-I",
-        "guest/jspi/include",
+    clang.args(CLANG_COMPILE).args([
         "-Wl,--no-entry",
         "-Wl,--stack-first",
         "-Wl,-z,stack-size=33554432",

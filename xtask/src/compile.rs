@@ -21,6 +21,18 @@ use serde_json::Value;
 use crate::examples::{Example, Kind};
 use crate::{process, project_root, rel, tools, Result};
 
+/// clang-19's flags for a C guest source (docs/abi.md), run from the project root.
+pub const CLANG_COMPILE: [&str; 8] = [
+    "--target=wasm32-unknown-unknown",
+    "-mreference-types",
+    "-mbulk-memory",
+    "-O2",
+    "-ffreestanding",
+    "-nostdlib",
+    "-I",
+    "guest/jspi/include",
+];
+
 /// How the guest library keeps suspended tasks' shadow stacks (a cargo feature of
 /// `guest/jspi`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -207,17 +219,7 @@ fn compile_objects(example: &Example, verbose: bool) -> Result<Vec<PathBuf>, Str
         let stem = source.file_stem().unwrap_or_default();
         let object = obj_dir.join(stem).with_extension("o");
         let mut clang = Command::new("clang-19");
-        clang.args([
-            "--target=wasm32-unknown-unknown",
-            "-mreference-types",
-            "-mbulk-memory",
-            "-O2",
-            "-ffreestanding",
-            "-nostdlib",
-            "-I",
-            "guest/jspi/include",
-            "-c",
-        ]);
+        clang.args(CLANG_COMPILE).arg("-c");
         clang.arg(rel(source)).arg("-o").arg(rel(&object));
         process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
         objects.push(object);

@@ -18,12 +18,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use stack_state::sim::{resume_order, BENCH_SCHEDULES, BENCH_SIZES, BENCH_TASKS};
 use stack_state::{Config, HeapSource, StackState, Strategy, TaskId, VecMemory};
-
-/// The schedules, by name.
-const SCHEDULES: [&str; 4] = ["lifo", "fifo", "random", "pingpong"];
-const SIZES: [u32; 4] = [64, 1024, 16 * 1024, 64 * 1024];
-const TASKS: [u32; 3] = [2, 16, 256];
 
 type State = StackState<VecMemory, 512>;
 
@@ -83,26 +79,6 @@ impl Bench {
     }
 }
 
-/// The order in which `n` tasks, entered 0..n, resume.
-fn order(schedule: &str, n: u32, round: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n as usize).collect();
-    match schedule {
-        "lifo" => order.reverse(),
-        "fifo" => {}
-        _ => {
-            // A seeded shuffle (xorshift), different each round.
-            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ round.wrapping_mul(0x2545_F491_4F6C_DD1D);
-            for i in (1..order.len()).rev() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                order.swap(i, (x % (i as u64 + 1)) as usize);
-            }
-        }
-    }
-    order
-}
-
 /// Runs `rounds` rounds of `schedule`; returns round trips made.
 fn run(bench: &mut Bench, schedule: &str, n: u32, size: u32, rounds: u64, pair: &[TaskId]) -> u64 {
     if schedule == "pingpong" {
@@ -114,7 +90,7 @@ fn run(bench: &mut Bench, schedule: &str, n: u32, size: u32, rounds: u64, pair: 
     }
     for round in 0..rounds {
         let tasks: Vec<(TaskId, u32)> = (0..n).map(|_| bench.start(size)).collect();
-        for i in order(schedule, n, round) {
+        for i in resume_order(schedule, n as usize, round) {
             let (id, stop) = tasks[i];
             bench.finish(id, stop);
         }
@@ -136,10 +112,14 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(100))
         .measurement_time(Duration::from_millis(300))
         .sample_size(10);
-    for schedule in SCHEDULES {
-        let task_counts: &[u32] = if schedule == "pingpong" { &[2] } else { &TASKS };
+    for schedule in BENCH_SCHEDULES {
+        let task_counts: &[u32] = if schedule == "pingpong" {
+            &[2]
+        } else {
+            &BENCH_TASKS
+        };
         for &n in task_counts {
-            for size in SIZES {
+            for size in BENCH_SIZES {
                 for strategy in [Strategy::None, Strategy::Eager, Strategy::Lazy] {
                     let name = strategy_name(strategy);
                     // Bytes copied per round trip, measured once, outside the timing.

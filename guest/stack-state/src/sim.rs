@@ -415,6 +415,35 @@ pub fn reentrancy_schedule() -> Vec<Op> {
     ]
 }
 
+/// The benchmark schedules (shared by the native and the wasmtime benchmarks; the
+/// Node one, `host/js/bench.mjs`, has the same in JavaScript).
+pub const BENCH_SCHEDULES: [&str; 4] = ["lifo", "fifo", "random", "pingpong"];
+/// Live shadow stack per task in the benchmarks, in bytes.
+pub const BENCH_SIZES: [u32; 4] = [64, 1024, 16 * 1024, 64 * 1024];
+/// Task counts in the benchmarks (ping-pong always has two).
+pub const BENCH_TASKS: [u32; 3] = [2, 16, 256];
+
+/// The order in which `n` tasks, started `0..n`, resume in round `round` of a
+/// benchmark schedule: newest first (`lifo`), oldest first (`fifo`), or a seeded
+/// xorshift shuffle that differs each round (anything else).
+pub fn resume_order(schedule: &str, n: usize, round: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    match schedule {
+        "lifo" => order.reverse(),
+        "fifo" => {}
+        _ => {
+            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ round.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            for i in (1..order.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                order.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+        }
+    }
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
