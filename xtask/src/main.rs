@@ -35,7 +35,7 @@ commands:
                   cargo test --workspace, then every example run compared with its
                   expected transcript (what CI runs)
   bless [EXAMPLE...]
-                  rewrite the expected transcripts from Node 26 (Node 24 must agree)
+                  rewrite the expected transcripts from Node 26 (every other host must agree)
   bench [--quick] run every benchmark (native, wasmtime, Node 26) and print one
                   summary; writes target/bench/summary.md and plot.svg
   install         install what is missing: wasm32 target, clang-19, lld-19, Node
