@@ -28,6 +28,14 @@ int awaitRejection(int code) {
     return jspi_await_int(rejecting(code, 10));
 }
 
+/* A host import that throws, after an await. */
+JSPI_EXPORT("hostThrows")
+int hostThrows(int code) {
+    jspi_sleep(15);
+    failing(code);
+    return 0;
+}
+
 /* A trap after an await. */
 JSPI_EXPORT("trapAfterAwait")
 int trapAfterAwait(void) {

@@ -124,6 +124,9 @@ export function makeImports({ log, clock, memory }) {
       );
     },
     rejecting: (code, ms) => clock.rejectAfter(ms, new Error(`rejected with code ${code}`)),
+    failing(code) {
+      throw new Error(`host import failed with code ${code}`);
+    },
   };
   return { jspi, env };
 }

@@ -667,7 +667,6 @@ pub fn build(shape: &GuestShape, routes: &[ImportRoute]) -> Vec<u8> {
     );
     elements.declared(Elements::Functions(vec![f_worker].into()));
 
-    let _ = t_void;
     let mut module = Module::new();
     module
         .section(&types.section)

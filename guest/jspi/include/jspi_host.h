@@ -25,6 +25,9 @@ JSPI_ENV("fake_fetch") __externref_t fake_fetch(int32_t x);        /* x + 1 afte
 JSPI_ENV("fake_db_query") __externref_t fake_db_query(int32_t x);  /* x * x after 1000 ms */
 JSPI_ENV("rejecting") __externref_t rejecting(int32_t code, int32_t ms);
 
+/* Fails at once: the host throws "host import failed with code <code>". */
+JSPI_ENV("failing") void failing(int32_t code);
+
 /* Block the running task for `ms` of virtual time. */
 static inline void jspi_sleep(int32_t ms) {
     (void)jspi_await_externref(delay(ms));

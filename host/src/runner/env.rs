@@ -378,6 +378,9 @@ pub fn imports() -> Imports<Env> {
                 x.wrapping_mul(x),
             )))
         })
+        .func("env", "failing", |_cx, args| {
+            Err(fail(format!("host import failed with code {}", int(args, 0))))
+        })
         .func("env", "rejecting", |cx, args| {
             let (code, ms) = (int(args, 0), int(args, 1));
             let promise = Promise::default();
