@@ -173,7 +173,7 @@ impl fmt::Display for Error {
             ),
             Error::OutOfMemory { bytes } => write!(
                 f,
-                "out of memory for saved stack bytes (memory.grow failed for {bytes} bytes)"
+                "out of memory for saved stack bytes: no room for {bytes} more (memory.grow failed, or the configured region is full)"
             ),
             Error::UnknownTask(id) => write!(f, "no live task has id {id:#x}"),
         }
