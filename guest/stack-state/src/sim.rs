@@ -415,6 +415,74 @@ pub fn reentrancy_schedule() -> Vec<Op> {
     ]
 }
 
+/// Decodes arbitrary bytes into a schedule, so a fuzzer's inputs are schedules: one
+/// byte picks the operation (weighted as in the property test), the next ones fill its
+/// fields; a truncated last operation is dropped.
+pub fn ops_from_bytes(bytes: &[u8]) -> Vec<Op> {
+    let mut ops = Vec::new();
+    let mut rest = bytes;
+    while let Some((&kind, tail)) = rest.split_first() {
+        let need = match kind % 13 {
+            0..=2 => 3,
+            3..=7 => 6,
+            8..=9 => 1,
+            10 => 3,
+            _ => 0,
+        };
+        if tail.len() < need {
+            break;
+        }
+        let (f, next) = tail.split_at(need);
+        rest = next;
+        ops.push(match kind % 13 {
+            0..=2 => Op::Start {
+                depth: f[0],
+                size: f[1],
+                exit: f[2] % 5 == 0,
+            },
+            3..=7 => Op::Resume {
+                which: f[0],
+                pop: f[1],
+                push: f[2],
+                size: f[3],
+                exit: f[4] % 4 == 0,
+                trap: f[5] % 20 == 0,
+            },
+            8..=9 => Op::SyncCall { size: f[0] },
+            10 => Op::NestedStart {
+                outer: f[0],
+                size: f[1],
+                exit: f[2] % 3 == 0,
+            },
+            _ => Op::Reaction,
+        });
+    }
+    ops
+}
+
+/// What every schedule must satisfy, shared by the property test and the fuzz target:
+/// eager and lazy keep every frame intact, and when both started the same tasks, lazy
+/// copies no more bytes than eager. Returns the first violation.
+pub fn check_schedule(ops: &[Op]) -> Result<(), String> {
+    let eager = Sim::new(Strategy::Eager).run(ops);
+    if let Some(c) = eager.corruptions.first() {
+        return Err(alloc::format!("eager: {c}"));
+    }
+    let lazy = Sim::new(Strategy::Lazy).run(ops);
+    if let Some(c) = lazy.corruptions.first() {
+        return Err(alloc::format!("lazy: {c}"));
+    }
+    if lazy.refused.is_empty() && eager.refused.is_empty() && lazy.bytes_copied > eager.bytes_copied
+    {
+        return Err(alloc::format!(
+            "lazy copied {} bytes, eager {}",
+            lazy.bytes_copied,
+            eager.bytes_copied
+        ));
+    }
+    Ok(())
+}
+
 /// The benchmark schedules (shared by the native and the wasmtime benchmarks; the
 /// Node one, `host/js/bench.mjs`, has the same in JavaScript).
 pub const BENCH_SCHEDULES: [&str; 4] = ["lifo", "fifo", "random", "pingpong"];

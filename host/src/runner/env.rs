@@ -379,7 +379,10 @@ pub fn imports() -> Imports<Env> {
             )))
         })
         .func("env", "failing", |_cx, args| {
-            Err(fail(format!("host import failed with code {}", int(args, 0))))
+            Err(fail(format!(
+                "host import failed with code {}",
+                int(args, 0)
+            )))
         })
         .func("env", "rejecting", |cx, args| {
             let (code, ms) = (int(args, 0), int(args, 1));

@@ -1,0 +1,15 @@
+//! Fuzz target: any bytes are a schedule of tasks entering, suspending, resuming in any
+//! order, making synchronous calls and nested starts, trapping and finishing; eager and
+//! lazy must keep every frame intact, and lazy must copy no more than eager. The same
+//! decoding and check run in the property test (`tests/model.rs`).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use stack_state::sim::{check_schedule, ops_from_bytes};
+
+fuzz_target!(|bytes: &[u8]| {
+    if let Err(violation) = check_schedule(&ops_from_bytes(bytes)) {
+        panic!("{violation}");
+    }
+});
