@@ -200,6 +200,20 @@ fn parse_criterion(text: &str, host: &str, prefix: &str, results: &mut Results) 
     }
 }
 
+impl Results {
+    /// The time of one benchmark, if it ran.
+    fn ns_of(&self, host: &str, schedule: &str, n: u32, size: u32, variant: &str) -> Option<f64> {
+        let key = (
+            host.to_string(),
+            schedule.to_string(),
+            n,
+            size,
+            variant.to_string(),
+        );
+        self.ns.get(&key).copied()
+    }
+}
+
 fn fmt_ns(ns: Option<f64>) -> String {
     match ns {
         None => "-".into(),
@@ -229,12 +243,7 @@ fn summary(results: &Results) -> String {
     });
     combos.dedup();
     for host in hosts {
-        let get = |s: &str, n: u32, size: u32, v: &str| {
-            results
-                .ns
-                .get(&(host.to_string(), s.to_string(), n, size, v.to_string()))
-                .copied()
-        };
+        let get = |s: &str, n: u32, size: u32, v: &str| results.ns_of(host, s, n, size, v);
         let bytes = |s: &str, n: u32, size: u32, v: &str| {
             results
                 .bytes
@@ -328,18 +337,7 @@ fn plot(results: &Results) -> String {
             let points: Vec<f64> = variants
                 .iter()
                 .flat_map(|(v, _)| sizes.iter().map(move |s| (v, s)))
-                .filter_map(|(v, s)| {
-                    results
-                        .ns
-                        .get(&(
-                            host.to_string(),
-                            schedule.to_string(),
-                            16,
-                            *s,
-                            v.to_string(),
-                        ))
-                        .copied()
-                })
+                .filter_map(|(v, s)| results.ns_of(host, schedule, 16, *s, v))
                 .collect();
             let _ = writeln!(
                 svg,
@@ -392,15 +390,8 @@ fn plot(results: &Results) -> String {
                     .enumerate()
                     .filter_map(|(i, s)| {
                         results
-                            .ns
-                            .get(&(
-                                host.to_string(),
-                                schedule.to_string(),
-                                16,
-                                *s,
-                                variant.to_string(),
-                            ))
-                            .map(|ns| format!("{:.1},{:.1}", x_of(i), y_of(*ns)))
+                            .ns_of(host, schedule, 16, *s, variant)
+                            .map(|ns| format!("{:.1},{:.1}", x_of(i), y_of(ns)))
                     })
                     .collect();
                 if !line.is_empty() {

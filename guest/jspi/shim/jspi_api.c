@@ -55,19 +55,24 @@ jspi_status jspi_try_await_int(__externref_t promise, int32_t *out) {
     }
 }
 
-int32_t jspi_await_int(__externref_t promise) {
-    __externref_t settled = jspi_raw_await(promise);
+/* The int32 a settled promise fulfilled with. A rejection fails the task with its
+ * reason, as `await` in JS throws it; any other value fails it with `not_int`. */
+static int32_t settled_int(__externref_t settled, const char *not_int) {
     switch (jspi_host_classify(settled)) {
     case CLASS_INT:
         return jspi_host_int_value(settled);
     case CLASS_REJECTED:
-        /* As `await` in JS: the task fails with the rejection's reason. */
         jspi_host_throw(jspi_host_rejection_reason(settled));
         __builtin_unreachable();
     default:
-        fail("jspi_await_int: the promise fulfilled with a value that is not an int32 "
-             "(use jspi_await_externref for other values)");
+        fail(not_int);
     }
+}
+
+int32_t jspi_await_int(__externref_t promise) {
+    return settled_int(jspi_raw_await(promise),
+                       "jspi_await_int: the promise fulfilled with a value that is not an "
+                       "int32 (use jspi_await_externref for other values)");
 }
 
 __externref_t jspi_try_await_externref(__externref_t promise, jspi_status *status) {
@@ -191,17 +196,9 @@ static __externref_t take(uint32_t slot) {
 }
 
 int32_t jspi_slot_await_int(uint32_t promise) {
-    __externref_t settled = jspi_raw_await(take(promise));
-    switch (jspi_host_classify(settled)) {
-    case CLASS_INT:
-        return jspi_host_int_value(settled);
-    case CLASS_REJECTED:
-        jspi_host_throw(jspi_host_rejection_reason(settled));
-        __builtin_unreachable();
-    default:
-        fail("Promise<i32>::wait: the promise fulfilled with a value that is not an int32 "
-             "(declare it as Promise<ExternRef> to take any value)");
-    }
+    return settled_int(jspi_raw_await(take(promise)),
+                       "Promise<i32>::wait: the promise fulfilled with a value that is not an "
+                       "int32 (declare it as Promise<ExternRef> to take any value)");
 }
 
 uint32_t jspi_slot_await_ref(uint32_t promise) {
