@@ -24,6 +24,13 @@ export class VirtualClock {
     this.timers.push({ deadline, seq: this.seq++, fn });
   }
 
+  /** Back to t=0 for a fresh run (after the last timer has fired). */
+  restart() {
+    if (this.timers.length > 0) throw new Error("restart with timers left");
+    this.now = 0;
+    this.seq = 0;
+  }
+
   /** Whether any timer is left. */
   get pending() {
     return this.timers.length > 0;

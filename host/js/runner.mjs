@@ -47,8 +47,8 @@ function checkImports(module, imports, name) {
   }
 }
 
-/** Compiles and instantiates a plain guest module with the host environment. */
-function instantiate(wasmPath, imports) {
+/** Compiles a plain guest module and checks that the host environment has its imports. */
+function compile(wasmPath, imports) {
   let module;
   try {
     module = new WebAssembly.Module(readInput(wasmPath, "module"));
@@ -57,6 +57,11 @@ function instantiate(wasmPath, imports) {
     throw new BadInput(`${wasmPath}: not a valid wasm module: ${error.message}`);
   }
   checkImports(module, imports, wasmPath);
+  return module;
+}
+
+/** A fresh instance of a compiled guest module. */
+function instantiate(module, imports, wasmPath) {
   try {
     return new WebAssembly.Instance(module, imports);
   } catch (error) {
@@ -74,6 +79,7 @@ async function main(argv) {
 
   const clock = new VirtualClock();
   const log = (text) => process.stdout.write(`[t=${clock.now}] ${text}\n`);
+  let module; // compiled once; a `reset` step instantiates it again
   let instance;
   const imports = makeImports({ log, clock, memory: () => instance.exports.memory });
 
@@ -86,12 +92,16 @@ async function main(argv) {
       throw new BadInput(`${wasmPath}: loading the wasm-bindgen glue failed: ${formatError(error)}`);
     }
   } else {
-    instance = instantiate(wasmPath, imports);
+    module = compile(wasmPath, imports);
+    instance = instantiate(module, imports, wasmPath);
   }
-  const exports = instance.exports;
+  let exports = instance.exports;
   checkExports(scenario, exports, wasmPath, scenarioPath);
+  if (module === undefined && scenario.steps.some((s) => s.kind === "reset")) {
+    throw new BadInput(`${scenarioPath}: \`reset\` steps need a plain .wasm module, not wasm-bindgen glue`);
+  }
 
-  const tasks = new Map(); // name -> { settled }
+  let tasks = new Map(); // name -> { settled }
   const describe = (step) => `${step.export}(${step.args.join(", ")})`;
 
   function start(step) {
@@ -147,11 +157,26 @@ async function main(argv) {
     }
   }
 
+  /** The end of a run: the event loop until no timer is left, then what never settled. */
+  async function finish() {
+    await runUntil(() => false);
+    for (const [name, task] of tasks) {
+      if (!task.settled) log(`end: ${name} still pending`);
+    }
+  }
+
   for (const step of scenario.steps) {
     if (step.kind === "start") {
       start(step);
     } else if (step.kind === "call") {
       call(step);
+    } else if (step.kind === "reset") {
+      await finish();
+      clock.restart();
+      instance = instantiate(module, imports, wasmPath);
+      exports = instance.exports;
+      tasks = new Map();
+      log(`reset ${step.label}`);
     } else {
       const task = tasks.get(step.task);
       await runUntil(() => task.settled);
@@ -163,10 +188,7 @@ async function main(argv) {
       }
     }
   }
-  await runUntil(() => false);
-  for (const [name, task] of tasks) {
-    if (!task.settled) log(`end: ${name} still pending`);
-  }
+  await finish();
   return 0;
 }
 

@@ -8,6 +8,7 @@ const STEP_KEYS = {
   start: ["start", "args", "as"],
   call: ["call", "args"],
   wait: ["wait"],
+  reset: ["reset"],
 };
 
 function fail(where, message) {
@@ -52,14 +53,14 @@ export function parseScenario(text, name) {
   }
   if (!Array.isArray(scenario.steps)) fail(name, "`steps` must be an array");
 
-  const names = new Set();
+  let names = new Set();
   const steps = scenario.steps.map((step, index) => {
     const where = `${name}: step ${index + 1}`;
     if (step === null || typeof step !== "object" || Array.isArray(step)) {
       fail(where, "must be an object");
     }
     const kind = Object.keys(STEP_KEYS).find((k) => k in step);
-    if (kind === undefined) fail(where, "needs one of `start`, `call`, `wait`");
+    if (kind === undefined) fail(where, "needs one of `start`, `call`, `wait`, `reset`");
     for (const key of Object.keys(step)) {
       if (!STEP_KEYS[kind].includes(key)) {
         fail(where, `unknown key \`${key}\` in a \`${kind}\` step (keys: ${STEP_KEYS[kind].join(", ")})`);
@@ -74,6 +75,10 @@ export function parseScenario(text, name) {
       return { kind, export: target, args: checkArgs(where, step.args), as: step.as };
     }
     if (kind === "call") return { kind, export: target, args: checkArgs(where, step.args) };
+    if (kind === "reset") {
+      names = new Set(); // a fresh instance: earlier tasks are gone, their names free
+      return { kind, label: target };
+    }
     if (!names.has(target)) fail(where, `waits for \`${target}\`, which no earlier step starts`);
     return { kind, task: target };
   });
@@ -96,7 +101,7 @@ export function checkExports(scenario, exports, moduleName, scenarioName) {
     fail(moduleName, "exports no `memory`");
   }
   scenario.steps.forEach((step, index) => {
-    if (step.kind === "wait") return;
+    if (step.kind === "wait" || step.kind === "reset") return;
     const fn = exports[step.export];
     if (typeof fn !== "function") {
       const available = Object.keys(exports)

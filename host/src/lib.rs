@@ -65,8 +65,8 @@ use std::path::PathBuf;
 
 pub use executor::Executor;
 pub use runtime::{
-    config, engine, Cx, Data, Error, HostRef, ImportFuture, Imports, Instance, MissingImports,
-    Result, Task, Val,
+    config, engine, Compiled, Cx, Data, Error, HostRef, ImportFuture, Imports, Instance,
+    MissingImports, Result, Task, Val,
 };
 
 /// The directory holding the Node runner (`runner.mjs` and its modules).

@@ -460,18 +460,22 @@ impl Future for Task {
     }
 }
 
-impl<T: 'static> Instance<T> {
-    /// Compiles and instantiates `wasm` with `imports`; `data` is what imports see as
-    /// [`Cx::data`]. Suspended tasks resume on `executor`.
+/// A guest module compiled, with its adapter, against a set of imports: instantiate it
+/// as often as needed without compiling again (a fresh instance per run, say).
+pub struct Compiled<T: 'static> {
+    engine: Engine,
+    guest: Module,
+    adapter: Module,
+    shape: GuestShape,
+    routes: Vec<ImportRoute>,
+    entries: Vec<Option<Rc<Entry<T>>>>,
+}
+
+impl<T: 'static> Compiled<T> {
+    /// Compiles `wasm` and the adapter its imports and exports need.
     ///
     /// Fails with a list of every import the module needs that `imports` lacks.
-    pub fn new(
-        engine: &Engine,
-        wasm: &[u8],
-        imports: &Imports<T>,
-        data: T,
-        executor: &Executor,
-    ) -> Result<Self> {
+    pub fn new(engine: &Engine, wasm: &[u8], imports: &Imports<T>) -> Result<Self> {
         let shape = adapter::read_shape(wasm)
             .map_err(|e| Error::msg(format!("not a valid wasm module: {e}")))?;
         let guest = Module::new(engine, wasm)?;
@@ -524,11 +528,33 @@ impl<T: 'static> Instance<T> {
         let adapter_wasm = adapter::build(&shape, &routes);
         let adapter = Module::new(engine, &adapter_wasm)
             .map_err(|e| e.context("the generated adapter module does not compile"))?;
+        Ok(Compiled {
+            engine: engine.clone(),
+            guest,
+            adapter,
+            shape,
+            routes,
+            entries,
+        })
+    }
+
+    /// A fresh instance; `data` is what imports see as [`Cx::data`]. Suspended tasks
+    /// resume on `executor`.
+    pub fn instantiate(&self, data: T, executor: &Executor) -> Result<Instance<T>> {
+        let Compiled {
+            engine,
+            guest,
+            adapter,
+            shape,
+            routes,
+            entries,
+        } = self;
+        let (shape, routes) = (shape.clone(), routes.clone());
         let mut store = Store::new(
             engine,
             Data {
                 user: data,
-                imports: entries,
+                imports: entries.clone(),
                 objects: Vec::new(),
                 pending: Slab::default(),
                 errors: Slab::default(),
@@ -645,7 +671,7 @@ impl<T: 'static> Instance<T> {
                 }
             }
         }
-        let adapter_instance = wasmtime::Instance::new(&mut store, &adapter, &adapter_imports)?;
+        let adapter_instance = wasmtime::Instance::new(&mut store, adapter, &adapter_imports)?;
 
         // The guest's imports: host functions, or the adapter's wrappers.
         let mut guest_imports: Vec<Extern> = Vec::new();
@@ -669,7 +695,7 @@ impl<T: 'static> Instance<T> {
             };
             guest_imports.push(external);
         }
-        let instance = wasmtime::Instance::new(&mut store, &guest, &guest_imports)?;
+        let instance = wasmtime::Instance::new(&mut store, guest, &guest_imports)?;
         store.data_mut().memory = instance.get_memory(&mut store, "memory");
 
         let table = adapter_instance
@@ -705,6 +731,23 @@ impl<T: 'static> Instance<T> {
                 executor: executor.clone(),
             }),
         })
+    }
+}
+
+impl<T: 'static> Instance<T> {
+    /// Compiles and instantiates `wasm` with `imports`; `data` is what imports see as
+    /// [`Cx::data`]. Suspended tasks resume on `executor`. [`Compiled`] does the two
+    /// halves separately.
+    ///
+    /// Fails with a list of every import the module needs that `imports` lacks.
+    pub fn new(
+        engine: &Engine,
+        wasm: &[u8],
+        imports: &Imports<T>,
+        data: T,
+        executor: &Executor,
+    ) -> Result<Self> {
+        Compiled::new(engine, wasm, imports)?.instantiate(data, executor)
     }
 
     fn state(&self) -> Result<std::cell::RefMut<'_, State<T>>> {

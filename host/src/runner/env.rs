@@ -163,6 +163,16 @@ impl Clock {
         self.0.now.get()
     }
 
+    /// Back to t=0 for a fresh run (after the last timer has fired).
+    pub fn restart(&self) {
+        assert!(
+            self.0.timers.borrow().is_empty(),
+            "restart with timers left"
+        );
+        self.0.now.set(0);
+        self.0.seq.set(0);
+    }
+
     /// Runs `action` when the clock reaches now + `ms` (negative counts as 0).
     pub fn after(&self, ms: i32, action: impl FnOnce() + 'static) {
         let deadline = self.now() + ms.max(0) as u64;

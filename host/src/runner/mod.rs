@@ -18,7 +18,7 @@ use std::rc::Rc;
 use env::{Clock, Env, Failure, JsValue, Transcript};
 use scenario::Step;
 
-use crate::{engine, Error, Executor, Instance, MissingImports, Val};
+use crate::{engine, Compiled, Error, Executor, Instance, MissingImports, Val};
 
 /// Bad input: printed as one `error:` line, exit code 2.
 struct BadInput(String);
@@ -98,11 +98,7 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
     let transcript = Transcript::new(clock.clone());
     let executor = Executor::new();
     let engine = engine().map_err(|e| BadInput(format!("wasmtime: {e}")))?;
-    let data = Env {
-        clock: clock.clone(),
-        transcript: transcript.clone(),
-    };
-    let instance = Instance::new(&engine, &wasm, &env::imports(), data, &executor).map_err(|e| {
+    let compiled = Compiled::new(&engine, &wasm, &env::imports()).map_err(|e| {
         if let Some(missing) = e.downcast_ref::<MissingImports>() {
             BadInput(format!(
                 "{wasm_path}: imports what the host does not provide: {} (see docs/abi.md for the host environment)",
@@ -112,9 +108,19 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
             BadInput(format!("{wasm_path}: {e:#}"))
         }
     })?;
+    let instantiate = || {
+        let data = Env {
+            clock: clock.clone(),
+            transcript: transcript.clone(),
+        };
+        compiled
+            .instantiate(data, &executor)
+            .map_err(|e| BadInput(format!("{wasm_path}: instantiation failed: {e:#}")))
+    };
+    let mut instance = instantiate()?;
     check_exports(&steps, &instance, wasm_path, scenario_path)?;
 
-    let tasks: Rc<RefCell<Vec<TaskRecord>>> = Rc::default();
+    let mut tasks: Rc<RefCell<Vec<TaskRecord>>> = Rc::default();
     let describe_call = |export: &str, args: &[i32]| {
         let list: Vec<String> = args.iter().map(i32::to_string).collect();
         format!("{export}({})", list.join(", "))
@@ -177,6 +183,14 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
                     Err(error) => transcript.log(&format!("{call} failed: {}", describe(&error))),
                 }
             }
+            Step::Reset { label } => {
+                run_until(&|| false);
+                report_pending(&tasks.borrow(), &transcript);
+                clock.restart();
+                instance = instantiate()?;
+                tasks = Rc::default();
+                transcript.log(&format!("reset {label}"));
+            }
             Step::Wait { task } => {
                 let settled = tasks
                     .borrow()
@@ -196,12 +210,17 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
         }
     }
     run_until(&|| false);
-    for task in tasks.borrow().iter() {
+    report_pending(&tasks.borrow(), &transcript);
+    Ok(0)
+}
+
+/// The end of a run: a line for each task that never settled.
+fn report_pending(tasks: &[TaskRecord], transcript: &Transcript) {
+    for task in tasks {
         if !task.settled.get() {
             transcript.log(&format!("end: {} still pending", task.name));
         }
     }
-    Ok(0)
 }
 
 /// The module has what the scenario needs (`checkExports` in scenario.mjs).

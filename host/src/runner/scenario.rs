@@ -28,6 +28,11 @@ pub enum Step {
         /// The task's name.
         task: String,
     },
+    /// Finish the run so far, then go on with a fresh instance and clock.
+    Reset {
+        /// Printed in the transcript: `reset LABEL`.
+        label: String,
+    },
 }
 
 const STRATEGIES: [&str; 3] = ["none", "eager", "lazy"];
@@ -36,6 +41,7 @@ fn step_keys(kind: &str) -> &'static [&'static str] {
     match kind {
         "start" => &["start", "args", "as"],
         "call" => &["call", "args"],
+        "reset" => &["reset"],
         _ => &["wait"],
     }
 }
@@ -122,11 +128,13 @@ fn parse_step(
     step: &Map<String, Value>,
     names: &mut Vec<String>,
 ) -> Result<Step, String> {
-    let Some(kind) = ["start", "call", "wait"]
+    let Some(kind) = ["start", "call", "wait", "reset"]
         .into_iter()
         .find(|k| step.contains_key(*k))
     else {
-        return Err(format!("{where_}: needs one of `start`, `call`, `wait`"));
+        return Err(format!(
+            "{where_}: needs one of `start`, `call`, `wait`, `reset`"
+        ));
     };
     let keys = step_keys(kind);
     for key in step.keys() {
@@ -165,6 +173,11 @@ fn parse_step(
             export: target,
             args: check_args(where_, step.get("args"))?,
         }),
+        "reset" => {
+            // A fresh instance: earlier tasks are gone, their names free.
+            names.clear();
+            Ok(Step::Reset { label: target })
+        }
         _ => {
             if !names.contains(&target) {
                 return Err(format!(
@@ -183,7 +196,7 @@ mod tests {
     #[test]
     fn parses_every_kind_of_step() {
         let steps = parse(
-            r#"{"steps": [{"start": "f", "args": [1, -2, 4294967295], "as": "F"}, {"call": "g"}, {"wait": "F"}]}"#,
+            r#"{"steps": [{"start": "f", "args": [1, -2, 4294967295], "as": "F"}, {"call": "g"}, {"wait": "F"}, {"reset": "again"}, {"start": "f", "as": "F"}]}"#,
             "s.json",
         )
         .unwrap();
@@ -200,6 +213,14 @@ mod tests {
                     args: vec![]
                 },
                 Step::Wait { task: "F".into() },
+                Step::Reset {
+                    label: "again".into()
+                },
+                Step::Start {
+                    export: "f".into(),
+                    args: vec![],
+                    name: "F".into()
+                },
             ]
         );
     }
@@ -227,6 +248,10 @@ mod tests {
             (
                 r#"{"steps": [{"start": "f", "as": "A"}, {"start": "f", "as": "A"}]}"#,
                 "s.json: step 2: task name `A` is used twice",
+            ),
+            (
+                r#"{"steps": [{"start": "f", "as": "A"}, {"reset": "r"}, {"wait": "A"}]}"#,
+                "s.json: step 3: waits for `A`",
             ),
             (
                 r#"{"strategies": ["quick"], "steps": []}"#,
