@@ -22,7 +22,7 @@ const NODE_RUNNER: &str = "host/js/runner.mjs";
 const WASMTIME_RUNNER: &str = "target/debug/jspi-wasmtime";
 
 /// A host that runs a guest module through a scenario and prints its transcript.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Host {
     /// Node 24.0.0: JSPI only behind `--experimental-wasm-jspi`.
     Node24,
@@ -121,7 +121,7 @@ impl Host {
     }
 
     /// The command that runs `wasm` through `scenario` on this host.
-    fn command(self, wasm: &Path, scenario: &Path) -> Command {
+    pub fn command(self, wasm: &Path, scenario: &Path) -> Command {
         let Some(pin) = self.node() else {
             let mut runner = Command::new(project_root().join(WASMTIME_RUNNER));
             runner.arg(rel(wasm)).arg(rel(scenario));
@@ -137,13 +137,25 @@ impl Host {
 
     /// Runs `wasm` through `scenario`. Fails only if the host cannot be started at all.
     pub fn run(self, wasm: &Path, scenario: &Path, verbose: bool) -> Result<RunResult> {
+        self.run_limited(wasm, scenario, RUN_LIMIT, verbose)
+    }
+
+    /// [`Host::run`] for a scenario that may take up to `limit` (thousands of runs
+    /// separated by `reset` steps).
+    pub fn run_limited(
+        self,
+        wasm: &Path,
+        scenario: &Path,
+        limit: Duration,
+        verbose: bool,
+    ) -> Result<RunResult> {
         let mut command = self.command(wasm, scenario);
-        let captured = process::capture(&mut command, RUN_LIMIT, verbose)?;
+        let captured = process::capture(&mut command, limit, verbose)?;
         let stderr = captured.stderr.trim_end();
         let failure = match captured.status {
             None => Some(format!(
                 "killed after {} s (the guest seems stuck)",
-                RUN_LIMIT.as_secs()
+                limit.as_secs()
             )),
             Some(status) if !status.success() => Some(if stderr.is_empty() {
                 format!("the runner failed ({status})")

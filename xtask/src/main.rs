@@ -15,6 +15,7 @@ mod process;
 mod run;
 mod test;
 mod tools;
+mod torture;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,12 @@ commands:
                   rewrite the expected transcripts from Node 26 (every other host must agree)
   bench [--quick] run every benchmark (native, wasmtime, Node 26) and print one
                   summary; writes target/bench/summary.md and plot.svg
+  torture [--seed S] [--count N] [--host H] [--strategy S]
+                  run the torture guest through N seeded random schedules (seeds
+                  S..S+N; default 1 and 1000) on each host and strategy (default:
+                  eager and lazy; eager on the first host always runs, as the
+                  reference); exits 1 on any failure and prints the first failing
+                  seed with a minimal schedule (saved as target/torture/minimal.json)
   install         install what is missing: wasm32 target, clang-19, lld-19, Node
 
   EXAMPLE is a folder in c-examples/ or rust-examples/ (name or unique prefix,
@@ -132,7 +139,15 @@ enum Command {
     Test(Options),
     Bless(Options),
     Install(Options),
-    Bench { verbose: bool, quick: bool },
+    Bench {
+        verbose: bool,
+        quick: bool,
+    },
+    Torture {
+        options: Options,
+        seed: u64,
+        count: u64,
+    },
     Help,
 }
 
@@ -143,6 +158,11 @@ fn main() -> ExitCode {
         Command::Bless(options) => bless::bless(&options),
         Command::Install(options) => tools::install(options.verbose),
         Command::Bench { verbose, quick } => bench::bench(verbose, quick),
+        Command::Torture {
+            options,
+            seed,
+            count,
+        } => torture::command(&options, seed, count),
         Command::Help => {
             print!("{USAGE}");
             Ok(())
@@ -177,15 +197,18 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
     }
     let (takes_examples, takes_matrix) = match name.as_str() {
         "run" | "test" => (true, true),
+        "torture" => (false, true),
         "bless" => (true, false),
         "install" | "bench" => (false, false),
         other => {
             return Err(Error::usage(format!(
-                "unknown command `{other}` (commands: run, test, bless, bench, install; see --help)"
+                "unknown command `{other}` (commands: run, test, bless, bench, torture, install; see --help)"
             )))
         }
     };
     let mut quick = false;
+    let (mut seed, mut count) = (1u64, 1000u64);
+    let mut strategy_given = false;
     let mut options = Options {
         examples: Vec::new(),
         hosts: Host::ALL.to_vec(),
@@ -211,6 +234,19 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
             "-h" | "--help" => return Ok(Command::Help),
             "-v" | "--verbose" if inline_value.is_none() => options.verbose = true,
             "--quick" if name == "bench" && inline_value.is_none() => quick = true,
+            "--seed" | "--count" if name == "torture" => {
+                let text = value(&flag)?;
+                let number: u64 = text.parse().map_err(|_| {
+                    Error::usage(format!("{flag} takes a whole number, got `{text}`"))
+                })?;
+                if flag == "--seed" {
+                    seed = number;
+                } else if number == 0 {
+                    return Err(Error::usage("--count must be at least 1"));
+                } else {
+                    count = number;
+                }
+            }
             "--host" if takes_matrix => {
                 let value = value("--host")?;
                 options.hosts = match value.as_str() {
@@ -224,6 +260,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
                 };
             }
             "--strategy" if takes_matrix => {
+                strategy_given = true;
                 let value = value("--strategy")?;
                 (options.strategies, options.strategy_explicit) = match value.as_str() {
                     "all" => (Strategy::ALL.to_vec(), false),
@@ -262,6 +299,19 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         "bench" => Command::Bench {
             verbose: options.verbose,
             quick,
+        },
+        "torture" => Command::Torture {
+            options: Options {
+                // `none` always fails; it runs only when asked for.
+                strategies: if strategy_given {
+                    options.strategies
+                } else {
+                    vec![Strategy::Eager, Strategy::Lazy]
+                },
+                ..options
+            },
+            seed,
+            count,
         },
         _ => Command::Install(options),
     })
@@ -313,6 +363,10 @@ mod tests {
             &["test", "--strategy=greedy"],
             &["bless", "--host", "node24"],
             &["install", "extra"],
+            &["torture", "--count", "0"],
+            &["torture", "--seed", "-1"],
+            &["torture", "04"],
+            &["run", "--seed", "3"],
             &["launch"],
             &[],
         ] {

@@ -1,12 +1,15 @@
 //! `cargo xtask test`: everything CI runs, in order: `cargo test --workspace`, then
 //! every example x allowed strategy x host, each transcript compared with the expected
-//! one next to the example. Ends with `N passed, M failed` (the example runs).
+//! one next to the example, then the torture budget (unless examples were named).
+//! Ends with `N passed, M failed` (example runs and torture host/strategy pairs).
 
 use std::fs;
 use std::process::Command;
 
 use crate::compile::Builder;
+use crate::compile::Strategy;
 use crate::run::{check_hosts, label, strategies_for};
+use crate::torture::{self, TEST_COUNT, TEST_SEED};
 use crate::{diff, examples, process, project_root, rel, tools, Error, Options, Result};
 
 /// Runs the workspace tests, then the example matrix.
@@ -99,6 +102,10 @@ pub fn test(options: &Options) -> Result<()> {
             }
         }
     }
+    if options.examples.is_empty() {
+        println!("== torture ==");
+        torture_budget(options, &mut builder, &mut passed, &mut failed);
+    }
     if !failed.is_empty() {
         println!("failed runs:");
         for label in &failed {
@@ -110,5 +117,73 @@ pub fn test(options: &Options) -> Result<()> {
         Ok(())
     } else {
         Err(Error::reported())
+    }
+}
+
+/// The torture budget: [`TEST_COUNT`] seeded schedules on every host x strategy asked
+/// for. Eager and lazy pass when no schedule is corrupted; `none` passes when some are
+/// (the torture can see corruption) and every host corrupts alike.
+fn torture_budget(
+    options: &Options,
+    builder: &mut Builder,
+    passed: &mut usize,
+    failed: &mut Vec<String>,
+) {
+    let outcome = match torture::torture(
+        builder,
+        &options.hosts,
+        &options.strategies,
+        TEST_SEED,
+        TEST_COUNT,
+        options.verbose,
+    ) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            println!("FAIL torture: {error}");
+            failed.push("torture".into());
+            return;
+        }
+    };
+    let mut problem = false;
+    for tally in &outcome.tallies {
+        let label = format!("torture [{}]", tally.name());
+        let why = match tally.strategy() {
+            Strategy::None if tally.corrupted() == 0 => Some(
+                "no schedule came out corrupted without a strategy, so the torture \
+                 cannot tell a broken strategy from a working one"
+                    .to_string(),
+            ),
+            Strategy::None if tally.disagreed() > 0 => Some(format!(
+                "{} schedules differ from the first host's",
+                tally.disagreed()
+            )),
+            Strategy::None => None,
+            _ if tally.corrupted() > 0 => {
+                Some(format!("{} schedules corrupted", tally.corrupted()))
+            }
+            _ => None,
+        };
+        match why {
+            None => {
+                println!("ok   {label}");
+                *passed += 1;
+            }
+            Some(why) => {
+                println!("FAIL {label}: {why}");
+                problem |= tally.strategy() != Strategy::None || tally.disagreed() > 0;
+                failed.push(label);
+            }
+        }
+    }
+    println!(
+        "torture: {} schedules in all ({TEST_COUNT} per host and strategy, seeds {TEST_SEED}..={}), {} tasks each round",
+        TEST_COUNT * outcome.tallies.len() as u64,
+        TEST_SEED + TEST_COUNT - 1,
+        outcome.tasks
+    );
+    if problem {
+        if let Err(error) = torture::report_first_failure(builder, &outcome, options.verbose) {
+            println!("shrinking failed: {error}");
+        }
     }
 }

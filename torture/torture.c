@@ -1,0 +1,180 @@
+/* The torture guest: tasks that fill their shadow-stack frames with canaries and
+ * check every one of them after every await (docs/torture.md; `cargo xtask torture`).
+ *
+ * A task is a chain of recursive `level` calls, each with a local array of bytes (a
+ * VLA) and a `frame` record that links it to its caller's:
+ *
+ *     shadow stack, high addresses first
+ *     | level 0: frame {up = 0}, bytes[size]          |  <- the task's first frame
+ *     | level 1: frame {up = level 0}, bytes[size+8]  |
+ *     | ...                                           |
+ *     | level depth-1                                 |  <- the task's stack pointer
+ *
+ * Every byte of every array holds canary(id, level, index), so bytes of another task,
+ * of another level or a shifted range all differ. After each await the task walks the
+ * chain from the deepest frame up and checks each record and each byte; the first
+ * difference fails the task with a message naming task, level, byte, expected and
+ * found values. The value each await returns is checked too.
+ *
+ * The schedule (which tasks, in which order, what settles when) comes from the host's
+ * scenario; this module only reacts to its arguments, so a schedule is replayable. */
+#include "jspi_host.h"
+
+/* Fails the calling task (or call) with a message: the guest library's own import. */
+JSPI_IMPORT("jspi", "fail") void jspi_fail(const char *message, int32_t len);
+
+#define MAGIC 0x7a3b9c1du
+#define MAX_DEPTH 8
+
+/* One level's record, on the shadow stack next to its bytes. */
+struct frame {
+    struct frame *up;   /* the caller's frame, 0 at level 0 */
+    uint8_t *bytes;     /* this level's array */
+    uint32_t size;      /* its length */
+    uint32_t level;
+    uint32_t id;
+    uint32_t magic;     /* MAGIC ^ id ^ level */
+};
+
+/* What a task was asked to do and how far it got; lives in the task's first frame. */
+struct ctx {
+    uint32_t id, depth, size, awaits, delays, churn;
+    uint32_t awaited;   /* awaits done so far */
+    int32_t sum;        /* of the values awaited */
+};
+
+static uint8_t canary(uint32_t id, uint32_t level, uint32_t i) {
+    uint32_t x = id * 0x9e3779b1u ^ (level + 1) * 0x85ebca77u ^ (i + 1) * 0xc2b2ae3du;
+    x ^= x >> 15;
+    x *= 0x2c1b3c6du;
+    x ^= x >> 12;
+    return (uint8_t)x;
+}
+
+/* Appends `s` at `out`; returns the end. */
+static char *put(char *out, const char *s) {
+    while (*s) *out++ = *s++;
+    return out;
+}
+
+/* Fails the task: "corrupt: task ID level L WHAT: expected E, found F". */
+static void __attribute__((noreturn))
+corrupt(uint32_t id, uint32_t level, const char *what, uint32_t index, uint32_t expected,
+        uint32_t found) {
+    char message[160];
+    char *p = put(message, "corrupt: task ");
+    p = jspi_format_u64(p, id);
+    p = put(p, " level ");
+    p = jspi_format_u64(p, level);
+    p = put(p, " ");
+    p = put(p, what);
+    if (index != (uint32_t)-1) p = jspi_format_u64(p, index);
+    p = put(p, ": expected ");
+    p = jspi_format_u64(p, expected);
+    p = put(p, ", found ");
+    p = jspi_format_u64(p, found);
+    jspi_fail(message, (int32_t)(p - message));
+    __builtin_unreachable();
+}
+
+/* Checks the record at `f` and every record and byte above it; `deepest` is the level
+ * `f` must be at. A corrupted `up` link is caught before it is followed. */
+static void check_chain(const struct ctx *cx, const struct frame *f, uint32_t deepest) {
+    uint32_t memory_end = (uint32_t)__builtin_wasm_memory_size(0) * 65536u;
+    for (uint32_t level = deepest + 1; level-- > 0;) {
+        if ((uintptr_t)f == 0 || (uintptr_t)f > memory_end - sizeof *f) {
+            corrupt(cx->id, level, "frame link", (uint32_t)-1, 1, (uint32_t)(uintptr_t)f);
+        }
+        if (f->magic != (MAGIC ^ cx->id ^ level)) {
+            corrupt(cx->id, level, "frame record", (uint32_t)-1, MAGIC ^ cx->id ^ level,
+                    f->magic);
+        }
+        if (f->size != cx->size + 8 * level ||
+            (uintptr_t)f->bytes > memory_end - f->size) {
+            corrupt(cx->id, level, "frame size", (uint32_t)-1, cx->size + 8 * level, f->size);
+        }
+        for (uint32_t i = 0; i < f->size; i++) {
+            uint8_t want = canary(cx->id, level, i);
+            if (f->bytes[i] != want) corrupt(cx->id, level, "byte ", i, want, f->bytes[i]);
+        }
+        f = f->up;
+    }
+    if (f != 0) corrupt(cx->id, 0, "frame link above level 0", (uint32_t)-1, 0,
+                        (uint32_t)(uintptr_t)f);
+}
+
+/* One await: a promise of a known int that settles after 0-3 ms (two bits of
+ * `delays` per await, reused after 16), then the whole chain is checked. */
+static void await_and_check(struct ctx *cx, const struct frame *f) {
+    uint32_t n = cx->awaited++;
+    int32_t ms = (int32_t)((cx->delays >> (2 * (n % 16))) & 3);
+    int32_t want = (int32_t)(cx->id * 1000 + n);
+    int32_t got = jspi_await_int(delayed_int(want, ms));
+    if (got != want) corrupt(cx->id, f->level, "await value", n, (uint32_t)want, (uint32_t)got);
+    cx->sum += got;
+    check_chain(cx, f, f->level);
+}
+
+/* A synchronous call inside a task: recursion that writes its own locals below the
+ * task's frames and leaves nothing behind. */
+static uint32_t __attribute__((noinline)) churn(uint32_t n, uint32_t seed) {
+    volatile uint8_t scratch[200];
+    for (uint32_t i = 0; i < sizeof scratch; i++) scratch[i] = (uint8_t)(seed + i);
+    escape((void *)scratch);
+    return n == 0 ? scratch[7] : churn(n - 1, seed * 31 + 1) + scratch[n % 200];
+}
+
+static void __attribute__((noinline))
+level(struct ctx *cx, struct frame *up, uint32_t k) {
+    uint32_t size = cx->size + 8 * k;
+    uint8_t bytes[size + 1]; /* + 1: a VLA may not be empty */
+    struct frame f = {up, bytes, size, k, cx->id, MAGIC ^ cx->id ^ k};
+    for (uint32_t i = 0; i < size; i++) bytes[i] = canary(cx->id, k, i);
+    escape(&f);
+    escape(bytes);
+
+    if (cx->awaits >> (2 * k) & 1) await_and_check(cx, &f);
+    if (cx->churn >> k & 1) {
+        churn(8, cx->id);
+        check_chain(cx, &f, k);
+    }
+    if (k + 1 < cx->depth) level(cx, &f, k + 1);
+    if (cx->awaits >> (2 * k + 1) & 1) await_and_check(cx, &f);
+    check_chain(cx, &f, k);
+}
+
+/* A task: `depth` levels (1-8) of `size` + 8 * level bytes each (size 0-65536);
+ * bit 2k of `awaits` awaits at level k before going deeper, bit 2k+1 after coming
+ * back; bit k of `churn` makes a synchronous call at level k. Returns the sum of the
+ * values awaited, so every host and strategy must print the same result. */
+JSPI_EXPORT("task")
+int32_t task(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t delays,
+             int32_t churn_mask) {
+    if (depth < 1 || depth > MAX_DEPTH || size < 0 || size > 65536) {
+        static const char message[] = "task: depth must be 1-8 and size 0-65536";
+        jspi_fail(message, sizeof message - 1);
+    }
+    struct ctx cx = {(uint32_t)id, (uint32_t)depth, (uint32_t)size, (uint32_t)awaits,
+                     (uint32_t)delays, (uint32_t)churn_mask, 0, 0};
+    escape(&cx);
+    level(&cx, 0, 0);
+    return cx.sum;
+}
+
+/* A plain synchronous call from the host between awaits: fills `size` bytes of its
+ * own frame (0-65536), which is where suspended tasks' frames are, without a strategy. */
+JSPI_EXPORT("scribble")
+int32_t scribble(int32_t seed, int32_t size) {
+    if (size < 0 || size > 65536) {
+        static const char message[] = "scribble: size must be 0-65536";
+        jspi_fail(message, sizeof message - 1);
+    }
+    uint8_t bytes[size + 1];
+    uint32_t x = (uint32_t)seed;
+    for (int32_t i = 0; i < size; i++) {
+        x = x * 1664525u + 1013904223u;
+        bytes[i] = (uint8_t)(x >> 24);
+    }
+    escape(bytes);
+    return (int32_t)(x >> 8);
+}

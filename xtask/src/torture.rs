@@ -1,0 +1,746 @@
+//! `cargo xtask torture`, and the torture budget of `cargo xtask test`: seeded random
+//! schedules for the torture guest (`torture/torture.c`) on every host and strategy.
+//!
+//! A *schedule* is a list of scenario steps: tasks started with random shapes (depth,
+//! frame size, where they await, how long each promise takes, synchronous calls inside
+//! them), plain `scribble` calls in between, and waits in random order. Seed `S` always
+//! gives the same schedule. Thousands of schedules go into one scenario, each after a
+//! `reset` step (a fresh instance and clock), so one runner process runs them all.
+//!
+//! The guest checks its own frames after every await and fails the task on the first
+//! wrong byte. On top of that every transcript is compared with the eager one on the
+//! first host: eager and lazy must agree with it everywhere, and `none` must agree with
+//! itself across hosts (the hosts are deterministic, corruption included). A failing
+//! schedule is shrunk, step by step and argument by argument, to a minimal one that
+//! still fails, which is printed and saved as a plain scenario.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::compile::{Builder, Strategy};
+use crate::examples::{Example, Kind};
+use crate::hosts::Host;
+use crate::run::check_hosts;
+use crate::{process, project_root, rel, tools, Error, Options, Result};
+
+/// Seeds `cargo xtask test` runs: `TEST_COUNT` schedules per host and strategy from
+/// `TEST_SEED` on, the same every run (`cargo xtask torture` explores further).
+pub const TEST_SEED: u64 = 1;
+/// See [`TEST_SEED`]: 9 host x strategy pairs x 1,500 = 13,500 schedules per test run.
+pub const TEST_COUNT: u64 = 1_500;
+
+/// How long one batch may run before the runner is taken for stuck.
+const BATCH_LIMIT: Duration = Duration::from_secs(600);
+
+/// Frame sizes a task's levels start from (each level adds 8 bytes).
+const SIZES: [i32; 7] = [0, 1, 24, 100, 512, 1500, 4000];
+/// Sizes of the `scribble` calls' frames.
+const SCRIBBLE_SIZES: [i32; 4] = [16, 256, 2048, 8192];
+/// At most this many tasks per schedule (the guest library's default limit is far
+/// higher; the shadow stack holds them all even at the largest shapes).
+const MAX_TASKS: u64 = 14;
+/// At most this many levels per task (the guest takes up to 8).
+const MAX_DEPTH: u64 = 6;
+
+/// SplitMix64: small, fast, and the same sequence on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// One step of a schedule; task `n` is named `Tn` and has id `n`.
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    /// `task(id, depth, size, awaits, delays, churn)` as a promising task.
+    Start { args: [i32; 6] },
+    /// `scribble(seed, size)`, a plain call.
+    Scribble { args: [i32; 2] },
+    /// Run the event loop until task `id` settles.
+    Wait { id: i32 },
+}
+
+impl Step {
+    fn json(&self) -> String {
+        let list = |args: &[i32]| {
+            let items: Vec<String> = args.iter().map(i32::to_string).collect();
+            items.join(", ")
+        };
+        match self {
+            Step::Start { args } => format!(
+                r#"{{"start": "task", "args": [{}], "as": "T{}"}}"#,
+                list(args),
+                args[0]
+            ),
+            Step::Scribble { args } => {
+                format!(r#"{{"call": "scribble", "args": [{}]}}"#, list(args))
+            }
+            Step::Wait { id } => format!(r#"{{"wait": "T{id}"}}"#),
+        }
+    }
+}
+
+/// The steps of the schedule of `seed`.
+fn generate(seed: u64) -> Vec<Step> {
+    let mut rng = Rng(seed);
+    let tasks = 2 + rng.below(MAX_TASKS - 1) as i32;
+    let (mut steps, mut started, mut unwaited) = (Vec::new(), 0, Vec::new());
+    while started < tasks || (!unwaited.is_empty() && rng.below(2) == 0) {
+        let roll = rng.below(100);
+        if started < tasks && roll < 50 {
+            started += 1;
+            let depth = 1 + rng.below(MAX_DEPTH);
+            let awaits = rng.next() & ((1 << (2 * depth)) - 1);
+            let churn = rng.below(1 << depth);
+            steps.push(Step::Start {
+                args: [
+                    started,
+                    depth as i32,
+                    rng.pick(&SIZES),
+                    awaits as i32,
+                    rng.next() as i32,
+                    churn as i32,
+                ],
+            });
+            unwaited.push(started);
+        } else if roll < 70 {
+            steps.push(Step::Scribble {
+                args: [rng.next() as i32 & 0xffff, rng.pick(&SCRIBBLE_SIZES)],
+            });
+        } else if !unwaited.is_empty() {
+            let i = rng.below(unwaited.len() as u64) as usize;
+            steps.push(Step::Wait {
+                id: unwaited.swap_remove(i),
+            });
+        }
+    }
+    steps
+}
+
+/// A batch of schedules as one scenario: each schedule after a `reset` step labelled
+/// with its key.
+fn batch_scenario(schedules: &[(String, Vec<Step>)]) -> String {
+    let mut text = String::from(
+        "{\"description\": \"torture schedules (generated by cargo xtask torture)\", \"steps\": [\n",
+    );
+    let mut first = true;
+    for (key, steps) in schedules {
+        for step in
+            std::iter::once(format!(r#"{{"reset": "{key}"}}"#)).chain(steps.iter().map(Step::json))
+        {
+            if !first {
+                text.push_str(",\n");
+            }
+            first = false;
+            text.push_str(&step);
+        }
+    }
+    text.push_str("\n]}\n");
+    text
+}
+
+/// A single schedule as a plain scenario (no reset step), to replay by hand.
+fn plain_scenario(description: &str, steps: &[Step]) -> String {
+    let lines: Vec<String> = steps.iter().map(|s| format!("    {}", s.json())).collect();
+    format!(
+        "{{\n  \"description\": \"{description}\",\n  \"steps\": [\n{}\n  ]\n}}\n",
+        lines.join(",\n")
+    )
+}
+
+/// The transcript of each schedule of a batch, by key, without the reset line.
+fn split(transcript: &str) -> HashMap<String, String> {
+    let mut parts = HashMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in transcript.lines() {
+        let reset = line
+            .strip_prefix("[t=0] reset ")
+            .filter(|_| line.starts_with("[t=0] reset "));
+        if let Some(key) = reset {
+            if let Some((key, text)) = current.take() {
+                parts.insert(key, text);
+            }
+            current = Some((key.to_string(), String::new()));
+        } else if let Some((_, text)) = &mut current {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    if let Some((key, text)) = current {
+        parts.insert(key, text);
+    }
+    parts
+}
+
+/// The first line that shows a failure: a task that failed or never settled, a
+/// plain call that failed.
+fn failure_line(text: &str) -> Option<&str> {
+    text.lines().find(|line| {
+        line.contains(" rejected: ") || line.contains(" failed: ") || line.contains("] end: ")
+    })
+}
+
+/// What a schedule's transcript is checked for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Check {
+    /// No failure line, and the same transcript as eager on the first host.
+    Intact,
+    /// The same transcript as `none` on the first host (corrupted or not: the hosts
+    /// are deterministic, so they must corrupt alike).
+    Agrees,
+}
+
+impl Check {
+    /// Why `text` fails the check against `reference`, if it does.
+    fn verdict(self, text: &str, reference: &str) -> Option<String> {
+        if self == Check::Intact {
+            if let Some(line) = failure_line(text) {
+                return Some(line.to_string());
+            }
+        }
+        (text != reference).then(|| first_difference(reference, text))
+    }
+}
+
+/// `expected LINE, got LINE` at the first line where two transcripts part.
+fn first_difference(expected: &str, got: &str) -> String {
+    let (mut a, mut b) = (expected.lines(), got.lines());
+    loop {
+        match (a.next(), b.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => {
+                return format!(
+                    "transcript differs: expected {:?}, got {:?}",
+                    x.unwrap_or("(end)"),
+                    y.unwrap_or("(end)")
+                )
+            }
+        }
+    }
+}
+
+/// One host and strategy.
+type Config = (Host, Strategy);
+
+fn config_name((host, strategy): Config) -> String {
+    format!("{}/{}", host.name(), strategy.name())
+}
+
+/// Builds the torture guest for `strategy`.
+fn guest(builder: &mut Builder, strategy: Strategy) -> Result<PathBuf> {
+    let dir = project_root().join("torture");
+    let example = Example {
+        name: "torture".into(),
+        kind: Kind::C(vec![dir.join("torture.c")]),
+        scenario: dir.join("torture.c"),
+        dir,
+        description: None,
+        strategies: Strategy::ALL.to_vec(),
+    };
+    builder
+        .wasm(&example, strategy)
+        .map_err(|e| Error::failure(format!("building the torture guest: {e}")))
+}
+
+/// Runs a batch on one configuration; the transcript of every schedule by key.
+fn run_batch(
+    builder: &mut Builder,
+    config: Config,
+    scenario: &Path,
+    keys: &[String],
+    verbose: bool,
+) -> Result<HashMap<String, String>> {
+    let (host, strategy) = config;
+    let wasm = guest(builder, strategy)?;
+    let result = host.run_limited(&wasm, scenario, BATCH_LIMIT, verbose)?;
+    if let Some(failure) = result.failure {
+        return Err(Error::failure(format!(
+            "torture batch on {}: {failure}",
+            config_name(config)
+        )));
+    }
+    let parts = split(&result.transcript);
+    if let Some(missing) = keys.iter().find(|k| !parts.contains_key(*k)) {
+        return Err(Error::failure(format!(
+            "torture batch on {}: the transcript has no part for `{missing}`",
+            config_name(config)
+        )));
+    }
+    Ok(parts)
+}
+
+/// A failed schedule: its seed, the configuration it is compared with, the check it
+/// failed, and why.
+#[derive(Clone)]
+struct Failure {
+    seed: u64,
+    compare: Config,
+    check: Check,
+    why: String,
+}
+
+/// What a torture run found on one configuration.
+pub struct Tally {
+    config: Config,
+    /// Schedules whose tasks' frames did not come through intact.
+    corrupted: Vec<Failure>,
+    /// `none` only: schedules whose transcript differs from the first host's.
+    disagreed: Vec<Failure>,
+}
+
+impl Tally {
+    /// The host and strategy, as `host/strategy`.
+    pub fn name(&self) -> String {
+        config_name(self.config)
+    }
+
+    /// The strategy.
+    pub fn strategy(&self) -> Strategy {
+        self.config.1
+    }
+
+    /// How many schedules came out corrupted.
+    pub fn corrupted(&self) -> usize {
+        self.corrupted.len()
+    }
+
+    /// How many schedules (`none` only) differed from the first host's.
+    pub fn disagreed(&self) -> usize {
+        self.disagreed.len()
+    }
+
+    /// What is wrong here: any failure with eager or lazy, a disagreement with none.
+    fn problems(&self) -> impl Iterator<Item = &Failure> {
+        let corrupted = match self.config.1 {
+            Strategy::None => &[][..],
+            _ => &self.corrupted[..],
+        };
+        corrupted.iter().chain(&self.disagreed)
+    }
+}
+
+/// What [`torture`] found.
+pub struct Outcome {
+    /// One per configuration asked for.
+    pub tallies: Vec<Tally>,
+    /// Tasks per configuration.
+    pub tasks: usize,
+}
+
+/// Runs the schedules of seeds `seed..seed + count` on every host x strategy of
+/// `hosts` x `strategies`; eager on the first host always runs, as the reference.
+/// Prints a line per configuration, with its first failure.
+pub fn torture(
+    builder: &mut Builder,
+    hosts: &[Host],
+    strategies: &[Strategy],
+    seed: u64,
+    count: u64,
+    verbose: bool,
+) -> Result<Outcome> {
+    let dir = project_root().join("target/torture");
+    fs::create_dir_all(&dir)
+        .map_err(|e| Error::failure(format!("creating {}: {e}", rel(&dir).display())))?;
+    let seeds: Vec<u64> = (seed..seed.saturating_add(count)).collect();
+    let schedules: Vec<(String, Vec<Step>)> = seeds
+        .iter()
+        .map(|&s| (format!("seed {s}"), generate(s)))
+        .collect();
+    let keys: Vec<String> = schedules.iter().map(|(k, _)| k.clone()).collect();
+    let scenario = dir.join("batch.json");
+    fs::write(&scenario, batch_scenario(&schedules))
+        .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&scenario).display())))?;
+    let tasks: usize = schedules
+        .iter()
+        .map(|(_, steps)| {
+            steps
+                .iter()
+                .filter(|s| matches!(s, Step::Start { .. }))
+                .count()
+        })
+        .sum();
+
+    // The reference first, then every configuration asked for, first host first.
+    let first = hosts[0];
+    let reference: Config = (first, Strategy::Eager);
+    let mut configs = vec![reference];
+    for &strategy in strategies {
+        for &host in hosts {
+            if !configs.contains(&(host, strategy)) {
+                configs.push((host, strategy));
+            }
+        }
+    }
+    let mut transcripts: HashMap<Config, HashMap<String, String>> = HashMap::new();
+    let mut tallies = Vec::new();
+    for &config in &configs {
+        let started = Instant::now();
+        transcripts.insert(
+            config,
+            run_batch(builder, config, &scenario, &keys, verbose)?,
+        );
+        let elapsed = started.elapsed();
+        let check = |compare: Config, check: Check| -> Vec<Failure> {
+            seeds
+                .iter()
+                .zip(&keys)
+                .filter_map(|(&seed, key)| {
+                    let why =
+                        check.verdict(&transcripts[&config][key], &transcripts[&compare][key])?;
+                    Some(Failure {
+                        seed,
+                        compare,
+                        check,
+                        why,
+                    })
+                })
+                .collect()
+        };
+        let mut tally = Tally {
+            config,
+            corrupted: check(reference, Check::Intact),
+            disagreed: Vec::new(),
+        };
+        if config.1 == Strategy::None && config.0 != first {
+            tally.disagreed = check((first, Strategy::None), Check::Agrees);
+        }
+        if !strategies.contains(&config.1) || !hosts.contains(&config.0) {
+            continue; // the reference alone, not asked for
+        }
+        let mut line = format!(
+            "torture {:<15} {count} schedules, {tasks} tasks: {} corrupted",
+            tally.name(),
+            tally.corrupted()
+        );
+        if config.1 == Strategy::None && config.0 != first {
+            let _ = write!(line, ", {} differ from {}", tally.disagreed(), first.name());
+        }
+        let _ = write!(line, " ({:.1} s)", elapsed.as_secs_f64());
+        println!("{line}");
+        let shown = tally.disagreed.first().or(tally.corrupted.first());
+        if let Some(failure) = shown {
+            println!("    first: seed {}: {}", failure.seed, failure.why);
+        }
+        tallies.push(tally);
+    }
+    Ok(Outcome { tallies, tasks })
+}
+
+/// `cargo xtask torture`: fails when any schedule failed (with `none` that is
+/// expected), after printing the first failure shrunk.
+pub fn command(options: &Options, seed: u64, count: u64) -> Result<()> {
+    tools::ensure(options.verbose)?;
+    check_hosts(&options.hosts, options.verbose)?;
+    let mut builder = Builder::new(options.verbose);
+    let outcome = torture(
+        &mut builder,
+        &options.hosts,
+        &options.strategies,
+        seed,
+        count,
+        options.verbose,
+    )?;
+    let total = count * outcome.tallies.len() as u64;
+    let failed: usize = outcome
+        .tallies
+        .iter()
+        .map(|t| t.corrupted() + t.disagreed())
+        .sum();
+    if failed == 0 {
+        println!(
+            "no failure in {total} schedules (seeds {seed}..={} on each of {} host/strategy pairs)",
+            seed + count - 1,
+            outcome.tallies.len()
+        );
+        return Ok(());
+    }
+    report_first_failure(&mut builder, &outcome, options.verbose)?;
+    Err(Error::failure(format!(
+        "{failed} of {total} schedules failed"
+    )))
+}
+
+/// Shrinks the first failure of `outcome` to a minimal schedule; prints it, saves it,
+/// and says how to replay it. Real problems (eager or lazy corrupted, hosts that
+/// disagree) come before `none`'s expected corruption; then the lowest seed.
+pub fn report_first_failure(builder: &mut Builder, outcome: &Outcome, verbose: bool) -> Result<()> {
+    let problems = outcome
+        .tallies
+        .iter()
+        .flat_map(|t| t.problems().map(move |f| (f, t.config)))
+        .collect::<Vec<_>>();
+    let expected = outcome
+        .tallies
+        .iter()
+        .flat_map(|t| t.corrupted.iter().map(move |f| (f, t.config)))
+        .collect::<Vec<_>>();
+    let Some((failure, config)) = lowest(problems).or_else(|| lowest(expected)) else {
+        return Ok(());
+    };
+    let Failure {
+        seed,
+        mut compare,
+        check,
+        ..
+    } = failure.clone();
+    if compare == config {
+        // Eager on the first host failed on its own; compare with lazy there.
+        compare = (config.0, Strategy::Lazy);
+    }
+    println!(
+        "shrinking seed {seed} on {} (compared with {})",
+        config_name(config),
+        config_name(compare)
+    );
+    let original = generate(seed);
+    let (steps, why, rounds) = shrink(builder, config, compare, check, original.clone(), verbose)?;
+    let path = project_root().join("target/torture/minimal.json");
+    let description = format!(
+        "seed {seed} shrunk from {} to {} steps; on {}: {why}",
+        original.len(),
+        steps.len(),
+        config_name(config)
+    );
+    fs::write(
+        &path,
+        plain_scenario(&description.replace(['"', '\\'], "'"), &steps),
+    )
+    .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&path).display())))?;
+    println!(
+        "first failing seed: {seed} on {}: {why}",
+        config_name(config)
+    );
+    println!(
+        "minimal schedule ({} steps, from {}; {rounds} shrinking rounds), saved as {}:",
+        steps.len(),
+        original.len(),
+        rel(&path).display()
+    );
+    for step in &steps {
+        println!("    {}", step.json());
+    }
+    let wasm = guest(builder, config.1)?;
+    println!(
+        "replay: {}\n    or: cargo xtask torture --seed {seed} --count 1 --host {} --strategy {}",
+        process::display(&config.0.command(&wasm, &path)),
+        config.0.name(),
+        config.1.name()
+    );
+    Ok(())
+}
+
+/// The failure with the lowest seed.
+fn lowest(failures: Vec<(&Failure, Config)>) -> Option<(&Failure, Config)> {
+    failures.into_iter().min_by_key(|(f, _)| f.seed)
+}
+
+/// Greedy shrinking: each round runs every one-change-smaller variant of `steps` in
+/// one batch (on the failing configuration and the one it is compared with) and keeps
+/// the first that still fails `check`; stops when none does. Returns the steps, why
+/// they fail, and the number of rounds.
+fn shrink(
+    builder: &mut Builder,
+    config: Config,
+    compare: Config,
+    check: Check,
+    steps: Vec<Step>,
+    verbose: bool,
+) -> Result<(Vec<Step>, String, usize)> {
+    let scenario = project_root().join("target/torture/shrink.json");
+    // Runs candidates in one batch; the first that fails, with why.
+    let mut first_failing = |candidates: Vec<Vec<Step>>| -> Result<Option<(Vec<Step>, String)>> {
+        let batch: Vec<(String, Vec<Step>)> = candidates
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (format!("candidate {i}"), c))
+            .collect();
+        let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
+        fs::write(&scenario, batch_scenario(&batch))
+            .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&scenario).display())))?;
+        let failing = run_batch(builder, config, &scenario, &keys, verbose)?;
+        let reference = run_batch(builder, compare, &scenario, &keys, verbose)?;
+        Ok(batch.into_iter().find_map(|(key, c)| {
+            check
+                .verdict(&failing[&key], &reference[&key])
+                .map(|why| (c, why))
+        }))
+    };
+    let Some((mut steps, mut why)) = first_failing(vec![steps])? else {
+        return Err(Error::failure(
+            "the failing schedule passes when run alone: it depends on what ran before it \
+             in the batch, which a reset should have made impossible",
+        ));
+    };
+    for round in 0.. {
+        match first_failing(smaller(&steps))? {
+            Some((smaller, reason)) => (steps, why) = (smaller, reason),
+            None => return Ok((steps, why, round)),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// Every schedule one change smaller than `steps`: a step left out (a start together
+/// with its wait), or one argument of a step made simpler.
+fn smaller(steps: &[Step]) -> Vec<Vec<Step>> {
+    let mut out = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let mut without: Vec<Step> = steps[..i].to_vec();
+        without.extend(
+            steps[i + 1..]
+                .iter()
+                .filter(|s| match (step, s) {
+                    (Step::Start { args }, Step::Wait { id }) => *id != args[0],
+                    _ => true,
+                })
+                .cloned(),
+        );
+        out.push(without);
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let variants: Vec<Step> = match step {
+            Step::Start { args } => {
+                let [id, depth, size, awaits, delays, churn] = *args;
+                let mut v = Vec::new();
+                if depth > 1 {
+                    let keep = (1i64 << (2 * (depth - 1))) - 1;
+                    v.push([
+                        id,
+                        depth - 1,
+                        size,
+                        (awaits as i64 & keep) as i32,
+                        delays,
+                        churn & ((1 << (depth - 1)) - 1),
+                    ]);
+                }
+                if size > 0 {
+                    v.push([id, depth, size / 2, awaits, delays, churn]);
+                }
+                for bit in 0..2 * depth {
+                    if awaits & (1 << bit) != 0 {
+                        v.push([id, depth, size, awaits & !(1 << bit), delays, churn]);
+                    }
+                }
+                if delays != 0 {
+                    v.push([id, depth, size, awaits, 0, churn]);
+                }
+                if churn != 0 {
+                    v.push([id, depth, size, awaits, delays, 0]);
+                }
+                v.into_iter().map(|args| Step::Start { args }).collect()
+            }
+            Step::Scribble { args: [seed, size] } if *size > 1 => {
+                vec![Step::Scribble {
+                    args: [*seed, size / 2],
+                }]
+            }
+            _ => Vec::new(),
+        };
+        for variant in variants {
+            let mut changed = steps.to_vec();
+            changed[i] = variant;
+            out.push(changed);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_always_gives_the_same_schedule() {
+        assert_eq!(generate(7), generate(7));
+        assert_ne!(generate(7), generate(8));
+        let steps = generate(7);
+        let starts = steps
+            .iter()
+            .filter(|s| matches!(s, Step::Start { .. }))
+            .count();
+        assert!((2..=MAX_TASKS as usize).contains(&starts), "{steps:?}");
+    }
+
+    #[test]
+    fn waits_follow_their_starts_and_come_once() {
+        for seed in 0..200 {
+            let mut started = Vec::new();
+            let mut waited = Vec::new();
+            for step in generate(seed) {
+                match step {
+                    Step::Start { args } => started.push(args[0]),
+                    Step::Wait { id } => {
+                        assert!(started.contains(&id) && !waited.contains(&id));
+                        waited.push(id);
+                    }
+                    Step::Scribble { .. } => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batches_split_back_into_their_schedules() {
+        let transcript = "[t=0] reset seed 1\n[t=0] start T1 = task()\n[t=3] T1 fulfilled: 1\n\
+                          [t=0] reset seed 2\n[t=0] reset seed 3\n[t=0] call scribble(1, 2)\n";
+        let parts = split(transcript);
+        assert_eq!(
+            parts["seed 1"],
+            "[t=0] start T1 = task()\n[t=3] T1 fulfilled: 1\n"
+        );
+        assert_eq!(parts["seed 2"], "");
+        assert_eq!(parts["seed 3"], "[t=0] call scribble(1, 2)\n");
+    }
+
+    #[test]
+    fn verdicts_catch_failures_and_differences() {
+        let good = "[t=0] start T1 = task()\n[t=1] T1 fulfilled: 5\n";
+        assert_eq!(Check::Intact.verdict(good, good), None);
+        let bad = "[t=0] start T1 = task()\n[t=1] T1 rejected: corrupt: task 1\n";
+        assert!(Check::Intact
+            .verdict(bad, good)
+            .unwrap()
+            .contains("corrupt: task 1"));
+        assert_eq!(Check::Agrees.verdict(bad, bad), None);
+        assert!(Check::Agrees.verdict(bad, good).is_some());
+        let off = "[t=0] start T1 = task()\n[t=1] T1 fulfilled: 6\n";
+        assert!(Check::Intact
+            .verdict(off, good)
+            .unwrap()
+            .contains("fulfilled: 6"));
+    }
+
+    #[test]
+    fn shrinking_candidates_are_smaller_and_keep_waits_valid() {
+        let steps = generate(11);
+        for candidate in smaller(&steps) {
+            assert_ne!(candidate, steps);
+            let mut started = Vec::new();
+            for step in &candidate {
+                match step {
+                    Step::Start { args } => started.push(args[0]),
+                    Step::Wait { id } => assert!(started.contains(id)),
+                    Step::Scribble { .. } => {}
+                }
+            }
+        }
+    }
+}
