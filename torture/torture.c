@@ -1,5 +1,5 @@
 /* The torture guest: tasks that fill their shadow-stack frames with canaries and
- * check every one of them after every await (docs/torture.md; `cargo xtask torture`).
+ * check every one of them after every await (torture/README.md; `cargo xtask torture`).
  *
  * A task is a chain of recursive `level` calls, each with a local array of bytes (a
  * VLA) and a `frame` record that links it to its caller's:
