@@ -161,6 +161,32 @@ int32_t task(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t de
     return cx.sum;
 }
 
+/* A plain synchronous call that starts task `id` (named "T<id>", arguments as for
+ * `task`) from inside itself through the host (`env.start`): the task runs on top of
+ * this call's frame, which holds `frame` bytes of canaries (0-65536) checked after the
+ * task has suspended or ended. Returns the task's id. */
+JSPI_EXPORT("spawner")
+int32_t spawner(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t delays,
+                int32_t churn_mask, int32_t frame) {
+    if (frame < 0 || frame > 65536) {
+        static const char message[] = "spawner: frame must be 0-65536";
+        jspi_fail(message, sizeof message - 1);
+    }
+    uint32_t own = (uint32_t)id | 0x80000000u; /* canaries unlike any task's */
+    uint8_t bytes[frame + 1];
+    for (int32_t i = 0; i < frame; i++) bytes[i] = canary(own, 0, (uint32_t)i);
+    escape(bytes);
+    char name[16] = "T";
+    *jspi_format_u64(name + 1, (uint32_t)id) = 0;
+    int32_t args[6] = {id, depth, size, awaits, delays, churn_mask};
+    jspi_host_start(name, "task", args, 6);
+    for (int32_t i = 0; i < frame; i++) {
+        uint8_t want = canary(own, 0, (uint32_t)i);
+        if (bytes[i] != want) corrupt((uint32_t)id, 0, "spawner byte ", (uint32_t)i, want, bytes[i]);
+    }
+    return id;
+}
+
 /* A plain synchronous call from the host between awaits: fills `size` bytes of its
  * own frame (0-65536), which is where suspended tasks' frames are, without a strategy. */
 JSPI_EXPORT("scribble")

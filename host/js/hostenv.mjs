@@ -72,9 +72,10 @@ function readString(memory, ptr, len) {
  * The import object for one instance.
  *
  * `log(text)` prints a transcript line; `clock` is the VirtualClock; `memory()`
- * returns the instance's exported memory (known only after instantiation).
+ * returns the instance's exported memory (known only after instantiation);
+ * `start(name, exportName, args)` starts a promising task as a `start` step does.
  */
-export function makeImports({ log, clock, memory }) {
+export function makeImports({ log, clock, memory, start }) {
   const int32 = (x) => x | 0;
   const jspi = {
     await: new WebAssembly.Suspending((value) =>
@@ -126,6 +127,18 @@ export function makeImports({ log, clock, memory }) {
     rejecting: (code, ms) => clock.rejectAfter(ms, new Error(`rejected with code ${code}`)),
     failing(code) {
       throw new Error(`host import failed with code ${code}`);
+    },
+    start(name, exportName, argsPtr, count) {
+      if (count < 0 || count > 64) throw new GuestFailure(`env.start: ${count} arguments (at most 64)`);
+      const bytes = new Uint8Array(memory().buffer);
+      const from = argsPtr >>> 0;
+      const to = from + 4 * count;
+      if (to > bytes.length) {
+        throw new GuestFailure(`env.start: arguments at ${from}..${to} lie outside memory (${bytes.length} bytes)`);
+      }
+      const view = new DataView(bytes.buffer, from, 4 * count);
+      const args = Array.from({ length: count }, (_, i) => view.getInt32(4 * i, true));
+      start(readString(memory(), name), readString(memory(), exportName), args);
     },
   };
   return { jspi, env };

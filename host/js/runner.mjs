@@ -14,7 +14,7 @@
 
 import { readFileSync } from "node:fs";
 import { VirtualClock, drainMicrotasks } from "./clock.mjs";
-import { formatError, formatValue, makeImports } from "./hostenv.mjs";
+import { GuestFailure, formatError, formatValue, makeImports } from "./hostenv.mjs";
 import { BadInput, checkExports, parseScenario } from "./scenario.mjs";
 import { bindgenBridge, loadBindgen } from "./bindgen.mjs";
 
@@ -81,7 +81,12 @@ async function main(argv) {
   const log = (text) => process.stdout.write(`[t=${clock.now}] ${text}\n`);
   let module; // compiled once; a `reset` step instantiates it again
   let instance;
-  const imports = makeImports({ log, clock, memory: () => instance.exports.memory });
+  const imports = makeImports({
+    log,
+    clock,
+    memory: () => instance.exports.memory,
+    start: (...args) => startNested(...args),
+  });
 
   if (wasmPath.endsWith(".js")) {
     // wasm-bindgen glue: it instantiates the module itself (see bindgen.mjs).
@@ -137,6 +142,20 @@ async function main(argv) {
         settle(`rejected: ${formatError(error)}`);
       },
     );
+  }
+
+  /** `env.start`: a task started from inside the guest, checked as a `start` step is
+   * before anything runs; a problem fails the calling export. */
+  function startNested(name, exportName, args) {
+    if (tasks.has(name)) throw new GuestFailure(`env.start: task name \`${name}\` is used twice`);
+    const fn = exports[exportName];
+    if (typeof fn !== "function") {
+      throw new GuestFailure(`env.start: the module has no exported function \`${exportName}\``);
+    }
+    if (fn.length !== args.length) {
+      throw new GuestFailure(`env.start: \`${exportName}\` takes ${fn.length} argument(s), got ${args.length}`);
+    }
+    start({ as: name, export: exportName, args });
   }
 
   function call(step) {

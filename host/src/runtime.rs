@@ -7,10 +7,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-use wasmtime::{Caller, Engine, Extern, Func, FuncType, Memory, Module, Ref, Store, TypedFunc};
+use wasmtime::{
+    AsContextMut, Caller, Engine, Extern, Func, FuncType, Memory, Module, Ref, Store,
+    StoreContextMut, TypedFunc,
+};
 
 use crate::adapter::{self, names, GuestShape, ImportRoute, Sig, Ty};
 use crate::executor::Executor;
@@ -176,6 +179,42 @@ impl<T: 'static> Cx<'_, '_, T> {
         }
     }
 
+    /// Calls export `name` of this instance plainly from inside a host function, as
+    /// a JavaScript import may call an export ([`Instance::call`]).
+    pub fn call(&mut self, name: &str, args: &[i32]) -> Result<Option<Val>> {
+        call_in(self.caller.as_context_mut(), name, args)
+    }
+
+    /// Starts export `name` of this instance as a promising task from inside a host
+    /// function, as a JavaScript import may call `WebAssembly.promising(export)(...)`
+    /// ([`Instance::promising`]): the task runs now, on top of the guest's frames that
+    /// called this import, until it finishes or first suspends; its later steps run
+    /// on the executor.
+    pub fn promising(&mut self, name: &str, args: &[i32]) -> Result<Task> {
+        let (worker, k) = begin_task(self.caller.as_context_mut(), name, args)?;
+        let inner = self.instance()?.inner;
+        let stop = drive_in(self.caller.as_context_mut(), worker, k, 0);
+        let slot = Rc::new(RefCell::new(TaskSlot::default()));
+        after(inner, worker, stop, slot.clone());
+        Ok(Task { slot })
+    }
+
+    /// Names and parameter counts of the exports the host can call
+    /// ([`Instance::exports`]).
+    pub fn exports(&mut self) -> Vec<(String, usize)> {
+        exports_of(self.caller.data_mut())
+    }
+
+    /// The instance this host function was called from.
+    pub fn instance(&mut self) -> Result<Instance<T>> {
+        let machine = self.caller.data_mut().machine()?;
+        let inner = machine
+            .inner
+            .upgrade()
+            .ok_or_else(|| Error::msg("the instance is gone"))?;
+        Ok(Instance { inner })
+    }
+
     /// The guest's exported `memory`, writable (empty if it exports none).
     pub fn memory_mut(&mut self) -> &mut [u8] {
         match self.caller.data().memory {
@@ -201,9 +240,17 @@ pub struct Data<T: 'static> {
     /// Result of the call that just finished.
     result: Option<Val>,
     memory: Option<Memory>,
+    /// Set once instantiation is complete.
+    machine: Option<Machine<T>>,
 }
 
 impl<T: 'static> Data<T> {
+    fn machine(&mut self) -> Result<&mut Machine<T>> {
+        self.machine
+            .as_mut()
+            .ok_or_else(|| Error::msg("the instance is not ready: it is still being made"))
+    }
+
     fn object_id(&mut self, object: Option<HostRef>) -> Result<i32> {
         let Some(object) = object else { return Ok(0) };
         if self.objects.len() >= (1 << 31) - 2 {
@@ -319,13 +366,24 @@ struct Inner<T: 'static> {
 struct State<T: 'static> {
     store: Store<Data<T>>,
     guest: wasmtime::Instance,
+}
+
+/// What calling exports takes. It lives in the store's data, so a host function can
+/// call back into its instance through its `Caller` ([`Cx::promising`], [`Cx::call`])
+/// while the instance's `State` is borrowed by the call that reached it.
+struct Machine<T: 'static> {
     drive: TypedFunc<(i32, i32, i32), (i32, i32)>,
     ensure: TypedFunc<i32, ()>,
     trampolines: Vec<TypedFunc<(), ()>>,
     shape: GuestShape,
     by_name: HashMap<String, usize>,
+    /// Workers whose continuation waits for a new call.
     idle: Vec<i32>,
+    /// Workers made so far.
     workers: i32,
+    /// The instance, for the host functions that start tasks (they must schedule the
+    /// task's later steps).
+    inner: Weak<Inner<T>>,
 }
 
 fn wasm_type(ty: Ty) -> wasmtime::ValType {
@@ -561,6 +619,7 @@ impl<T: 'static> Compiled<T> {
                 args: Vec::new(),
                 result: None,
                 memory: None,
+                machine: None,
             },
         );
 
@@ -715,22 +774,26 @@ impl<T: 'static> Compiled<T> {
         }
         let drive = adapter_instance.get_typed_func(&mut store, names::DRIVE)?;
         let ensure = adapter_instance.get_typed_func(&mut store, names::ENSURE)?;
-        Ok(Instance {
-            inner: Rc::new(Inner {
+        let inner = Rc::new_cyclic(|inner| {
+            store.data_mut().machine = Some(Machine {
+                drive,
+                ensure,
+                trampolines,
+                shape,
+                by_name,
+                idle: Vec::new(),
+                workers: 0,
+                inner: inner.clone(),
+            });
+            Inner {
                 state: RefCell::new(State {
                     store,
                     guest: instance,
-                    drive,
-                    ensure,
-                    trampolines,
-                    shape,
-                    by_name,
-                    idle: Vec::new(),
-                    workers: 0,
                 }),
                 executor: executor.clone(),
-            }),
-        })
+            }
+        });
+        Ok(Instance { inner })
     }
 }
 
@@ -753,64 +816,22 @@ impl<T: 'static> Instance<T> {
     fn state(&self) -> Result<std::cell::RefMut<'_, State<T>>> {
         self.inner.state.try_borrow_mut().map_err(|_| {
             Error::msg(
-                "the instance is busy: a host function cannot call back into its own instance",
+                "the instance is busy: a host function calls back into its instance through \
+                 its Cx (Cx::call, Cx::promising), not through Instance",
             )
         })
     }
 
-    /// Index of callable export `name`, checking the argument count.
-    fn export_index(state: &State<T>, name: &str, args: &[i32]) -> Result<usize> {
-        let Some(&k) = state.by_name.get(name) else {
-            if let Some(reason) = state.shape.uncallable.get(name) {
-                return Err(Error::msg(format!(
-                    "export `{name}` cannot be called: {reason}"
-                )));
-            }
-            return Err(Error::msg(format!(
-                "the module has no exported function `{name}`"
-            )));
-        };
-        let expected = state.shape.exports[k].params;
-        if expected != args.len() {
-            return Err(Error::msg(format!(
-                "`{name}` takes {expected} argument(s), got {}",
-                args.len()
-            )));
-        }
-        Ok(k)
-    }
-
     /// Names and parameter counts of the exports the host can call.
     pub fn exports(&self) -> Vec<(String, usize)> {
-        let state = self.inner.state.borrow();
-        state
-            .shape
-            .exports
-            .iter()
-            .map(|e| (e.name.clone(), e.params))
-            .collect()
+        exports_of(self.inner.state.borrow_mut().store.data_mut())
     }
 
     /// Calls export `name` plainly, on the caller's stack, like calling a wasm export
     /// from JavaScript without `WebAssembly.promising`: a suspending import reached from
     /// here is an error. Suspended tasks stay suspended meanwhile.
     pub fn call(&self, name: &str, args: &[i32]) -> Result<Option<Val>> {
-        let mut guard = self.state()?;
-        let state = &mut *guard;
-        let k = Self::export_index(state, name, args)?;
-        state.store.data_mut().args = args.to_vec();
-        state.store.data_mut().result = None;
-        let trampoline = state.trampolines[k].clone();
-        trampoline.call(&mut state.store, ()).map_err(|e| {
-            if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::UnhandledTag) {
-                e.context(format!(
-                    "cannot suspend: `{name}` was called plainly, not as a promising task (use Instance::promising)"
-                ))
-            } else {
-                e
-            }
-        })?;
-        Ok(state.store.data_mut().result.take())
+        call_in(self.state()?.store.as_context_mut(), name, args)
     }
 
     /// Starts export `name` as a promising task, like calling
@@ -819,24 +840,9 @@ impl<T: 'static> Instance<T> {
     /// Many tasks can be suspended at once; each resumes, on the executor, when the
     /// future it waits on completes.
     pub fn promising(&self, name: &str, args: &[i32]) -> Result<Task> {
-        let worker = {
-            let mut guard = self.state()?;
-            let state = &mut *guard;
-            let k = Self::export_index(state, name, args)?;
-            let worker = match state.idle.pop() {
-                Some(worker) => worker,
-                None => {
-                    state.workers += 1;
-                    let ensure = state.ensure.clone();
-                    ensure.call(&mut state.store, state.workers)?;
-                    state.workers - 1
-                }
-            };
-            state.store.data_mut().args = args.to_vec();
-            (worker, k as i32)
-        };
+        let (worker, k) = begin_task(self.state()?.store.as_context_mut(), name, args)?;
         let slot = Rc::new(RefCell::new(TaskSlot::default()));
-        step(self.inner.clone(), worker.0, worker.1, 0, slot.clone());
+        step(self.inner.clone(), worker, k, 0, slot.clone());
         Ok(Task { slot })
     }
 
@@ -848,7 +854,12 @@ impl<T: 'static> Instance<T> {
     /// Worker continuations made so far: the most tasks ever suspended at once (plus
     /// those lost to traps), since idle workers are reused.
     pub fn workers(&self) -> usize {
-        self.inner.state.borrow().workers as usize
+        let mut state = self.inner.state.borrow_mut();
+        state
+            .store
+            .data_mut()
+            .machine()
+            .map_or(0, |m| m.workers as usize)
     }
 
     /// The value of the guest's exported i32 global `name` (such as `__stack_pointer`,
@@ -880,37 +891,148 @@ impl<T: 'static> Instance<T> {
     }
 }
 
-/// Resumes worker `worker` with `(a, b)` and handles where it stops.
-fn step<T: 'static>(inner: Rc<Inner<T>>, worker: i32, a: i32, b: i32, slot: Rc<RefCell<TaskSlot>>) {
-    let outcome = {
-        let mut guard = inner.state.borrow_mut();
-        let state = &mut *guard;
-        state.store.data_mut().result = None;
-        let drive = state.drive.clone();
-        let outcome = drive.call(&mut state.store, (worker, a, b));
-        match outcome {
-            Ok((0, _)) => {
-                state.idle.push(worker);
-                Ok(None)
-            }
-            Ok((_, pending)) => match state.store.data_mut().pending.remove(pending) {
-                Some(entry) => Ok(Some(entry)),
-                None => Err(Error::msg(format!("unknown pending id {pending}"))),
-            },
-            Err(error) => {
-                // The worker died with the call; its slot is empty, so the next call
-                // through it starts a fresh continuation.
-                state.idle.push(worker);
-                Err(error)
-            }
+/// Names and parameter counts of the exports the host can call.
+fn exports_of<T: 'static>(data: &mut Data<T>) -> Vec<(String, usize)> {
+    let Ok(machine) = data.machine() else {
+        return Vec::new();
+    };
+    machine
+        .shape
+        .exports
+        .iter()
+        .map(|e| (e.name.clone(), e.params))
+        .collect()
+}
+
+/// Index of callable export `name`, checking the argument count.
+fn export_index<T: 'static>(machine: &Machine<T>, name: &str, args: &[i32]) -> Result<usize> {
+    let Some(&k) = machine.by_name.get(name) else {
+        if let Some(reason) = machine.shape.uncallable.get(name) {
+            return Err(Error::msg(format!(
+                "export `{name}` cannot be called: {reason}"
+            )));
+        }
+        return Err(Error::msg(format!(
+            "the module has no exported function `{name}`"
+        )));
+    };
+    let expected = machine.shape.exports[k].params;
+    if expected != args.len() {
+        return Err(Error::msg(format!(
+            "`{name}` takes {expected} argument(s), got {}",
+            args.len()
+        )));
+    }
+    Ok(k)
+}
+
+/// A plain call of export `name` (see [`Instance::call`]).
+fn call_in<T: 'static>(
+    mut store: StoreContextMut<'_, Data<T>>,
+    name: &str,
+    args: &[i32],
+) -> Result<Option<Val>> {
+    let data = store.data_mut();
+    let machine = data.machine()?;
+    let trampoline = machine.trampolines[export_index(machine, name, args)?].clone();
+    data.args = args.to_vec();
+    data.result = None;
+    trampoline.call(&mut store, ()).map_err(|e| {
+        if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::UnhandledTag) {
+            e.context(format!(
+                "cannot suspend: `{name}` was called plainly, not as a promising task (use Instance::promising)"
+            ))
+        } else {
+            e
+        }
+    })?;
+    Ok(store.data_mut().result.take())
+}
+
+/// Readies a promising call of export `name`: an idle worker (or a new one) and the
+/// arguments. Returns the worker and the export's index, which `drive` starts with.
+fn begin_task<T: 'static>(
+    mut store: StoreContextMut<'_, Data<T>>,
+    name: &str,
+    args: &[i32],
+) -> Result<(i32, i32)> {
+    let machine = store.data_mut().machine()?;
+    let k = export_index(machine, name, args)? as i32;
+    let worker = match machine.idle.pop() {
+        Some(worker) => worker,
+        None => {
+            machine.workers += 1;
+            let (ensure, count) = (machine.ensure.clone(), machine.workers);
+            ensure.call(&mut store, count)?;
+            count - 1
+        }
+    };
+    store.data_mut().args = args.to_vec();
+    Ok((worker, k))
+}
+
+/// Where a worker stopped.
+enum Stop {
+    /// The call finished with this result; the worker is idle again.
+    Finished(Option<Val>),
+    /// The call awaits this future, whose value resumes it.
+    Awaiting(ImportFuture, Option<Ty>),
+    /// The call failed (a trap, a failed import); the worker starts afresh next time.
+    Failed(Error),
+}
+
+/// Resumes worker `worker` with `(a, b)` until its call awaits or ends.
+fn drive_in<T: 'static>(
+    mut store: StoreContextMut<'_, Data<T>>,
+    worker: i32,
+    a: i32,
+    b: i32,
+) -> Stop {
+    let drive = match store.data_mut().machine() {
+        Ok(machine) => machine.drive.clone(),
+        Err(error) => return Stop::Failed(error),
+    };
+    store.data_mut().result = None;
+    let outcome = drive.call(&mut store, (worker, a, b));
+    let data = store.data_mut();
+    let idle = |data: &mut Data<T>| {
+        if let Some(machine) = data.machine.as_mut() {
+            machine.idle.push(worker);
         }
     };
     match outcome {
-        Ok(None) => {
-            let result = inner.state.borrow_mut().store.data_mut().result.take();
-            TaskSlot::complete(&slot, Ok(result));
+        Ok((0, _)) => {
+            idle(data);
+            Stop::Finished(data.result.take())
         }
-        Ok(Some((future, kind))) => {
+        Ok((_, pending)) => match data.pending.remove(pending) {
+            Some((future, kind)) => Stop::Awaiting(future, kind),
+            None => Stop::Failed(Error::msg(format!("unknown pending id {pending}"))),
+        },
+        Err(error) => {
+            // The worker died with the call; its slot is empty, so the next call
+            // through it starts a fresh continuation.
+            idle(data);
+            Stop::Failed(error)
+        }
+    }
+}
+
+/// Resumes worker `worker` with `(a, b)` and handles where it stops.
+fn step<T: 'static>(inner: Rc<Inner<T>>, worker: i32, a: i32, b: i32, slot: Rc<RefCell<TaskSlot>>) {
+    let stop = {
+        let mut state = inner.state.borrow_mut();
+        drive_in(state.store.as_context_mut(), worker, a, b)
+    };
+    after(inner, worker, stop, slot);
+}
+
+/// Completes the task, or schedules its next step for when its future completes.
+fn after<T: 'static>(inner: Rc<Inner<T>>, worker: i32, stop: Stop, slot: Rc<RefCell<TaskSlot>>) {
+    match stop {
+        Stop::Finished(result) => TaskSlot::complete(&slot, Ok(result)),
+        Stop::Failed(error) => TaskSlot::complete(&slot, Err(error)),
+        Stop::Awaiting(future, kind) => {
             let executor = inner.executor.clone();
             executor.spawn(async move {
                 let value = future.await;
@@ -925,7 +1047,6 @@ fn step<T: 'static>(inner: Rc<Inner<T>>, worker: i32, a: i32, b: i32, slot: Rc<R
                 step(inner, worker, status, payload, slot);
             });
         }
-        Err(error) => TaskSlot::complete(&slot, Err(error)),
     }
 }
 

@@ -72,6 +72,10 @@ impl Rng {
 enum Step {
     /// `task(id, depth, size, awaits, delays, churn)` as a promising task.
     Start { args: [i32; 6] },
+    /// `spawner(id, depth, size, awaits, delays, churn, frame)`, a plain call that
+    /// starts task `id` from inside itself (`env.start`); it is never waited for by
+    /// name (a scenario cannot name it), the end of the run waits for it.
+    Spawn { args: [i32; 7] },
     /// `scribble(seed, size)`, a plain call.
     Scribble { args: [i32; 2] },
     /// Run the event loop until task `id` settles.
@@ -90,6 +94,9 @@ impl Step {
                 list(args),
                 args[0]
             ),
+            Step::Spawn { args } => {
+                format!(r#"{{"call": "spawner", "args": [{}]}}"#, list(args))
+            }
             Step::Scribble { args } => {
                 format!(r#"{{"call": "scribble", "args": [{}]}}"#, list(args))
             }
@@ -110,17 +117,24 @@ fn generate(seed: u64) -> Vec<Step> {
             let depth = 1 + rng.below(MAX_DEPTH);
             let awaits = rng.next() & ((1 << (2 * depth)) - 1);
             let churn = rng.below(1 << depth);
-            steps.push(Step::Start {
-                args: [
-                    started,
-                    depth as i32,
-                    rng.pick(&SIZES),
-                    awaits as i32,
-                    rng.next() as i32,
-                    churn as i32,
-                ],
-            });
-            unwaited.push(started);
+            let args = [
+                started,
+                depth as i32,
+                rng.pick(&SIZES),
+                awaits as i32,
+                rng.next() as i32,
+                churn as i32,
+            ];
+            if rng.below(5) == 0 {
+                let [a, b, c, d, e, f] = args;
+                let frame = rng.pick(&SCRIBBLE_SIZES);
+                steps.push(Step::Spawn {
+                    args: [a, b, c, d, e, f, frame],
+                });
+            } else {
+                steps.push(Step::Start { args });
+                unwaited.push(started);
+            }
         } else if roll < 70 {
             steps.push(Step::Scribble {
                 args: [rng.next() as i32 & 0xffff, rng.pick(&SCRIBBLE_SIZES)],
@@ -373,7 +387,7 @@ pub fn torture(
         .map(|(_, steps)| {
             steps
                 .iter()
-                .filter(|s| matches!(s, Step::Start { .. }))
+                .filter(|s| matches!(s, Step::Start { .. } | Step::Spawn { .. }))
                 .count()
         })
         .sum();
@@ -651,6 +665,18 @@ fn smaller(steps: &[Step]) -> Vec<Vec<Step>> {
                 }
                 v.into_iter().map(|args| Step::Start { args }).collect()
             }
+            Step::Spawn { args } => {
+                let [id, depth, size, awaits, delays, churn, frame] = *args;
+                let mut v = vec![Step::Start {
+                    args: [id, depth, size, awaits, delays, churn],
+                }];
+                if frame > 1 {
+                    v.push(Step::Spawn {
+                        args: [id, depth, size, awaits, delays, churn, frame / 2],
+                    });
+                }
+                v
+            }
             Step::Scribble { args: [seed, size] } if *size > 1 => {
                 vec![Step::Scribble {
                     args: [*seed, size / 2],
@@ -678,7 +704,7 @@ mod tests {
         let steps = generate(7);
         let starts = steps
             .iter()
-            .filter(|s| matches!(s, Step::Start { .. }))
+            .filter(|s| matches!(s, Step::Start { .. } | Step::Spawn { .. }))
             .count();
         assert!((2..=MAX_TASKS as usize).contains(&starts), "{steps:?}");
     }
@@ -695,7 +721,7 @@ mod tests {
                         assert!(started.contains(&id) && !waited.contains(&id));
                         waited.push(id);
                     }
-                    Step::Scribble { .. } => {}
+                    Step::Scribble { .. } | Step::Spawn { .. } => {}
                 }
             }
         }
@@ -742,7 +768,7 @@ mod tests {
                 match step {
                     Step::Start { args } => started.push(args[0]),
                     Step::Wait { id } => assert!(started.contains(id)),
-                    Step::Scribble { .. } => {}
+                    Step::Scribble { .. } | Step::Spawn { .. } => {}
                 }
             }
         }

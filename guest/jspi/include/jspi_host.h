@@ -28,6 +28,13 @@ JSPI_ENV("rejecting") __externref_t rejecting(int32_t code, int32_t ms);
 /* Fails at once: the host throws "host import failed with code <code>". */
 JSPI_ENV("failing") void failing(int32_t code);
 
+/* Starts export `export_name` with `count` int arguments as a promising task named
+ * `name`, as a scenario's "start" step would, from inside the calling (synchronous)
+ * export: the task runs now, on top of the caller's frames, until it first suspends or
+ * ends; then this returns. The transcript shows it like any task. */
+JSPI_ENV("start") void jspi_host_start(const char *name, const char *export_name,
+                                       const int32_t *args, int32_t count);
+
 /* Block the running task for `ms` of virtual time. */
 static inline void jspi_sleep(int32_t ms) {
     (void)jspi_await_externref(delay(ms));

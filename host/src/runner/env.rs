@@ -231,12 +231,28 @@ impl Transcript {
     }
 }
 
-/// What the environment's imports need: the clock and the transcript.
+/// What the environment's imports need: the clock, the transcript, and what
+/// `env.start` needs to start a task as a `start` step does.
 pub struct Env {
     /// The virtual clock.
     pub clock: Clock,
     /// Where lines go.
     pub transcript: Transcript,
+    /// Tasks of this run, started by steps or by `env.start`.
+    pub tasks: Tasks,
+    /// Where tasks' later steps run.
+    pub executor: crate::Executor,
+}
+
+/// The tasks of a run, in start order.
+pub type Tasks = Rc<RefCell<Vec<TaskRecord>>>;
+
+/// A task of a run: its name and whether it has settled.
+pub struct TaskRecord {
+    /// The name in the transcript.
+    pub name: String,
+    /// Set when it settles.
+    pub settled: Rc<Cell<bool>>,
 }
 
 /// Reads `len` bytes of UTF-8 at `ptr`, or up to the first NUL when `len` is `None`.
@@ -354,6 +370,30 @@ pub fn imports() -> Imports<Env> {
         })
         .func("env", "log_ref", |cx, args| {
             log(cx, &format!("C: {}", value(args, 0)));
+            Ok(None)
+        })
+        .func("env", "start", |cx, args| {
+            let name = read_string(cx.memory(), int(args, 0), None)?;
+            let export = read_string(cx.memory(), int(args, 1), None)?;
+            let (ptr, count) = (int(args, 2), int(args, 3));
+            if !(0..=64).contains(&count) {
+                return Err(Failure(format!("env.start: {count} arguments (at most 64)")).into());
+            }
+            let memory = cx.memory();
+            let start = ptr as u32 as usize;
+            let end = start + 4 * count as usize;
+            let Some(bytes) = memory.get(start..end) else {
+                return Err(Failure(format!(
+                    "env.start: arguments at {start}..{end} lie outside memory ({} bytes)",
+                    memory.len()
+                ))
+                .into());
+            };
+            let values: Vec<i32> = bytes
+                .chunks_exact(4)
+                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            super::start_nested(cx, name, &export, &values)?;
             Ok(None)
         })
         .func("env", "delay", |cx, args| {

@@ -12,13 +12,12 @@
 pub mod env;
 pub mod scenario;
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
-use env::{Clock, Env, Failure, JsValue, Transcript};
+use env::{Clock, Env, Failure, JsValue, TaskRecord, Tasks, Transcript};
 use scenario::Step;
 
-use crate::{engine, Compiled, Error, Executor, Instance, MissingImports, Val};
+use crate::{engine, Compiled, Cx, Error, Executor, Instance, MissingImports, Val};
 
 /// Bad input: printed as one `error:` line, exit code 2.
 struct BadInput(String);
@@ -78,11 +77,6 @@ fn read(path: &str, what: &str) -> Result<Vec<u8>, BadInput> {
     })
 }
 
-struct TaskRecord {
-    name: String,
-    settled: Rc<std::cell::Cell<bool>>,
-}
-
 fn run(args: &[String]) -> Result<i32, BadInput> {
     let [wasm_path, scenario_path] = args else {
         return Err(BadInput(
@@ -112,6 +106,8 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
         let data = Env {
             clock: clock.clone(),
             transcript: transcript.clone(),
+            tasks: Tasks::default(),
+            executor: executor.clone(),
         };
         compiled
             .instantiate(data, &executor)
@@ -120,11 +116,7 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
     let mut instance = instantiate()?;
     check_exports(&steps, &instance, wasm_path, scenario_path)?;
 
-    let mut tasks: Rc<RefCell<Vec<TaskRecord>>> = Rc::default();
-    let describe_call = |export: &str, args: &[i32]| {
-        let list: Vec<String> = args.iter().map(i32::to_string).collect();
-        format!("{export}({})", list.join(", "))
-    };
+    let mut tasks = instance.with_data(|env| env.tasks.clone());
     let run_until = |done: &dyn Fn() -> bool| {
         executor.run_until_stalled();
         while !done() && clock.fire_next() {
@@ -135,42 +127,7 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
     for step in &steps {
         match step {
             Step::Start { export, args, name } => {
-                transcript.log(&format!("start {name} = {}", describe_call(export, args)));
-                let settled = Rc::new(std::cell::Cell::new(false));
-                tasks.borrow_mut().push(TaskRecord {
-                    name: name.clone(),
-                    settled: settled.clone(),
-                });
-                let settle = {
-                    let (transcript, name) = (transcript.clone(), name.clone());
-                    move |text: String| {
-                        settled.set(true);
-                        transcript.log(&format!("{name} {text}"));
-                    }
-                };
-                let id = match instance.call("jspi_task_enter", &[]) {
-                    Ok(id) => id.and_then(|v| v.i32()).unwrap_or(0),
-                    Err(error) => {
-                        settle(format!("rejected: {}", describe(&error)));
-                        continue;
-                    }
-                };
-                let task = instance.promising(export, args);
-                let leave = instance.call("jspi_task_leave", &[id]);
-                let instance = instance.clone();
-                executor.spawn(async move {
-                    let outcome = match task {
-                        Ok(task) => task.await,
-                        Err(error) => Err(error),
-                    };
-                    let outcome = leave.and(outcome);
-                    let _ = instance.call("jspi_task_done", &[id]);
-                    settle(match outcome {
-                        Ok(None) => "fulfilled".to_string(),
-                        Ok(Some(value)) => format!("fulfilled: {}", format_val(&value)),
-                        Err(error) => format!("rejected: {}", describe(&error)),
-                    });
-                });
+                start_task(Via::Top(&instance), name.clone(), export, args);
             }
             Step::Call { export, args } => {
                 let call = describe_call(export, args);
@@ -188,7 +145,7 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
                 report_pending(&tasks.borrow(), &transcript);
                 clock.restart();
                 instance = instantiate()?;
-                tasks = Rc::default();
+                tasks = instance.with_data(|env| env.tasks.clone());
                 transcript.log(&format!("reset {label}"));
             }
             Step::Wait { task } => {
@@ -212,6 +169,132 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
     run_until(&|| false);
     report_pending(&tasks.borrow(), &transcript);
     Ok(0)
+}
+
+/// Where a task is started from.
+enum Via<'x, 'c, 'a> {
+    /// The host's top level (a `start` step).
+    Top(&'x Instance<Env>),
+    /// A host import the guest called (`env.start`), through its `Cx`.
+    Import(&'x mut Cx<'c, 'a, Env>),
+}
+
+impl Via<'_, '_, '_> {
+    fn call(&mut self, export: &str, args: &[i32]) -> Result<Option<Val>, Error> {
+        match self {
+            Via::Top(instance) => instance.call(export, args),
+            Via::Import(cx) => cx.call(export, args),
+        }
+    }
+
+    fn promising(&mut self, export: &str, args: &[i32]) -> Result<crate::Task, Error> {
+        match self {
+            Via::Top(instance) => instance.promising(export, args),
+            Via::Import(cx) => cx.promising(export, args),
+        }
+    }
+
+    fn env<R>(&mut self, f: impl FnOnce(&Env) -> R) -> R {
+        match self {
+            Via::Top(instance) => instance.with_data(|env| f(env)),
+            Via::Import(cx) => f(cx.data()),
+        }
+    }
+
+    fn instance(&mut self) -> Result<Instance<Env>, Error> {
+        match self {
+            Via::Top(instance) => Ok((*instance).clone()),
+            Via::Import(cx) => cx.instance(),
+        }
+    }
+}
+
+/// Starts `export(args)` as promising task `name`, with the guest library's hooks
+/// around it (docs/abi.md, "Starting a task"), as the Node runner's `start` does.
+fn start_task(mut via: Via<'_, '_, '_>, name: String, export: &str, args: &[i32]) {
+    let (transcript, tasks, executor) = via.env(|env| {
+        (
+            env.transcript.clone(),
+            env.tasks.clone(),
+            env.executor.clone(),
+        )
+    });
+    transcript.log(&format!("start {name} = {}", describe_call(export, args)));
+    let settled = Rc::new(std::cell::Cell::new(false));
+    tasks.borrow_mut().push(TaskRecord {
+        name: name.clone(),
+        settled: settled.clone(),
+    });
+    let settle = move |text: String| {
+        settled.set(true);
+        transcript.log(&format!("{name} {text}"));
+    };
+    let id = match via.call("jspi_task_enter", &[]) {
+        Ok(id) => id.and_then(|v| v.i32()).unwrap_or(0),
+        Err(error) => {
+            settle(format!("rejected: {}", describe(&error)));
+            return;
+        }
+    };
+    let task = via.promising(export, args);
+    let leave = via.call("jspi_task_leave", &[id]);
+    let instance = match via.instance() {
+        Ok(instance) => instance,
+        Err(error) => {
+            settle(format!("rejected: {}", describe(&error)));
+            return;
+        }
+    };
+    executor.spawn(async move {
+        let outcome = match task {
+            Ok(task) => task.await,
+            Err(error) => Err(error),
+        };
+        let outcome = leave.and(outcome);
+        let _ = instance.call("jspi_task_done", &[id]);
+        settle(match outcome {
+            Ok(None) => "fulfilled".to_string(),
+            Ok(Some(value)) => format!("fulfilled: {}", format_val(&value)),
+            Err(error) => format!("rejected: {}", describe(&error)),
+        });
+    });
+}
+
+/// `env.start`: a task started from inside the guest, checked as a `start` step is
+/// before anything runs (its name unused in this run, the export there, the argument
+/// count right); a problem fails the calling export.
+fn start_nested(
+    cx: &mut Cx<'_, '_, Env>,
+    name: String,
+    export: &str,
+    args: &[i32],
+) -> Result<(), Error> {
+    if cx.data().tasks.borrow().iter().any(|t| t.name == name) {
+        return Err(Failure(format!("env.start: task name `{name}` is used twice")).into());
+    }
+    match cx.exports().iter().find(|(n, _)| n == export) {
+        None => {
+            return Err(Failure(format!(
+                "env.start: the module has no exported function `{export}`"
+            ))
+            .into())
+        }
+        Some((_, params)) if *params != args.len() => {
+            return Err(Failure(format!(
+                "env.start: `{export}` takes {params} argument(s), got {}",
+                args.len()
+            ))
+            .into())
+        }
+        Some(_) => {}
+    }
+    start_task(Via::Import(cx), name, export, args);
+    Ok(())
+}
+
+fn describe_call(export: &str, args: &[i32]) -> String {
+    let list: Vec<String> = args.iter().map(i32::to_string).collect();
+    format!("{export}({})", list.join(", "))
 }
 
 /// The end of a run: a line for each task that never settled.
