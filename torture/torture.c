@@ -38,7 +38,7 @@ struct frame {
 
 /* What a task was asked to do and how far it got; lives in the task's first frame. */
 struct ctx {
-    uint32_t id, depth, size, awaits, delays, churn;
+    uint32_t id, depth, size, awaits, delays, churn, fault;
     uint32_t awaited;   /* awaits done so far */
     int32_t sum;        /* of the values awaited */
 };
@@ -124,6 +124,25 @@ static uint32_t __attribute__((noinline)) churn(uint32_t n, uint32_t seed) {
     return n == 0 ? scratch[7] : churn(n - 1, seed * 31 + 1) + scratch[n % 200];
 }
 
+/* The fault a task was asked to fail with, at its deepest level, with every frame
+ * live: 1 a rejected promise (fails with "rejected with code ID"), 2 a trap
+ * ("trap: unreachable"), 3 a host import that throws ("host import failed with code
+ * ID"); 0 none. The guest library must drop the task's state; other tasks go on. */
+static void inject(const struct ctx *cx) {
+    switch (cx->fault) {
+    case 1:
+        (void)jspi_await_int(rejecting((int32_t)cx->id, 1));
+        break;
+    case 2:
+        __builtin_trap();
+    case 3:
+        failing((int32_t)cx->id);
+        break;
+    default:
+        break;
+    }
+}
+
 static void __attribute__((noinline))
 level(struct ctx *cx, struct frame *up, uint32_t k) {
     uint32_t size = cx->size + 8 * k;
@@ -138,36 +157,49 @@ level(struct ctx *cx, struct frame *up, uint32_t k) {
         churn(8, cx->id);
         check_chain(cx, &f, k);
     }
-    if (k + 1 < cx->depth) level(cx, &f, k + 1);
+    if (k + 1 < cx->depth) {
+        level(cx, &f, k + 1);
+    } else {
+        inject(cx);
+    }
     if (cx->awaits >> (2 * k + 1) & 1) await_and_check(cx, &f);
     check_chain(cx, &f, k);
 }
 
 /* A task: `depth` levels (1-8) of `size` + 8 * level bytes each (size 0-65536);
  * bit 2k of `awaits` awaits at level k before going deeper, bit 2k+1 after coming
- * back; bit k of `churn` makes a synchronous call at level k. Returns the sum of the
- * values awaited, so every host and strategy must print the same result. */
+ * back; bit k of `churn` makes a synchronous call at level k; `fault` (0-3, see
+ * `inject`) fails the task at its deepest level. Returns the sum of the values
+ * awaited, so every host and strategy must print the same result. */
 JSPI_EXPORT("task")
 int32_t task(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t delays,
-             int32_t churn_mask) {
-    if (depth < 1 || depth > MAX_DEPTH || size < 0 || size > 65536) {
-        static const char message[] = "task: depth must be 1-8 and size 0-65536";
+             int32_t churn_mask, int32_t fault) {
+    if (depth < 1 || depth > MAX_DEPTH || size < 0 || size > 65536 || fault < 0 ||
+        fault > 3) {
+        static const char message[] = "task: depth must be 1-8, size 0-65536, fault 0-3";
         jspi_fail(message, sizeof message - 1);
     }
-    struct ctx cx = {(uint32_t)id, (uint32_t)depth, (uint32_t)size, (uint32_t)awaits,
-                     (uint32_t)delays, (uint32_t)churn_mask, 0, 0};
+    struct ctx cx = {
+        .id = (uint32_t)id,
+        .depth = (uint32_t)depth,
+        .size = (uint32_t)size,
+        .awaits = (uint32_t)awaits,
+        .delays = (uint32_t)delays,
+        .churn = (uint32_t)churn_mask,
+        .fault = (uint32_t)fault,
+    };
     escape(&cx);
     level(&cx, 0, 0);
     return cx.sum;
 }
 
-/* A plain synchronous call that starts task `id` (named "T<id>", arguments as for
- * `task`) from inside itself through the host (`env.start`): the task runs on top of
+/* A plain synchronous call that starts task `id` (named "T<id>", the other arguments
+ * but the last as for `task`) from inside itself through the host (`env.start`): the task runs on top of
  * this call's frame, which holds `frame` bytes of canaries (0-65536) checked after the
  * task has suspended or ended. Returns the task's id. */
 JSPI_EXPORT("spawner")
 int32_t spawner(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t delays,
-                int32_t churn_mask, int32_t frame) {
+                int32_t churn_mask, int32_t fault, int32_t frame) {
     if (frame < 0 || frame > 65536) {
         static const char message[] = "spawner: frame must be 0-65536";
         jspi_fail(message, sizeof message - 1);
@@ -178,8 +210,8 @@ int32_t spawner(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t
     escape(bytes);
     char name[16] = "T";
     *jspi_format_u64(name + 1, (uint32_t)id) = 0;
-    int32_t args[6] = {id, depth, size, awaits, delays, churn_mask};
-    jspi_host_start(name, "task", args, 6);
+    int32_t args[7] = {id, depth, size, awaits, delays, churn_mask, fault};
+    jspi_host_start(name, "task", args, 7);
     for (int32_t i = 0; i < frame; i++) {
         uint8_t want = canary(own, 0, (uint32_t)i);
         if (bytes[i] != want) corrupt((uint32_t)id, 0, "spawner byte ", (uint32_t)i, want, bytes[i]);

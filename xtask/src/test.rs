@@ -176,10 +176,12 @@ fn torture_budget(
         }
     }
     println!(
-        "torture: {} schedules in all ({TEST_COUNT} per host and strategy, seeds {TEST_SEED}..={}), {} tasks each round",
+        "torture: {} schedules in all ({TEST_COUNT} per host and strategy, seeds {TEST_SEED}..={}), \
+         each round {} tasks of which {} fail on purpose",
         TEST_COUNT * outcome.tallies.len() as u64,
         TEST_SEED + TEST_COUNT - 1,
-        outcome.tasks
+        outcome.tasks,
+        outcome.faults
     );
     if problem {
         if let Err(error) = torture::report_first_failure(builder, &outcome, options.verbose) {

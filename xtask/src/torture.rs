@@ -67,17 +67,99 @@ impl Rng {
     }
 }
 
-/// One step of a schedule; task `n` is named `Tn` and has id `n`.
+/// What a task does: the arguments of the guest's `task` export.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Shape {
+    /// Its id; the task is named `T<id>`.
+    id: i32,
+    /// Levels of recursion, 1-8.
+    depth: i32,
+    /// Bytes of the first level's array (each level adds 8).
+    size: i32,
+    /// Bit 2k: await at level k going down; bit 2k+1: coming back.
+    awaits: i32,
+    /// Two bits per await: how many ms its promise takes.
+    delays: i32,
+    /// Bit k: a synchronous call at level k.
+    churn: i32,
+    /// 0, or the fault the task fails with at its deepest level (see `inject` in
+    /// torture.c): 1 a rejection, 2 a trap, 3 a host import that throws.
+    fault: i32,
+}
+
+impl Shape {
+    fn args(&self) -> [i32; 7] {
+        [
+            self.id,
+            self.depth,
+            self.size,
+            self.awaits,
+            self.delays,
+            self.churn,
+            self.fault,
+        ]
+    }
+
+    /// The message the task fails with when its fault is injected.
+    fn fault_message(&self) -> Option<String> {
+        match self.fault {
+            1 => Some(format!("rejected with code {}", self.id)),
+            2 => Some("trap: unreachable".to_string()),
+            3 => Some(format!("host import failed with code {}", self.id)),
+            _ => None,
+        }
+    }
+
+    /// Every shape one change simpler.
+    fn simpler(&self) -> Vec<Shape> {
+        let mut out = Vec::new();
+        if self.depth > 1 {
+            let depth = self.depth - 1;
+            out.push(Shape {
+                depth,
+                awaits: (i64::from(self.awaits) & ((1 << (2 * depth)) - 1)) as i32,
+                churn: self.churn & ((1 << depth) - 1),
+                ..*self
+            });
+        }
+        if self.size > 0 {
+            out.push(Shape {
+                size: self.size / 2,
+                ..*self
+            });
+        }
+        for bit in 0..2 * self.depth {
+            if self.awaits & (1 << bit) != 0 {
+                out.push(Shape {
+                    awaits: self.awaits & !(1 << bit),
+                    ..*self
+                });
+            }
+        }
+        if self.delays != 0 {
+            out.push(Shape { delays: 0, ..*self });
+        }
+        if self.churn != 0 {
+            out.push(Shape { churn: 0, ..*self });
+        }
+        if self.fault != 0 {
+            out.push(Shape { fault: 0, ..*self });
+        }
+        out
+    }
+}
+
+/// One step of a schedule.
 #[derive(Clone, Debug, PartialEq)]
 enum Step {
-    /// `task(id, depth, size, awaits, delays, churn)` as a promising task.
-    Start { args: [i32; 6] },
-    /// `spawner(id, depth, size, awaits, delays, churn, frame)`, a plain call that
-    /// starts task `id` from inside itself (`env.start`); it is never waited for by
+    /// `task(...)` as a promising task.
+    Start(Shape),
+    /// `spawner(..., frame)`, a plain call that starts the task from inside itself
+    /// (`env.start`) on top of `frame` bytes of its own; it is never waited for by
     /// name (a scenario cannot name it), the end of the run waits for it.
-    Spawn { args: [i32; 7] },
+    Spawn(Shape, i32),
     /// `scribble(seed, size)`, a plain call.
-    Scribble { args: [i32; 2] },
+    Scribble { seed: i32, size: i32 },
     /// Run the event loop until task `id` settles.
     Wait { id: i32 },
 }
@@ -89,18 +171,27 @@ impl Step {
             items.join(", ")
         };
         match self {
-            Step::Start { args } => format!(
+            Step::Start(shape) => format!(
                 r#"{{"start": "task", "args": [{}], "as": "T{}"}}"#,
-                list(args),
-                args[0]
+                list(&shape.args()),
+                shape.id
             ),
-            Step::Spawn { args } => {
-                format!(r#"{{"call": "spawner", "args": [{}]}}"#, list(args))
-            }
-            Step::Scribble { args } => {
-                format!(r#"{{"call": "scribble", "args": [{}]}}"#, list(args))
+            Step::Spawn(shape, frame) => format!(
+                r#"{{"call": "spawner", "args": [{}, {frame}]}}"#,
+                list(&shape.args())
+            ),
+            Step::Scribble { seed, size } => {
+                format!(r#"{{"call": "scribble", "args": [{seed}, {size}]}}"#)
             }
             Step::Wait { id } => format!(r#"{{"wait": "T{id}"}}"#),
+        }
+    }
+
+    /// The task this step starts.
+    fn shape(&self) -> Option<&Shape> {
+        match self {
+            Step::Start(shape) | Step::Spawn(shape, _) => Some(shape),
+            _ => None,
         }
     }
 }
@@ -115,29 +206,30 @@ fn generate(seed: u64) -> Vec<Step> {
         if started < tasks && roll < 50 {
             started += 1;
             let depth = 1 + rng.below(MAX_DEPTH);
-            let awaits = rng.next() & ((1 << (2 * depth)) - 1);
-            let churn = rng.below(1 << depth);
-            let args = [
-                started,
-                depth as i32,
-                rng.pick(&SIZES),
-                awaits as i32,
-                rng.next() as i32,
-                churn as i32,
-            ];
+            let shape = Shape {
+                id: started,
+                depth: depth as i32,
+                size: rng.pick(&SIZES),
+                awaits: (rng.next() & ((1 << (2 * depth)) - 1)) as i32,
+                delays: rng.next() as i32,
+                churn: rng.below(1 << depth) as i32,
+                // One task in twelve fails on purpose, each way as often.
+                fault: if rng.below(12) == 0 {
+                    1 + rng.below(3) as i32
+                } else {
+                    0
+                },
+            };
             if rng.below(5) == 0 {
-                let [a, b, c, d, e, f] = args;
-                let frame = rng.pick(&SCRIBBLE_SIZES);
-                steps.push(Step::Spawn {
-                    args: [a, b, c, d, e, f, frame],
-                });
+                steps.push(Step::Spawn(shape, rng.pick(&SCRIBBLE_SIZES)));
             } else {
-                steps.push(Step::Start { args });
+                steps.push(Step::Start(shape));
                 unwaited.push(started);
             }
         } else if roll < 70 {
             steps.push(Step::Scribble {
-                args: [rng.next() as i32 & 0xffff, rng.pick(&SCRIBBLE_SIZES)],
+                seed: rng.next() as i32 & 0xffff,
+                size: rng.pick(&SCRIBBLE_SIZES),
             });
         } else if !unwaited.is_empty() {
             let i = rng.below(unwaited.len() as u64) as usize;
@@ -204,11 +296,21 @@ fn split(transcript: &str) -> HashMap<String, String> {
     parts
 }
 
-/// The first line that shows a failure: a task that failed or never settled, a
-/// plain call that failed.
-fn failure_line(text: &str) -> Option<&str> {
+/// The first line that shows a failure: a task that failed (other than with the fault
+/// injected into it) or never settled, a plain call that failed.
+fn failure_line<'t>(text: &'t str, steps: &[Step]) -> Option<&'t str> {
+    let injected = |line: &str| {
+        steps.iter().filter_map(Step::shape).any(|shape| {
+            shape.fault_message().is_some_and(|message| {
+                line.split_once("] ")
+                    .is_some_and(|(_, rest)| rest == format!("T{} rejected: {message}", shape.id))
+            })
+        })
+    };
     text.lines().find(|line| {
-        line.contains(" rejected: ") || line.contains(" failed: ") || line.contains("] end: ")
+        (line.contains(" rejected: ") && !injected(line))
+            || line.contains(" failed: ")
+            || line.contains("] end: ")
     })
 }
 
@@ -223,10 +325,11 @@ enum Check {
 }
 
 impl Check {
-    /// Why `text` fails the check against `reference`, if it does.
-    fn verdict(self, text: &str, reference: &str) -> Option<String> {
+    /// Why `text`, the transcript of `steps`, fails the check against `reference`,
+    /// if it does.
+    fn verdict(self, steps: &[Step], text: &str, reference: &str) -> Option<String> {
         if self == Check::Intact {
-            if let Some(line) = failure_line(text) {
+            if let Some(line) = failure_line(text, steps) {
                 return Some(line.to_string());
             }
         }
@@ -357,6 +460,8 @@ pub struct Outcome {
     pub tallies: Vec<Tally>,
     /// Tasks per configuration.
     pub tasks: usize,
+    /// Of those, tasks that fail on purpose (a fault injected).
+    pub faults: usize,
 }
 
 /// Runs the schedules of seeds `seed..seed + count` on every host x strategy of
@@ -384,11 +489,13 @@ pub fn torture(
         .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&scenario).display())))?;
     let tasks: usize = schedules
         .iter()
+        .map(|(_, steps)| steps.iter().filter_map(Step::shape).count())
+        .sum();
+    let faults: usize = schedules
+        .iter()
         .map(|(_, steps)| {
-            steps
-                .iter()
-                .filter(|s| matches!(s, Step::Start { .. } | Step::Spawn { .. }))
-                .count()
+            let faulty = |shape: &&Shape| shape.fault != 0;
+            steps.iter().filter_map(Step::shape).filter(faulty).count()
         })
         .sum();
 
@@ -415,10 +522,11 @@ pub fn torture(
         let check = |compare: Config, check: Check| -> Vec<Failure> {
             seeds
                 .iter()
-                .zip(&keys)
-                .filter_map(|(&seed, key)| {
-                    let why =
-                        check.verdict(&transcripts[&config][key], &transcripts[&compare][key])?;
+                .zip(&schedules)
+                .filter_map(|(&seed, (key, steps))| {
+                    let (text, reference) =
+                        (&transcripts[&config][key], &transcripts[&compare][key]);
+                    let why = check.verdict(steps, text, reference)?;
                     Some(Failure {
                         seed,
                         compare,
@@ -437,7 +545,7 @@ pub fn torture(
             tally.disagreed = check((first, Strategy::None), Check::Agrees);
         }
         let mut line = format!(
-            "torture {:<15} {count} schedules, {tasks} tasks: {} corrupted",
+            "torture {:<15} {count} schedules, {tasks} tasks ({faults} failing on purpose): {} corrupted",
             tally.name(),
             tally.corrupted()
         );
@@ -452,7 +560,11 @@ pub fn torture(
         }
         tallies.push(tally);
     }
-    Ok(Outcome { tallies, tasks })
+    Ok(Outcome {
+        tallies,
+        tasks,
+        faults,
+    })
 }
 
 /// `cargo xtask torture`: fails when any schedule failed (with `none` that is
@@ -592,10 +704,12 @@ fn shrink(
         let reference = run_batch(builder, compare, &scenario, &keys, verbose)?;
         Ok(batch.into_iter().find_map(|(key, c)| {
             let text = &failing[&key];
-            if reported && failure_line(text).is_none() {
+            if reported && failure_line(text, &c).is_none() {
                 return None;
             }
-            check.verdict(text, &reference[&key]).map(|why| (c, why))
+            check
+                .verdict(&c, text, &reference[&key])
+                .map(|why| (c, why))
         }))
     };
     let Some((mut steps, mut why)) = first_failing(vec![steps], false)? else {
@@ -617,7 +731,7 @@ fn shrink(
 }
 
 /// Every schedule one change smaller than `steps`: a step left out (a start together
-/// with its wait), or one argument of a step made simpler.
+/// with its wait), a spawned task started plainly, or one argument made simpler.
 fn smaller(steps: &[Step]) -> Vec<Vec<Step>> {
     let mut out = Vec::new();
     for (i, step) in steps.iter().enumerate() {
@@ -626,7 +740,7 @@ fn smaller(steps: &[Step]) -> Vec<Vec<Step>> {
             steps[i + 1..]
                 .iter()
                 .filter(|s| match (step, s) {
-                    (Step::Start { args }, Step::Wait { id }) => *id != args[0],
+                    (Step::Start(shape), Step::Wait { id }) => *id != shape.id,
                     _ => true,
                 })
                 .cloned(),
@@ -635,53 +749,19 @@ fn smaller(steps: &[Step]) -> Vec<Vec<Step>> {
     }
     for (i, step) in steps.iter().enumerate() {
         let variants: Vec<Step> = match step {
-            Step::Start { args } => {
-                let [id, depth, size, awaits, delays, churn] = *args;
-                let mut v = Vec::new();
-                if depth > 1 {
-                    let keep = (1i64 << (2 * (depth - 1))) - 1;
-                    v.push([
-                        id,
-                        depth - 1,
-                        size,
-                        (awaits as i64 & keep) as i32,
-                        delays,
-                        churn & ((1 << (depth - 1)) - 1),
-                    ]);
+            Step::Start(shape) => shape.simpler().into_iter().map(Step::Start).collect(),
+            Step::Spawn(shape, frame) => {
+                let mut v = vec![Step::Start(*shape)];
+                if *frame > 1 {
+                    v.push(Step::Spawn(*shape, frame / 2));
                 }
-                if size > 0 {
-                    v.push([id, depth, size / 2, awaits, delays, churn]);
-                }
-                for bit in 0..2 * depth {
-                    if awaits & (1 << bit) != 0 {
-                        v.push([id, depth, size, awaits & !(1 << bit), delays, churn]);
-                    }
-                }
-                if delays != 0 {
-                    v.push([id, depth, size, awaits, 0, churn]);
-                }
-                if churn != 0 {
-                    v.push([id, depth, size, awaits, delays, 0]);
-                }
-                v.into_iter().map(|args| Step::Start { args }).collect()
-            }
-            Step::Spawn { args } => {
-                let [id, depth, size, awaits, delays, churn, frame] = *args;
-                let mut v = vec![Step::Start {
-                    args: [id, depth, size, awaits, delays, churn],
-                }];
-                if frame > 1 {
-                    v.push(Step::Spawn {
-                        args: [id, depth, size, awaits, delays, churn, frame / 2],
-                    });
-                }
+                v.extend(shape.simpler().into_iter().map(|s| Step::Spawn(s, *frame)));
                 v
             }
-            Step::Scribble { args: [seed, size] } if *size > 1 => {
-                vec![Step::Scribble {
-                    args: [*seed, size / 2],
-                }]
-            }
+            Step::Scribble { seed, size } if *size > 1 => vec![Step::Scribble {
+                seed: *seed,
+                size: size / 2,
+            }],
             _ => Vec::new(),
         };
         for variant in variants {
@@ -702,11 +782,8 @@ mod tests {
         assert_eq!(generate(7), generate(7));
         assert_ne!(generate(7), generate(8));
         let steps = generate(7);
-        let starts = steps
-            .iter()
-            .filter(|s| matches!(s, Step::Start { .. } | Step::Spawn { .. }))
-            .count();
-        assert!((2..=MAX_TASKS as usize).contains(&starts), "{steps:?}");
+        let tasks = steps.iter().filter_map(Step::shape).count();
+        assert!((2..=MAX_TASKS as usize).contains(&tasks), "{steps:?}");
     }
 
     #[test]
@@ -716,12 +793,12 @@ mod tests {
             let mut waited = Vec::new();
             for step in generate(seed) {
                 match step {
-                    Step::Start { args } => started.push(args[0]),
+                    Step::Start(shape) => started.push(shape.id),
                     Step::Wait { id } => {
                         assert!(started.contains(&id) && !waited.contains(&id));
                         waited.push(id);
                     }
-                    Step::Scribble { .. } | Step::Spawn { .. } => {}
+                    Step::Scribble { .. } | Step::Spawn(..) => {}
                 }
             }
         }
@@ -741,21 +818,37 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_catch_failures_and_differences() {
+    fn verdicts_catch_failures_and_differences_but_not_injected_faults() {
         let good = "[t=0] start T1 = task()\n[t=1] T1 fulfilled: 5\n";
-        assert_eq!(Check::Intact.verdict(good, good), None);
+        let none: &[Step] = &[];
+        assert_eq!(Check::Intact.verdict(none, good, good), None);
         let bad = "[t=0] start T1 = task()\n[t=1] T1 rejected: corrupt: task 1\n";
-        assert!(Check::Intact
-            .verdict(bad, good)
-            .unwrap()
-            .contains("corrupt: task 1"));
-        assert_eq!(Check::Agrees.verdict(bad, bad), None);
-        assert!(Check::Agrees.verdict(bad, good).is_some());
+        let why = Check::Intact.verdict(none, bad, good).unwrap();
+        assert!(why.contains("corrupt: task 1"), "{why}");
+        assert_eq!(Check::Agrees.verdict(none, bad, bad), None);
+        assert!(Check::Agrees.verdict(none, bad, good).is_some());
         let off = "[t=0] start T1 = task()\n[t=1] T1 fulfilled: 6\n";
+        let why = Check::Intact.verdict(none, off, good).unwrap();
+        assert!(why.contains("fulfilled: 6"), "{why}");
+
+        let shape = Shape {
+            id: 1,
+            depth: 1,
+            size: 0,
+            awaits: 0,
+            delays: 0,
+            churn: 0,
+            fault: 2,
+        };
+        let trapped = "[t=0] start T1 = task()\n[t=0] T1 rejected: trap: unreachable\n";
+        assert_eq!(
+            Check::Intact.verdict(&[Step::Start(shape)], trapped, trapped),
+            None
+        );
+        let other = Shape { id: 2, ..shape };
         assert!(Check::Intact
-            .verdict(off, good)
-            .unwrap()
-            .contains("fulfilled: 6"));
+            .verdict(&[Step::Start(other)], trapped, trapped)
+            .is_some());
     }
 
     #[test]
@@ -766,9 +859,9 @@ mod tests {
             let mut started = Vec::new();
             for step in &candidate {
                 match step {
-                    Step::Start { args } => started.push(args[0]),
+                    Step::Start(shape) => started.push(shape.id),
                     Step::Wait { id } => assert!(started.contains(id)),
-                    Step::Scribble { .. } | Step::Spawn { .. } => {}
+                    Step::Scribble { .. } | Step::Spawn(..) => {}
                 }
             }
         }
