@@ -24,6 +24,11 @@ const GUEST: &str = r#"
   (func (export "outer") (param i32) (result i32)
     (call $spawn (local.get 0))
     (i32.mul (local.get 0) (i32.const 10)))
+  ;; a task that, after an await, starts task(x + 100) through the host
+  (func (export "task_spawns") (param i32) (result i32)
+    (drop (call $wait (local.get 0)))
+    (call $spawn (i32.add (local.get 0) (i32.const 100)))
+    (local.get 0))
   (func (export "plain") (result i32) (i32.const 7))
   (func (export "via_cx") (result i32) (call $ask_plain))
   (func (export "via_instance") (result i32) (call $ask_wrongly)))
@@ -118,4 +123,22 @@ fn a_host_function_calls_back_through_its_cx_only() {
     assert!(message.contains("the instance is busy"), "{message}");
     // The instance is still usable afterwards.
     assert_eq!(instance.call("plain", &[]).unwrap().unwrap().i32(), Some(7));
+}
+
+#[test]
+fn a_task_starts_a_task_from_inside_itself() {
+    let (instance, executor, state) = instance();
+    let mut outer = instance.promising("task_spawns", &[1]).unwrap();
+    let first = state.borrow().waits[0].1.clone();
+    first.settle(Ok(JsValue::Int(0)));
+    executor.run_until_stalled();
+    // The outer task resumed, started task(101) (which now waits) and finished.
+    assert_eq!(poll(&mut outer), Some(1));
+    let waiting: Vec<i32> = state.borrow().waits.iter().map(|(x, _)| *x).collect();
+    assert_eq!(waiting, [1, 101]);
+    let inner = state.borrow().waits[1].1.clone();
+    inner.settle(Ok(JsValue::Int(5)));
+    executor.run_until_stalled();
+    let mut spawned = std::mem::take(&mut state.borrow_mut().spawned);
+    assert_eq!(poll(&mut spawned[0]), Some(6));
 }
