@@ -1,10 +1,12 @@
 //! `cargo xtask`: builds the guest library and the C examples, runs them on every host
 //! and checks their transcripts (the pattern of <https://github.com/matklad/cargo-xtask>).
 //!
-//! Each command lives in its own module (`run`, `test`, `bless`, `tools` for `install`);
+//! Each command lives in its own module (`run`, `test`, `bless`, `tools` for `install`,
+//! `bench`), as do the steps of `test` beyond the examples (`badmod`);
 //! `compile`, `examples`, `hosts`, `process` and `diff` are what they share. Every
 //! external command runs with the project root as its working directory.
 
+mod badmod;
 mod bench;
 mod bless;
 mod compile;
@@ -33,9 +35,11 @@ commands:
                   print each transcript
   test [EXAMPLE...] [--host H] [--strategy S]
                   cargo test --workspace, then every example run compared with its
-                  expected transcript (what CI runs)
+                  expected transcript and every bad module in tests/bad-modules/
+                  refused with its expected error (what CI runs)
   bless [EXAMPLE...]
-                  rewrite the expected transcripts from Node 26 (every other host must agree)
+                  rewrite the expected transcripts from Node 26 (every other host
+                  must agree); with no EXAMPLE, also the bad modules' errors
   bench [--quick] run every benchmark (native, wasmtime, Node 26) and print one
                   summary; writes target/bench/summary.md and plot.svg
   install         install what is missing: wasm32 target, clang-19, lld-19, Node

@@ -1,19 +1,26 @@
-//! `cargo xtask test`: everything CI runs, in order: `cargo test --workspace`, then
-//! every example x allowed strategy x host, each transcript compared with the expected
-//! one next to the example. Ends with `N passed, M failed` (the example runs).
+//! `cargo xtask test`: everything CI runs, in order: `cargo test --workspace`, every
+//! example x allowed strategy x host, each transcript compared with the expected one
+//! next to the example, and, when no example is named, every bad module x host
+//! (`badmod`). Ends with `N passed, M failed` (the example and bad-module runs).
 
 use std::fs;
 use std::process::Command;
 
 use crate::compile::Builder;
 use crate::run::{check_hosts, label, strategies_for};
-use crate::{diff, examples, process, project_root, rel, tools, Error, Options, Result};
+use crate::{badmod, diff, examples, process, project_root, rel, tools, Error, Options, Result};
 
-/// Runs the workspace tests, then the example matrix.
+/// Runs the workspace tests, the example matrix, then the bad modules.
 pub fn test(options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
+    // The bad modules belong to a whole run, not to a chosen few examples.
+    let bad_modules = if options.examples.is_empty() {
+        badmod::cases()?
+    } else {
+        Vec::new()
+    };
     tools::ensure(options.verbose)?;
-    if !examples.is_empty() {
+    if !examples.is_empty() || !bad_modules.is_empty() {
         check_hosts(&options.hosts, options.verbose)?;
     }
 
@@ -98,6 +105,13 @@ pub fn test(options: &Options) -> Result<()> {
                 failed.push(label);
             }
         }
+    }
+    if !bad_modules.is_empty() {
+        println!("== bad modules ==");
+        let (bad_passed, bad_failed) =
+            badmod::test(&bad_modules, &options.hosts, &mut builder, options.verbose)?;
+        passed += bad_passed;
+        failed.extend(bad_failed);
     }
     if !failed.is_empty() {
         println!("failed runs:");
