@@ -2,7 +2,7 @@
 //! and checks their transcripts (the pattern of <https://github.com/matklad/cargo-xtask>).
 //!
 //! Each command lives in its own module (`run`, `test`, `bless`, `tools` for `install`,
-//! `bench`), as do the steps of `test` beyond the examples (`badmod`);
+//! `bench`), as do the steps of `test` beyond the examples (`miri`, `badmod`);
 //! `compile`, `examples`, `hosts`, `process` and `diff` are what they share. Every
 //! external command runs with the project root as its working directory.
 
@@ -13,6 +13,7 @@ mod compile;
 mod diff;
 mod examples;
 mod hosts;
+mod miri;
 mod process;
 mod run;
 mod test;
@@ -33,16 +34,18 @@ commands:
                   build and run examples (default: every folder in c-examples/
                   and rust-examples/),
                   print each transcript
-  test [EXAMPLE...] [--host H] [--strategy S]
-                  cargo test --workspace, then every example run compared with its
-                  expected transcript and every bad module in tests/bad-modules/
-                  refused with its expected error (what CI runs)
+  test [EXAMPLE...] [--host H] [--strategy S] [--no-miri]
+                  cargo test --workspace, the stack-state tests under Miri, then
+                  every example run compared with its expected transcript and
+                  every bad module in tests/bad-modules/ refused with its expected
+                  error (what CI runs)
   bless [EXAMPLE...]
                   rewrite the expected transcripts from Node 26 (every other host
                   must agree); with no EXAMPLE, also the bad modules' errors
   bench [--quick] run every benchmark (native, wasmtime, Node 26) and print one
                   summary; writes target/bench/summary.md and plot.svg
-  install         install what is missing: wasm32 target, clang-19, lld-19, Node
+  install         install what is missing: wasm32 target, clang-19, lld-19, Node,
+                  the nightly toolchain with Miri, wasm-bindgen-cli
 
   EXAMPLE is a folder in c-examples/ or rust-examples/ (name or unique prefix,
   like 04 or rs-04) or a path to a folder with a scenario.json and either *.c
@@ -51,6 +54,7 @@ commands:
 options:
   --host node24|node26|wasmtime|all (default: all)
   --strategy none|eager|lazy|all    (default: all the example allows)
+  --no-miri                         test: skip Miri (a quick local run; CI runs it)
   -v, --verbose                     print each external command before running it
   -h, --help                        print this help
 ";
@@ -128,6 +132,8 @@ pub struct Options {
     pub strategy_explicit: bool,
     /// Print each external command before running it.
     pub verbose: bool,
+    /// `test` runs the Miri step (`--no-miri` turns it off).
+    pub miri: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -196,6 +202,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         strategies: Strategy::ALL.to_vec(),
         strategy_explicit: false,
         verbose: false,
+        miri: true,
     };
     while let Some(arg) = args.next() {
         // `--flag=value` and `--flag value` are both accepted.
@@ -215,6 +222,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
             "-h" | "--help" => return Ok(Command::Help),
             "-v" | "--verbose" if inline_value.is_none() => options.verbose = true,
             "--quick" if name == "bench" && inline_value.is_none() => quick = true,
+            "--no-miri" if name == "test" && inline_value.is_none() => options.miri = false,
             "--host" if takes_matrix => {
                 let value = value("--host")?;
                 options.hosts = match value.as_str() {
@@ -287,6 +295,7 @@ mod tests {
         assert_eq!(options.hosts, Host::ALL);
         assert_eq!(options.strategies, Strategy::ALL);
         assert!(!options.strategy_explicit && !options.verbose && options.examples.is_empty());
+        assert!(options.miri);
     }
 
     #[test]
@@ -299,13 +308,14 @@ mod tests {
             "lazy",
             "-v",
             "04",
+            "--no-miri",
         ]) else {
             panic!()
         };
         assert_eq!(options.examples, ["04"]);
         assert_eq!(options.hosts, [Host::Node26]);
         assert_eq!(options.strategies, [Strategy::Lazy]);
-        assert!(options.strategy_explicit && options.verbose);
+        assert!(options.strategy_explicit && options.verbose && !options.miri);
     }
 
     #[test]
@@ -316,6 +326,7 @@ mod tests {
             &["run", "--host", "node20"],
             &["test", "--strategy=greedy"],
             &["bless", "--host", "node24"],
+            &["run", "--no-miri"],
             &["install", "extra"],
             &["launch"],
             &[],

@@ -1,16 +1,19 @@
-//! `cargo xtask test`: everything CI runs, in order: `cargo test --workspace`, every
-//! example x allowed strategy x host, each transcript compared with the expected one
-//! next to the example, and, when no example is named, every bad module x host
-//! (`badmod`). Ends with `N passed, M failed` (the example and bad-module runs).
+//! `cargo xtask test`: everything CI runs, in order: `cargo test --workspace`, the
+//! stack-state tests under Miri (`miri`, unless `--no-miri`), every example x allowed
+//! strategy x host, each transcript compared with the expected one next to the
+//! example, and, when no example is named, every bad module x host (`badmod`). Ends
+//! with `N passed, M failed` (the example and bad-module runs).
 
 use std::fs;
 use std::process::Command;
 
 use crate::compile::Builder;
 use crate::run::{check_hosts, label, strategies_for};
-use crate::{badmod, diff, examples, process, project_root, rel, tools, Error, Options, Result};
+use crate::{
+    badmod, diff, examples, miri, process, project_root, rel, tools, Error, Options, Result,
+};
 
-/// Runs the workspace tests, the example matrix, then the bad modules.
+/// Runs the workspace tests, Miri, the example matrix, then the bad modules.
 pub fn test(options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
     // The bad modules belong to a whole run, not to a chosen few examples.
@@ -20,6 +23,9 @@ pub fn test(options: &Options) -> Result<()> {
         Vec::new()
     };
     tools::ensure(options.verbose)?;
+    if options.miri {
+        tools::ensure_miri(options.verbose)?;
+    }
     if !examples.is_empty() || !bad_modules.is_empty() {
         check_hosts(&options.hosts, options.verbose)?;
     }
@@ -39,6 +45,13 @@ pub fn test(options: &Options) -> Result<()> {
         return Err(Error::failure(format!(
             "`cargo test --workspace` failed ({status})"
         )));
+    }
+
+    if options.miri {
+        println!("== miri ({}) ==", tools::MIRI_TOOLCHAIN);
+        miri::test()?;
+    } else {
+        println!("== miri: skipped (--no-miri) ==");
     }
 
     println!("== examples ==");
