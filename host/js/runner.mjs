@@ -35,23 +35,38 @@ function checkJspi() {
   }
 }
 
-/** Lists the module's imports that the host environment lacks. */
+/** Lists the module's imports that the host environment lacks. A `jspi_*` function
+ * among them means the guest library's own code is missing, not the host's. */
 function checkImports(module, imports, name) {
   const missing = WebAssembly.Module.imports(module)
     .filter((imp) => !(imports[imp.module] && imp.name in imports[imp.module]))
     .map((imp) => `${imp.module}.${imp.name}`);
   if (missing.length > 0) {
-    throw new BadInput(
-      `${name}: imports what the host does not provide: ${missing.join(", ")} (see docs/abi.md for the host environment)`,
-    );
+    const hint = missing.some((qualified) => qualified.split(".").pop().startsWith("jspi_"))
+      ? "jspi_* functions are the guest library's: was it linked with libjspi.a?"
+      : "see docs/abi.md for the host environment";
+    throw new BadInput(`${name}: imports what the host does not provide: ${missing.join(", ")} (${hint})`);
+  }
+}
+
+/** The bytes every wasm module starts with: "\0asm". */
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
+/** Refuses a file that is not wasm at all, in the same words on every host (the
+ * engines' own messages for it differ). */
+function checkMagic(bytes, name) {
+  if (bytes.length < WASM_MAGIC.length || WASM_MAGIC.some((byte, i) => bytes[i] !== byte)) {
+    throw new BadInput(`${name}: not a wasm module: it does not start with the bytes 00 61 73 6d ("\\0asm")`);
   }
 }
 
 /** Compiles a plain guest module and checks that the host environment has its imports. */
 function compile(wasmPath, imports) {
+  const bytes = readInput(wasmPath, "module");
+  checkMagic(bytes, wasmPath);
   let module;
   try {
-    module = new WebAssembly.Module(readInput(wasmPath, "module"));
+    module = new WebAssembly.Module(bytes);
   } catch (error) {
     if (error instanceof BadInput) throw error;
     throw new BadInput(`${wasmPath}: not a valid wasm module: ${error.message}`);
@@ -215,6 +230,8 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   if (!(error instanceof BadInput)) throw error;
-  process.stderr.write(`error: ${error.message}\n`);
+  // One line, whatever an engine's or a file's text holds.
+  const line = error.message.split("\n").map((part) => part.trim()).filter(Boolean).join(" ");
+  process.stderr.write(`error: ${line}\n`);
   process.exitCode = 2;
 }

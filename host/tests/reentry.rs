@@ -74,8 +74,14 @@ fn instance() -> (Instance<Shared>, Executor, Shared) {
     let state = Shared::default();
     let executor = Executor::new();
     let wasm = wat::parse_str(GUEST).unwrap();
-    let instance =
-        Instance::new(&engine().unwrap(), &wasm, &imports, state.clone(), &executor).unwrap();
+    let instance = Instance::new(
+        &engine().unwrap(),
+        &wasm,
+        &imports,
+        state.clone(),
+        &executor,
+    )
+    .unwrap();
     (instance, executor, state)
 }
 
@@ -91,8 +97,14 @@ fn poll(task: &mut Task) -> Option<i32> {
 fn a_plain_export_starts_a_task_that_resumes_later() {
     let (instance, executor, state) = instance();
     // Two plain calls, each starting a task that suspends inside the call.
-    assert_eq!(instance.call("outer", &[3]).unwrap().unwrap().i32(), Some(30));
-    assert_eq!(instance.call("outer", &[4]).unwrap().unwrap().i32(), Some(40));
+    assert_eq!(
+        instance.call("outer", &[3]).unwrap().unwrap().i32(),
+        Some(30)
+    );
+    assert_eq!(
+        instance.call("outer", &[4]).unwrap().unwrap().i32(),
+        Some(40)
+    );
     let waiting: Vec<i32> = state.borrow().waits.iter().map(|(x, _)| *x).collect();
     assert_eq!(waiting, [3, 4]);
     // Settle the second first: each task resumes from the executor with its own value.
@@ -117,7 +129,10 @@ fn a_plain_export_starts_a_task_that_resumes_later() {
 #[test]
 fn a_host_function_calls_back_through_its_cx_only() {
     let (instance, _executor, _state) = instance();
-    assert_eq!(instance.call("via_cx", &[]).unwrap().unwrap().i32(), Some(7));
+    assert_eq!(
+        instance.call("via_cx", &[]).unwrap().unwrap().i32(),
+        Some(7)
+    );
     let error = instance.call("via_instance", &[]).unwrap_err();
     let message = format!("{error:#}");
     assert!(message.contains("the instance is busy"), "{message}");

@@ -4,6 +4,9 @@
 //! One `expected.txt` when all the example's strategies agree, otherwise one
 //! `expected.<strategy>.txt` per strategy; files the new set does not need are removed.
 //! An example whose runs fail, or whose hosts disagree, is left untouched.
+//!
+//! With no example named, it also writes each bad module's expected error
+//! (`badmod::bless`), under the same rule.
 
 use std::fs;
 use std::path::PathBuf;
@@ -12,18 +15,19 @@ use crate::compile::{Builder, Strategy};
 use crate::examples::{self, Example};
 use crate::hosts::Host;
 use crate::run::{check_hosts, label};
-use crate::{diff, rel, tools, Error, Options, Result};
+use crate::{badmod, diff, rel, tools, Error, Options, Result};
 
 /// The host whose transcripts are written.
 const REFERENCE: Host = Host::Node26;
 
-/// Blesses every chosen example; fails if any could not be blessed.
+/// Blesses every chosen example (and, when none is named, every bad module); fails if
+/// any could not be blessed.
 pub fn bless(options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
+    let whole = options.examples.is_empty();
     tools::ensure(options.verbose)?;
     if examples.is_empty() {
         println!("no examples in c-examples/ or rust-examples/");
-        return Ok(());
     }
     check_hosts(&Host::ALL, options.verbose)?;
 
@@ -37,9 +41,12 @@ pub fn bless(options: &Options) -> Result<()> {
                     "error: not blessing {}: see above; its files are unchanged",
                     example.name
                 );
-                refused.push(example.name.as_str());
+                refused.push(example.name.clone());
             }
         }
+    }
+    if whole {
+        refused.extend(badmod::bless(&mut builder, options.verbose)?);
     }
     if refused.is_empty() {
         Ok(())

@@ -33,6 +33,24 @@ pub const CLANG_COMPILE: [&str; 8] = [
     "guest/jspi/include",
 ];
 
+/// clang-19's flags for linking a guest module (docs/abi.md), before its objects.
+pub const CLANG_LINK: [&str; 5] = [
+    "--target=wasm32-unknown-unknown",
+    "-nostdlib",
+    "-Wl,--no-entry",
+    "-Wl,--stack-first",
+    "-Wl,-z,stack-size=1048576",
+];
+
+/// The linker flags that export the guest library's hooks (docs/abi.md), for a module
+/// linked with `libjspi.a`.
+pub const LIBRARY_EXPORTS: [&str; 4] = [
+    "-Wl,--export=jspi_task_enter",
+    "-Wl,--export=jspi_task_leave",
+    "-Wl,--export=jspi_task_done",
+    "-Wl,--export=jspi_stat",
+];
+
 /// How the guest library keeps suspended tasks' shadow stacks (a cargo feature of
 /// `guest/jspi`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -238,17 +256,7 @@ fn link(
 ) -> Result<PathBuf, String> {
     let wasm = example_dir(example).join(format!("{}.wasm", strategy.name()));
     let mut clang = Command::new("clang-19");
-    clang.args([
-        "--target=wasm32-unknown-unknown",
-        "-nostdlib",
-        "-Wl,--no-entry",
-        "-Wl,--stack-first",
-        "-Wl,-z,stack-size=1048576",
-        "-Wl,--export=jspi_task_enter",
-        "-Wl,--export=jspi_task_leave",
-        "-Wl,--export=jspi_task_done",
-        "-Wl,--export=jspi_stat",
-    ]);
+    clang.args(CLANG_LINK).args(LIBRARY_EXPORTS);
     clang.args(objects.iter().map(|o| rel(o)));
     clang.arg(rel(library)).arg("-o").arg(rel(&wasm));
     process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;

@@ -56,6 +56,10 @@ pub struct RunResult {
     pub transcript: String,
     /// Why the run failed (exit status and stderr, or the time limit), if it did.
     pub failure: Option<String>,
+    /// The runner's exit code; `None` if it was killed (by the time limit or a signal).
+    pub code: Option<i32>,
+    /// Everything the runner printed on stderr.
+    pub stderr: String,
 }
 
 impl Host {
@@ -173,6 +177,8 @@ impl Host {
         Ok(RunResult {
             transcript: captured.stdout,
             failure,
+            code: captured.status.and_then(|status| status.code()),
+            stderr: captured.stderr,
         })
     }
 }

@@ -1,16 +1,19 @@
 //! `cargo xtask`: builds the guest library and the C examples, runs them on every host
 //! and checks their transcripts (the pattern of <https://github.com/matklad/cargo-xtask>).
 //!
-//! Each command lives in its own module (`run`, `test`, `bless`, `tools` for `install`);
+//! Each command lives in its own module (`run`, `test`, `bless`, `tools` for `install`,
+//! `bench`), as do the steps of `test` beyond the examples (`miri`, `badmod`);
 //! `compile`, `examples`, `hosts`, `process` and `diff` are what they share. Every
 //! external command runs with the project root as its working directory.
 
+mod badmod;
 mod bench;
 mod bless;
 mod compile;
 mod diff;
 mod examples;
 mod hosts;
+mod miri;
 mod process;
 mod run;
 mod test;
@@ -32,11 +35,14 @@ commands:
                   build and run examples (default: every folder in c-examples/
                   and rust-examples/),
                   print each transcript
-  test [EXAMPLE...] [--host H] [--strategy S]
-                  cargo test --workspace, then every example run compared with its
-                  expected transcript (what CI runs)
+  test [EXAMPLE...] [--host H] [--strategy S] [--no-miri]
+                  cargo test --workspace, the stack-state tests under Miri, then
+                  every example run compared with its expected transcript and
+                  every bad module in tests/bad-modules/ refused with its expected
+                  error (what CI runs)
   bless [EXAMPLE...]
-                  rewrite the expected transcripts from Node 26 (every other host must agree)
+                  rewrite the expected transcripts from Node 26 (every other host
+                  must agree); with no EXAMPLE, also the bad modules' errors
   bench [--quick] run every benchmark (native, wasmtime, Node 26) and print one
                   summary; writes target/bench/summary.md and plot.svg
   torture [--seed S] [--count N] [--host H] [--strategy S]
@@ -45,7 +51,8 @@ commands:
                   eager and lazy; eager on the first host always runs, as the
                   reference); exits 1 on any failure and prints the first failing
                   seed with a minimal schedule (saved as target/torture/minimal.json)
-  install         install what is missing: wasm32 target, clang-19, lld-19, Node
+  install         install what is missing: wasm32 target, clang-19, lld-19, Node,
+                  the nightly toolchain with Miri, wasm-bindgen-cli
 
   EXAMPLE is a folder in c-examples/ or rust-examples/ (name or unique prefix,
   like 04 or rs-04) or a path to a folder with a scenario.json and either *.c
@@ -54,6 +61,7 @@ commands:
 options:
   --host node24|node26|wasmtime|all (default: all)
   --strategy none|eager|lazy|all    (default: all the example allows)
+  --no-miri                         test: skip Miri (a quick local run; CI runs it)
   -v, --verbose                     print each external command before running it
   -h, --help                        print this help
 ";
@@ -131,6 +139,8 @@ pub struct Options {
     pub strategy_explicit: bool,
     /// Print each external command before running it.
     pub verbose: bool,
+    /// `test` runs the Miri step (`--no-miri` turns it off).
+    pub miri: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -215,6 +225,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         strategies: Strategy::ALL.to_vec(),
         strategy_explicit: false,
         verbose: false,
+        miri: true,
     };
     while let Some(arg) = args.next() {
         // `--flag=value` and `--flag value` are both accepted.
@@ -247,6 +258,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
                     count = number;
                 }
             }
+            "--no-miri" if name == "test" && inline_value.is_none() => options.miri = false,
             "--host" if takes_matrix => {
                 let value = value("--host")?;
                 options.hosts = match value.as_str() {
@@ -333,6 +345,7 @@ mod tests {
         assert_eq!(options.hosts, Host::ALL);
         assert_eq!(options.strategies, Strategy::ALL);
         assert!(!options.strategy_explicit && !options.verbose && options.examples.is_empty());
+        assert!(options.miri);
     }
 
     #[test]
@@ -345,13 +358,14 @@ mod tests {
             "lazy",
             "-v",
             "04",
+            "--no-miri",
         ]) else {
             panic!()
         };
         assert_eq!(options.examples, ["04"]);
         assert_eq!(options.hosts, [Host::Node26]);
         assert_eq!(options.strategies, [Strategy::Lazy]);
-        assert!(options.strategy_explicit && options.verbose);
+        assert!(options.strategy_explicit && options.verbose && !options.miri);
     }
 
     #[test]
@@ -362,6 +376,7 @@ mod tests {
             &["run", "--host", "node20"],
             &["test", "--strategy=greedy"],
             &["bless", "--host", "node24"],
+            &["run", "--no-miri"],
             &["install", "extra"],
             &["torture", "--count", "0"],
             &["torture", "--seed", "-1"],

