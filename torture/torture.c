@@ -219,6 +219,14 @@ int32_t spawner(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t
     return id;
 }
 
+/* Before any task: place a new task only where `min_task_stack` bytes of shadow
+ * stack are left (jspi_configure). A large value makes the library flush, evicting
+ * every live byte, far more often. Returns 0, or -1 if refused. */
+JSPI_EXPORT("configure")
+int32_t configure(int32_t min_task_stack) {
+    return jspi_configure((uint32_t)min_task_stack, 0, 0, 0);
+}
+
 /* A plain synchronous call from the host between awaits: fills `size` bytes of its
  * own frame (0-65536), which is where suspended tasks' frames are, without a strategy. */
 JSPI_EXPORT("scribble")

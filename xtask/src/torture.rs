@@ -39,6 +39,14 @@ const BATCH_LIMIT: Duration = Duration::from_secs(600);
 const SIZES: [i32; 7] = [0, 1, 24, 100, 512, 1500, 4000];
 /// Sizes of the `scribble` calls' frames.
 const SCRIBBLE_SIZES: [i32; 4] = [16, 256, 2048, 8192];
+/// Room a task needs below it (`configure`): the 1 MiB shadow stack less 128, 32 or 4
+/// KiB, so that a few suspended tasks' live bytes leave too little and the library
+/// flushes (evicts every live byte); its default is 16 KiB.
+const MIN_TASK_STACKS: [i32; 3] = [
+    1024 * 1024 - 128 * 1024,
+    1024 * 1024 - 32 * 1024,
+    1024 * 1024 - 4096,
+];
 /// At most this many tasks per schedule (the guest library's default limit is far
 /// higher; the shadow stack holds them all even at the largest shapes).
 const MAX_TASKS: u64 = 14;
@@ -160,6 +168,8 @@ enum Step {
     Spawn(Shape, i32),
     /// `scribble(seed, size)`, a plain call.
     Scribble { seed: i32, size: i32 },
+    /// `configure(min_task_stack)`, a plain call before any task starts.
+    Configure { min_task_stack: i32 },
     /// Run the event loop until task `id` settles.
     Wait { id: i32 },
 }
@@ -184,6 +194,9 @@ impl Step {
                 format!(r#"{{"call": "scribble", "args": [{seed}, {size}]}}"#)
             }
             Step::Wait { id } => format!(r#"{{"wait": "T{id}"}}"#),
+            Step::Configure { min_task_stack } => {
+                format!(r#"{{"call": "configure", "args": [{min_task_stack}]}}"#)
+            }
         }
     }
 
@@ -201,6 +214,15 @@ fn generate(seed: u64) -> Vec<Step> {
     let mut rng = Rng(seed);
     let tasks = 2 + rng.below(MAX_TASKS - 1) as i32;
     let (mut steps, mut started, mut unwaited) = (Vec::new(), 0, Vec::new());
+    // A quarter of the schedules make the library flush the shadow stack often. They
+    // start no task from inside a call: one nested in a call's frames would rightly
+    // fail to start, finding less room below them than it was told to need.
+    let flushing = rng.below(4) == 0;
+    if flushing {
+        steps.push(Step::Configure {
+            min_task_stack: rng.pick(&MIN_TASK_STACKS),
+        });
+    }
     while started < tasks || (!unwaited.is_empty() && rng.below(2) == 0) {
         let roll = rng.below(100);
         if started < tasks && roll < 50 {
@@ -220,7 +242,7 @@ fn generate(seed: u64) -> Vec<Step> {
                     0
                 },
             };
-            if rng.below(5) == 0 {
+            if !flushing && rng.below(5) == 0 {
                 steps.push(Step::Spawn(shape, rng.pick(&SCRIBBLE_SIZES)));
             } else {
                 steps.push(Step::Start(shape));
@@ -798,7 +820,7 @@ mod tests {
                         assert!(started.contains(&id) && !waited.contains(&id));
                         waited.push(id);
                     }
-                    Step::Scribble { .. } | Step::Spawn(..) => {}
+                    Step::Scribble { .. } | Step::Spawn(..) | Step::Configure { .. } => {}
                 }
             }
         }
@@ -861,7 +883,7 @@ mod tests {
                 match step {
                     Step::Start(shape) => started.push(shape.id),
                     Step::Wait { id } => assert!(started.contains(id)),
-                    Step::Scribble { .. } | Step::Spawn(..) => {}
+                    Step::Scribble { .. } | Step::Spawn(..) | Step::Configure { .. } => {}
                 }
             }
         }
