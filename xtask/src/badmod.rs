@@ -18,9 +18,10 @@
 //! ```
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
+use crate::bless::{hosts_in_order, report_disagreement, write_file, REFERENCE};
 use crate::compile::{Builder, Strategy, CLANG_COMPILE, CLANG_LINK, LIBRARY_EXPORTS};
 use crate::hosts::{Host, RunResult};
 use crate::{diff, process, project_root, rel, Error, Result};
@@ -30,9 +31,6 @@ const CASES_DIR: &str = "tests/bad-modules";
 
 /// The exit code of a runner that refuses its input (docs/abi.md, README).
 const BAD_INPUT: i32 = 2;
-
-/// The host whose errors `bless` writes; every other host must print the same.
-const REFERENCE: Host = Host::Node26;
 
 /// Where a case's module comes from.
 #[derive(Debug)]
@@ -240,7 +238,7 @@ pub fn bless(builder: &mut Builder, verbose: bool) -> Result<Vec<String>> {
     let mut refused = Vec::new();
     for case in cases()? {
         match reference_error(&case, builder, verbose) {
-            Some(text) => write(&case.expected, &text)?,
+            Some(text) => write_file(&case.expected, &text)?,
             None => {
                 eprintln!(
                     "error: not blessing bad-modules/{}: see above; its files are unchanged",
@@ -264,8 +262,7 @@ fn reference_error(case: &Case, builder: &mut Builder, verbose: bool) -> Option<
         }
     };
     let mut reference: Option<String> = None;
-    let hosts = std::iter::once(REFERENCE).chain(Host::ALL.into_iter().filter(|&h| h != REFERENCE));
-    for host in hosts {
+    for host in hosts_in_order() {
         let label = case.label(host);
         let result = match host.run(&wasm, &case.scenario, verbose) {
             Ok(result) => result,
@@ -282,14 +279,12 @@ fn reference_error(case: &Case, builder: &mut Builder, verbose: bool) -> Option<
         match &reference {
             None => reference = Some(result.stderr),
             Some(expected) if *expected != result.stderr => {
-                eprintln!(
-                    "error: {label}: {} and {} disagree:",
-                    REFERENCE.name(),
-                    host.name()
-                );
-                eprint!(
-                    "{}",
-                    diff::unified(expected, &result.stderr, &case.label(REFERENCE), &label)
+                report_disagreement(
+                    host,
+                    &label,
+                    expected,
+                    &result.stderr,
+                    &case.label(REFERENCE),
                 );
                 return None;
             }
@@ -297,16 +292,4 @@ fn reference_error(case: &Case, builder: &mut Builder, verbose: bool) -> Option<
         }
     }
     reference
-}
-
-fn write(path: &Path, text: &str) -> Result<()> {
-    let shown = rel(path);
-    if fs::read_to_string(path).is_ok_and(|old| old == text) {
-        println!("unchanged {}", shown.display());
-        return Ok(());
-    }
-    fs::write(path, text)
-        .map_err(|e| Error::failure(format!("writing {}: {e}", shown.display())))?;
-    println!("wrote {}", shown.display());
-    Ok(())
 }

@@ -9,7 +9,7 @@
 //! (`badmod::bless`), under the same rule.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::compile::{Builder, Strategy};
 use crate::examples::{self, Example};
@@ -18,7 +18,7 @@ use crate::run::{check_hosts, label};
 use crate::{badmod, diff, rel, tools, Error, Options, Result};
 
 /// The host whose transcripts are written.
-const REFERENCE: Host = Host::Node26;
+pub const REFERENCE: Host = Host::Node26;
 
 /// Blesses every chosen example (and, when none is named, every bad module); fails if
 /// any could not be blessed.
@@ -81,10 +81,7 @@ fn transcripts(
             }
         };
         let mut reference: Option<String> = None;
-        // The reference host first, then every other one compared with it.
-        let hosts =
-            std::iter::once(REFERENCE).chain(Host::ALL.into_iter().filter(|&h| h != REFERENCE));
-        for host in hosts.filter(|&h| example.runs_on(h)) {
+        for host in hosts_in_order().filter(|&h| example.runs_on(h)) {
             let label = label(example, host, strategy);
             let result = match host.run(&wasm, &example.scenario, verbose) {
                 Ok(result) => result,
@@ -103,19 +100,13 @@ fn transcripts(
                 None if host == REFERENCE => reference = Some(result.transcript),
                 None => {}
                 Some(expected) if *expected != result.transcript => {
-                    eprintln!(
-                        "error: {label}: {} and {} disagree:",
-                        REFERENCE.name(),
-                        host.name()
-                    );
-                    eprint!(
-                        "{}",
-                        diff::unified(
-                            expected,
-                            &result.transcript,
-                            &super::run::label(example, REFERENCE, strategy),
-                            &label
-                        )
+                    let reference_label = super::run::label(example, REFERENCE, strategy);
+                    report_disagreement(
+                        host,
+                        &label,
+                        expected,
+                        &result.transcript,
+                        &reference_label,
                     );
                     ok = false;
                 }
@@ -141,14 +132,7 @@ fn write(example: &Example, transcripts: &[(Strategy, String)]) -> Result<()> {
             .collect()
     };
     for (path, text) in &files {
-        let shown = rel(path);
-        if fs::read_to_string(path).is_ok_and(|old| old == *text) {
-            println!("unchanged {}", shown.display());
-            continue;
-        }
-        fs::write(path, text)
-            .map_err(|e| Error::failure(format!("writing {}: {e}", shown.display())))?;
-        println!("wrote {}", shown.display());
+        write_file(path, text)?;
     }
     let candidates = std::iter::once(example.expected_shared())
         .chain(Strategy::ALL.map(|s| example.expected_for(s)));
@@ -160,5 +144,41 @@ fn write(example: &Example, transcripts: &[(Strategy, String)]) -> Result<()> {
             println!("removed {}", shown.display());
         }
     }
+    Ok(())
+}
+
+/// The hosts a bless runs on: the reference first, then every other one, each
+/// compared with it.
+pub fn hosts_in_order() -> impl Iterator<Item = Host> {
+    std::iter::once(REFERENCE).chain(Host::ALL.into_iter().filter(|&h| h != REFERENCE))
+}
+
+/// Says that `host`'s output for run `label` differs from the reference's, with the
+/// diff (`reference_label` names the reference's run).
+pub fn report_disagreement(
+    host: Host,
+    label: &str,
+    expected: &str,
+    got: &str,
+    reference_label: &str,
+) {
+    eprintln!(
+        "error: {label}: {} and {} disagree:",
+        REFERENCE.name(),
+        host.name()
+    );
+    eprint!("{}", diff::unified(expected, got, reference_label, label));
+}
+
+/// Writes `text` to `path` unless it is already there, saying which.
+pub fn write_file(path: &Path, text: &str) -> Result<()> {
+    let shown = rel(path);
+    if fs::read_to_string(path).is_ok_and(|old| old == text) {
+        println!("unchanged {}", shown.display());
+        return Ok(());
+    }
+    fs::write(path, text)
+        .map_err(|e| Error::failure(format!("writing {}: {e}", shown.display())))?;
+    println!("wrote {}", shown.display());
     Ok(())
 }
