@@ -3,7 +3,8 @@
  *
  * A promise is an `__externref_t` (compile with -mreference-types). Awaiting one
  * suspends the running *task*: an export the host started as a promising call
- * (WebAssembly.promising plus the jspi_task_* hooks; a "start" step in a scenario).
+ * (WebAssembly.promising plus the jspi_task_* hooks, which the host libraries run:
+ * the JS package's promising/spawn, the host crate's Instance::promising).
  * While it is suspended other tasks and synchronous calls may run; the library saves
  * and restores whatever of the task's shadow-stack frames they would overwrite.
  */

@@ -42,6 +42,12 @@ __attribute__((noreturn)) void jspi_fail_with(const char *msg, uint32_t len) {
     __builtin_unreachable();
 }
 
+/* jspi_call_leave (jspi_shim.s) was given a token jspi_call_enter did not return. */
+__attribute__((noreturn, visibility("hidden"))) void jspi_fail_bad_call_token(void) {
+    fail("jspi_call_leave: the token is not a stack pointer of this module's shadow stack "
+         "(pass what jspi_call_enter returned)");
+}
+
 jspi_status jspi_try_await_int(__externref_t promise, int32_t *out) {
     __externref_t settled = jspi_raw_await(promise);
     switch (jspi_host_classify(settled)) {

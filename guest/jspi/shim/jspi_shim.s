@@ -29,6 +29,9 @@
         .import_module jspi_host_fail, jspi
         .import_name jspi_host_fail, fail
 
+        # Fails a jspi_call_leave given a token that is not a stack pointer (jspi_api.c).
+        .functype jspi_fail_bad_call_token () -> ()
+
         # The Rust side (guest/jspi/src/lib.rs).
         .functype jspi_rs_enter (i32) -> (i64)
         .functype jspi_rs_leave (i32) -> (i64)
@@ -148,6 +151,45 @@ jspi_task_done:
         i32.wrap_i64
         global.set __stack_pointer
         end_if
+        end_function
+
+# Plain calls. A plain (synchronous) call that traps or throws deep inside leaves
+# __stack_pointer wherever the failure happened: nothing unwinds the shadow stack. The
+# host libraries therefore bracket every plain call with these two hooks, the role of
+# Emscripten's stackSave/stackRestore (the stack pointer itself is not exported).
+#
+#   i32 jspi_call_enter(void): right before a plain call; returns a token (the stack
+#   pointer the call starts with).
+        .section .text.jspi_call_enter,"",@
+        .globl jspi_call_enter
+        .export_name jspi_call_enter, jspi_call_enter     # exported by any link that pulls this file in
+        .type jspi_call_enter,@function
+jspi_call_enter:
+        .functype jspi_call_enter () -> (i32)
+        global.get __stack_pointer      # the token is the stack pointer itself
+        end_function
+
+#   void jspi_call_leave(i32 token): right after the plain call returned or failed;
+#   puts the stack pointer back. A token outside the shadow stack is refused.
+        .section .text.jspi_call_leave,"",@
+        .globl jspi_call_leave
+        .export_name jspi_call_leave, jspi_call_leave     # exported by any link that pulls this file in
+        .type jspi_call_leave,@function
+jspi_call_leave:
+        .functype jspi_call_leave (i32) -> ()
+        local.get 0
+        i32.const __stack_low
+        i32.lt_u                        # below the shadow stack?
+        local.get 0
+        i32.const __stack_high
+        i32.gt_u                        # above it?
+        i32.or
+        if                              # not a token jspi_call_enter gave: fail
+        call jspi_fail_bad_call_token   # never returns
+        unreachable
+        end_if
+        local.get 0
+        global.set __stack_pointer      # where the call started
         end_function
 
 # externref jspi_raw_await(externref promise): suspend the running task until the

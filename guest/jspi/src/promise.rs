@@ -214,8 +214,8 @@ impl Task {
     }
 }
 
-/// Defines exports that the host starts as promising tasks (a `start` step in a
-/// scenario: `jspi_task_enter`, `WebAssembly.promising`, `jspi_task_leave`).
+/// Defines exports that the host starts as promising tasks (the host libraries'
+/// `promising` and `spawn`, which run the task hooks around `WebAssembly.promising`).
 ///
 /// Each function is written as a Rust function whose first parameter is
 /// `NAME: &Task`; the macro makes it an `extern "C"` function with the remaining

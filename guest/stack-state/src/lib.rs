@@ -141,7 +141,8 @@ pub enum Error {
     },
     /// Tasks started from synchronous calls inside tasks nest deeper than supported.
     NestedTooDeep,
-    /// A suspend outside any promising task: the export was called synchronously.
+    /// A suspend outside any task: the export was called plainly, or started with
+    /// `WebAssembly.promising` but without the task hooks.
     NotInTask,
     /// Saved bytes need `bytes` more bytes and memory cannot grow.
     OutOfMemory {
@@ -167,9 +168,10 @@ impl fmt::Display for Error {
             }
             Error::NotInTask => write!(
                 f,
-                "cannot suspend: this export was called synchronously, not as a promising task. \
-                 Start it with WebAssembly.promising (a \"start\" step in a scenario) to fix; \
-                 jspi_can_suspend() tells beforehand"
+                "cannot suspend: no task is running: the export was called plainly, or started \
+                 with WebAssembly.promising but without the task hooks jspi_task_enter/leave/done \
+                 (start it with the host library's promising or spawn, which run them; \
+                 jspi_can_suspend() tells beforehand)"
             ),
             Error::OutOfMemory { bytes } => write!(
                 f,
