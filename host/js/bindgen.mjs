@@ -3,21 +3,13 @@
 //
 // The generated glue is CommonJS: it `require`s each module its wasm imports from
 // by name ("env", "jspi"), builds the import object and instantiates the module
-// itself. Here those names resolve to the host environment's objects, the instance
-// the glue creates is kept (the runner calls the task hooks and the raw exports on
-// it), and `jspi.bindgen_store` / `jspi.bindgen_load` move values between
-// wasm-bindgen's handles and the guest library's slot table (docs/abi.md).
+// itself. Here those names resolve to the host's import objects (the runner passes
+// the jspi-stack package's `jspi` module, whose `bindgen_store` / `bindgen_load` move
+// values between wasm-bindgen's handles and the guest library's slot table), and the
+// instance the glue creates is kept, for the package to attach to.
 
 import Module, { createRequire } from "node:module";
 import { resolve } from "node:path";
-
-/** The two bridge functions of the `jspi` module, given the instance once known. */
-export function bindgenBridge(instance) {
-  return {
-    bindgen_store: (value) => instance().exports.jspi_bindgen_store(value),
-    bindgen_load: (slot) => instance().exports.jspi_bindgen_load(slot),
-  };
-}
 
 /**
  * Loads the glue at `gluePath` with `imports` serving its `require`s of import

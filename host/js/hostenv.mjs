@@ -1,17 +1,11 @@
-// The host environment (module `env`) and the guest library's imports (module `jspi`),
-// exactly as docs/abi.md describes them, plus the formatting of values and errors
-// that every transcript line uses.
+// The test environment of the scenario runner (module `env`, docs/abi.md) and the
+// formatting of values and errors that every transcript line uses. The guest
+// library's own imports (module `jspi`) are the package's (jspi-stack/).
 
-/** What `jspi.await` returns for a rejected promise: the library asks `classify`
- * and `rejection_reason`, so a rejection never reaches C as a made-up value. */
-export class Rejection {
-  constructor(reason) {
-    this.reason = reason;
-  }
-}
+import { GuestError, Rejection } from "./jspi-stack/index.js";
 
-/** An error raised by the guest through `jspi.fail`: its message is printed as is. */
-export class GuestFailure extends Error {}
+/** An error of the environment whose message is printed as is (env.start's checks). */
+export class EnvFailure extends Error {}
 
 /** A value as transcripts print it: integers in decimal, `null`, `undefined`,
  * strings as they are, errors as `Error: <message>`. */
@@ -36,7 +30,7 @@ const TRAP_KINDS = [
 
 /** The message of a failed call or task, as transcripts print it. */
 export function formatError(error) {
-  if (error instanceof GuestFailure) return error.message;
+  if (error instanceof GuestError || error instanceof EnvFailure) return error.message;
   if (error instanceof WebAssembly.RuntimeError) {
     for (const [pattern, kind] of TRAP_KINDS) {
       if (pattern.test(error.message)) return `trap: ${kind}`;
@@ -58,18 +52,18 @@ function readString(memory, ptr, len) {
   let end;
   if (len === undefined) {
     end = bytes.indexOf(0, start);
-    if (end < 0) throw new GuestFailure(`string at ${start} has no terminating NUL`);
+    if (end < 0) throw new EnvFailure(`string at ${start} has no terminating NUL`);
   } else {
     end = start + (len >>> 0);
   }
   if (start > bytes.length || end > bytes.length) {
-    throw new GuestFailure(`string at ${start}..${end} lies outside memory (${bytes.length} bytes)`);
+    throw new EnvFailure(`string at ${start}..${end} lies outside memory (${bytes.length} bytes)`);
   }
   return new TextDecoder().decode(bytes.subarray(start, end));
 }
 
 /**
- * The import object for one instance.
+ * The `env` import module for one instance.
  *
  * `log(text)` prints a transcript line; `clock` is the VirtualClock; `memory()`
  * returns the instance's exported memory (known only after instantiation);
@@ -77,27 +71,6 @@ function readString(memory, ptr, len) {
  */
 export function makeImports({ log, clock, memory, start }) {
   const int32 = (x) => x | 0;
-  const jspi = {
-    await: new WebAssembly.Suspending((value) =>
-      Promise.resolve(value).then(
-        (fulfilled) => fulfilled,
-        (reason) => new Rejection(reason),
-      ),
-    ),
-    classify(value) {
-      if (value instanceof Rejection) return 2;
-      if (typeof value === "number" && Number.isInteger(value) && int32(value) === value) return 0;
-      return 1;
-    },
-    int_value: (value) => int32(value),
-    rejection_reason: (value) => value.reason,
-    throw(value) {
-      throw value;
-    },
-    fail(ptr, len) {
-      throw new GuestFailure(readString(memory(), ptr, len));
-    },
-  };
   const env = {
     log_int: (x) => log(`C: ${x}`),
     log_str: (ptr) => log(`C: ${readString(memory(), ptr)}`),
@@ -129,17 +102,17 @@ export function makeImports({ log, clock, memory, start }) {
       throw new Error(`host import failed with code ${code}`);
     },
     start(name, exportName, argsPtr, count) {
-      if (count < 0 || count > 64) throw new GuestFailure(`env.start: ${count} arguments (at most 64)`);
+      if (count < 0 || count > 64) throw new EnvFailure(`env.start: ${count} arguments (at most 64)`);
       const bytes = new Uint8Array(memory().buffer);
       const from = argsPtr >>> 0;
       const to = from + 4 * count;
       if (to > bytes.length) {
-        throw new GuestFailure(`env.start: arguments at ${from}..${to} lie outside memory (${bytes.length} bytes)`);
+        throw new EnvFailure(`env.start: arguments at ${from}..${to} lie outside memory (${bytes.length} bytes)`);
       }
       const view = new DataView(bytes.buffer, from, 4 * count);
       const args = Array.from({ length: count }, (_, i) => view.getInt32(4 * i, true));
       start(readString(memory(), name), readString(memory(), exportName), args);
     },
   };
-  return { jspi, env };
+  return { env };
 }

@@ -1,5 +1,7 @@
 // The Node runner: runs one guest module through one scenario and prints the
-// transcript (docs/abi.md) on stdout.
+// transcript (docs/abi.md) on stdout. It is a user of the jspi-stack package
+// (jspi-stack/), which owns the guest library's protocol; this file owns only the
+// scenario's steps, the virtual clock and the transcript.
 //
 //   node [--experimental-wasm-jspi] host/js/runner.mjs MODULE.wasm scenario.json
 //   node [--experimental-wasm-jspi] host/js/runner.mjs GLUE.js scenario.json
@@ -13,10 +15,11 @@
 // Errors are one line on stderr.
 
 import { readFileSync } from "node:fs";
+import { compileSync, hasJspi, instantiateSync, link } from "./jspi-stack/index.js";
 import { VirtualClock, drainMicrotasks } from "./clock.mjs";
-import { GuestFailure, formatError, formatValue, makeImports } from "./hostenv.mjs";
+import { EnvFailure, formatError, formatValue, makeImports } from "./hostenv.mjs";
 import { BadInput, checkExports, parseScenario } from "./scenario.mjs";
-import { bindgenBridge, loadBindgen } from "./bindgen.mjs";
+import { loadBindgen } from "./bindgen.mjs";
 
 function readInput(path, what) {
   try {
@@ -27,7 +30,7 @@ function readInput(path, what) {
 }
 
 function checkJspi() {
-  if (typeof WebAssembly.Suspending !== "function" || typeof WebAssembly.promising !== "function") {
+  if (!hasJspi()) {
     throw new BadInput(
       `Node ${process.version} has no JSPI (WebAssembly.Suspending / WebAssembly.promising); ` +
         "Node 24 needs --experimental-wasm-jspi, Node 26 has it on by default",
@@ -39,7 +42,7 @@ function checkJspi() {
  * among them means the guest library's own code is missing, not the host's. */
 function checkImports(module, imports, name) {
   const missing = WebAssembly.Module.imports(module)
-    .filter((imp) => !(imports[imp.module] && imp.name in imports[imp.module]))
+    .filter((imp) => imp.module !== "jspi" && !(imports[imp.module] && imp.name in imports[imp.module]))
     .map((imp) => `${imp.module}.${imp.name}`);
   if (missing.length > 0) {
     const hint = missing.some((qualified) => qualified.split(".").pop().startsWith("jspi_"))
@@ -49,39 +52,134 @@ function checkImports(module, imports, name) {
   }
 }
 
-/** The bytes every wasm module starts with: "\0asm". */
-const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
-
-/** Refuses a file that is not wasm at all, in the same words on every host (the
- * engines' own messages for it differ). */
-function checkMagic(bytes, name) {
-  if (bytes.length < WASM_MAGIC.length || WASM_MAGIC.some((byte, i) => bytes[i] !== byte)) {
-    throw new BadInput(`${name}: not a wasm module: it does not start with the bytes 00 61 73 6d ("\\0asm")`);
-  }
-}
-
 /** Compiles a plain guest module and checks that the host environment has its imports. */
 function compile(wasmPath, imports) {
   const bytes = readInput(wasmPath, "module");
-  checkMagic(bytes, wasmPath);
   let module;
   try {
-    module = new WebAssembly.Module(bytes);
+    module = compileSync(bytes);
   } catch (error) {
-    if (error instanceof BadInput) throw error;
-    throw new BadInput(`${wasmPath}: not a valid wasm module: ${error.message}`);
+    const message = error instanceof WebAssembly.CompileError ? `not a valid wasm module: ${error.message}` : error.message;
+    throw new BadInput(`${wasmPath}: ${message}`);
   }
   checkImports(module, imports, wasmPath);
   return module;
 }
 
-/** A fresh instance of a compiled guest module. */
+/** A fresh guest instance of a compiled module. */
 function instantiate(module, imports, wasmPath) {
   try {
-    return new WebAssembly.Instance(module, imports);
+    return instantiateSync(module, imports);
   } catch (error) {
     throw new BadInput(`${wasmPath}: instantiation failed: ${formatError(error)}`);
   }
+}
+
+/** One run of a scenario: the guest, the tasks started so far, the clock. */
+class Run {
+  constructor(clock, log) {
+    this.clock = clock;
+    this.log = log;
+    this.guest = null;
+    this.tasks = new Map(); // name -> { settled }
+  }
+
+  /** Registers task `name` and returns what settles it. */
+  track(name) {
+    const task = { settled: false };
+    this.tasks.set(name, task);
+    return (text) => {
+      task.settled = true;
+      this.log(`${name} ${text}`);
+    };
+  }
+
+  /** Reports how `promise`, the task's, settles. */
+  report(promise, settle) {
+    promise.then(
+      (value) => settle(value === undefined ? "fulfilled" : `fulfilled: ${formatValue(value)}`),
+      (error) => settle(`rejected: ${formatError(error)}`),
+    );
+  }
+
+  /** A `start` step, or `env.start`: a promising task, running now until it first
+   * suspends or ends. */
+  start(name, exportName, args) {
+    this.log(`start ${name} = ${describe(exportName, args)}`);
+    const settle = this.track(name);
+    this.report(this.guest.promising(exportName)(...args), settle);
+  }
+
+  /** A `spawn` step: a pooled task, starting in a later microtask. */
+  spawn(name, exportName, args) {
+    this.log(`spawn ${name} = ${describe(exportName, args)}`);
+    const settle = this.track(name);
+    this.report(this.guest.spawn(exportName, ...args), settle);
+  }
+
+  /** `env.start`: a task started from inside the guest, checked as a `start` step is
+   * before anything runs; a problem fails the calling export. */
+  startNested(name, exportName, args) {
+    if (this.tasks.has(name)) throw new EnvFailure(`env.start: task name \`${name}\` is used twice`);
+    const fn = this.guest.exports[exportName];
+    if (typeof fn !== "function") {
+      throw new EnvFailure(`env.start: the module has no exported function \`${exportName}\``);
+    }
+    if (fn.length !== args.length) {
+      throw new EnvFailure(`env.start: \`${exportName}\` takes ${fn.length} argument(s), got ${args.length}`);
+    }
+    this.start(name, exportName, args);
+  }
+
+  /** A `call` step: a plain call. */
+  call(exportName, args) {
+    const call = describe(exportName, args);
+    this.log(`call ${call}`);
+    try {
+      const value = this.guest.call(exportName, ...args);
+      this.log(`${call} returned${value === undefined ? "" : ` ${formatValue(value)}`}`);
+    } catch (error) {
+      this.log(`${call} failed: ${formatError(error)}`);
+    }
+  }
+
+  /** Runs the event loop until `done()` holds or no timer is left. */
+  async runUntil(done) {
+    await drainMicrotasks();
+    while (!done() && this.clock.fireNext()) {
+      await drainMicrotasks();
+    }
+  }
+
+  /** The end of a run: the event loop until no timer is left, then what never settled. */
+  async finish() {
+    await this.runUntil(() => false);
+    for (const [name, task] of this.tasks) {
+      if (!task.settled) this.log(`end: ${name} still pending`);
+    }
+  }
+}
+
+const describe = (exportName, args) => `${exportName}(${args.join(", ")})`;
+
+/** The guest for `path`: a plain module (compiled once, instantiated per run) or
+ * wasm-bindgen glue (which instantiates itself, once). */
+function loadGuest(path, imports, scenarioPath, usesReset) {
+  if (!path.endsWith(".js")) {
+    const module = compile(path, imports);
+    return { guest: instantiate(module, imports, path), again: () => instantiate(module, imports, path) };
+  }
+  if (usesReset) {
+    throw new BadInput(`${scenarioPath}: \`reset\` steps need a plain .wasm module, not wasm-bindgen glue`);
+  }
+  const linked = link();
+  let instance;
+  try {
+    instance = loadBindgen(path, { ...imports, jspi: linked.jspi });
+  } catch (error) {
+    throw new BadInput(`${path}: loading the wasm-bindgen glue failed: ${formatError(error)}`);
+  }
+  return { guest: linked.attach(instance), again: null };
 }
 
 async function main(argv) {
@@ -93,127 +191,34 @@ async function main(argv) {
   const scenario = parseScenario(readInput(scenarioPath, "scenario").toString("utf8"), scenarioPath);
 
   const clock = new VirtualClock();
-  const log = (text) => process.stdout.write(`[t=${clock.now}] ${text}\n`);
-  let module; // compiled once; a `reset` step instantiates it again
-  let instance;
+  let run = new Run(clock, (text) => process.stdout.write(`[t=${clock.now}] ${text}\n`));
   const imports = makeImports({
-    log,
+    log: (text) => run.log(text),
     clock,
-    memory: () => instance.exports.memory,
-    start: (...args) => startNested(...args),
+    memory: () => run.guest.memory,
+    start: (...args) => run.startNested(...args),
   });
-
-  if (wasmPath.endsWith(".js")) {
-    // wasm-bindgen glue: it instantiates the module itself (see bindgen.mjs).
-    Object.assign(imports.jspi, bindgenBridge(() => instance));
-    try {
-      instance = loadBindgen(wasmPath, imports);
-    } catch (error) {
-      throw new BadInput(`${wasmPath}: loading the wasm-bindgen glue failed: ${formatError(error)}`);
-    }
-  } else {
-    module = compile(wasmPath, imports);
-    instance = instantiate(module, imports, wasmPath);
-  }
-  let exports = instance.exports;
-  checkExports(scenario, exports, wasmPath, scenarioPath);
-  if (module === undefined && scenario.steps.some((s) => s.kind === "reset")) {
-    throw new BadInput(`${scenarioPath}: \`reset\` steps need a plain .wasm module, not wasm-bindgen glue`);
-  }
-
-  let tasks = new Map(); // name -> { settled }
-  const describe = (step) => `${step.export}(${step.args.join(", ")})`;
-
-  function start(step) {
-    log(`start ${step.as} = ${describe(step)}`);
-    const task = { settled: false };
-    tasks.set(step.as, task);
-    const settle = (text) => {
-      task.settled = true;
-      log(`${step.as} ${text}`);
-    };
-    let id;
-    try {
-      id = exports.jspi_task_enter();
-    } catch (error) {
-      settle(`rejected: ${formatError(error)}`);
-      return;
-    }
-    let promise;
-    try {
-      promise = WebAssembly.promising(exports[step.export])(...step.args);
-    } catch (error) {
-      promise = Promise.reject(error);
-    } finally {
-      exports.jspi_task_leave(id);
-    }
-    promise.then(
-      (value) => {
-        exports.jspi_task_done(id);
-        settle(value === undefined ? "fulfilled" : `fulfilled: ${formatValue(value)}`);
-      },
-      (error) => {
-        exports.jspi_task_done(id);
-        settle(`rejected: ${formatError(error)}`);
-      },
-    );
-  }
-
-  /** `env.start`: a task started from inside the guest, checked as a `start` step is
-   * before anything runs; a problem fails the calling export. */
-  function startNested(name, exportName, args) {
-    if (tasks.has(name)) throw new GuestFailure(`env.start: task name \`${name}\` is used twice`);
-    const fn = exports[exportName];
-    if (typeof fn !== "function") {
-      throw new GuestFailure(`env.start: the module has no exported function \`${exportName}\``);
-    }
-    if (fn.length !== args.length) {
-      throw new GuestFailure(`env.start: \`${exportName}\` takes ${fn.length} argument(s), got ${args.length}`);
-    }
-    start({ as: name, export: exportName, args });
-  }
-
-  function call(step) {
-    log(`call ${describe(step)}`);
-    try {
-      const value = exports[step.export](...step.args);
-      log(`${describe(step)} returned${value === undefined ? "" : ` ${formatValue(value)}`}`);
-    } catch (error) {
-      log(`${describe(step)} failed: ${formatError(error)}`);
-    }
-  }
-
-  /** Runs the event loop until `done()` holds or no timer is left. */
-  async function runUntil(done) {
-    await drainMicrotasks();
-    while (!done() && clock.fireNext()) {
-      await drainMicrotasks();
-    }
-  }
-
-  /** The end of a run: the event loop until no timer is left, then what never settled. */
-  async function finish() {
-    await runUntil(() => false);
-    for (const [name, task] of tasks) {
-      if (!task.settled) log(`end: ${name} still pending`);
-    }
-  }
+  const loaded = loadGuest(wasmPath, imports, scenarioPath, scenario.steps.some((s) => s.kind === "reset"));
+  run.guest = loaded.guest;
+  checkExports(scenario, run.guest.exports, wasmPath, scenarioPath);
 
   for (const step of scenario.steps) {
     if (step.kind === "start") {
-      start(step);
+      run.start(step.as, step.export, step.args);
+    } else if (step.kind === "spawn") {
+      run.spawn(step.as, step.export, step.args);
     } else if (step.kind === "call") {
-      call(step);
+      run.call(step.export, step.args);
     } else if (step.kind === "reset") {
-      await finish();
+      await run.finish();
       clock.restart();
-      instance = instantiate(module, imports, wasmPath);
-      exports = instance.exports;
-      tasks = new Map();
+      const log = run.log;
+      run = new Run(clock, log);
+      run.guest = loaded.again();
       log(`reset ${step.label}`);
     } else {
-      const task = tasks.get(step.task);
-      await runUntil(() => task.settled);
+      const task = run.tasks.get(step.task);
+      await run.runUntil(() => task.settled);
       if (!task.settled) {
         process.stderr.write(
           `error: wait ${step.task}: the task can never settle (no timer is left at t=${clock.now})\n`,
@@ -222,7 +227,7 @@ async function main(argv) {
       }
     }
   }
-  await finish();
+  await run.finish();
   return 0;
 }
 

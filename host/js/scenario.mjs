@@ -6,6 +6,7 @@ export class BadInput extends Error {}
 const STRATEGIES = ["none", "eager", "lazy"];
 const STEP_KEYS = {
   start: ["start", "args", "as"],
+  spawn: ["spawn", "args", "as"],
   call: ["call", "args"],
   wait: ["wait"],
   reset: ["reset"],
@@ -60,7 +61,7 @@ export function parseScenario(text, name) {
       fail(where, "must be an object");
     }
     const kind = Object.keys(STEP_KEYS).find((k) => k in step);
-    if (kind === undefined) fail(where, "needs one of `start`, `call`, `wait`, `reset`");
+    if (kind === undefined) fail(where, "needs one of `start`, `spawn`, `call`, `wait`, `reset`");
     for (const key of Object.keys(step)) {
       if (!STEP_KEYS[kind].includes(key)) {
         fail(where, `unknown key \`${key}\` in a \`${kind}\` step (keys: ${STEP_KEYS[kind].join(", ")})`);
@@ -68,8 +69,8 @@ export function parseScenario(text, name) {
     }
     const target = step[kind];
     if (typeof target !== "string" || target === "") fail(where, `\`${kind}\` must be a non-empty string`);
-    if (kind === "start") {
-      if (typeof step.as !== "string" || step.as === "") fail(where, "a `start` step needs `as`: the task's name");
+    if (kind === "start" || kind === "spawn") {
+      if (typeof step.as !== "string" || step.as === "") fail(where, `a \`${kind}\` step needs \`as\`: the task's name`);
       if (names.has(step.as)) fail(where, `task name \`${step.as}\` is used twice`);
       names.add(step.as);
       return { kind, export: target, args: checkArgs(where, step.args), as: step.as };
@@ -89,7 +90,7 @@ export function parseScenario(text, name) {
  * function taking that many arguments, and the guest library's hooks if it starts
  * tasks. */
 export function checkExports(scenario, exports, moduleName, scenarioName) {
-  const usesTasks = scenario.steps.some((s) => s.kind === "start");
+  const usesTasks = scenario.steps.some((s) => s.kind === "start" || s.kind === "spawn");
   if (usesTasks) {
     for (const hook of ["jspi_task_enter", "jspi_task_leave", "jspi_task_done"]) {
       if (typeof exports[hook] !== "function") {
