@@ -67,9 +67,11 @@ function readString(memory, ptr, len) {
  *
  * `log(text)` prints a transcript line; `clock` is the VirtualClock; `memory()`
  * returns the instance's exported memory (known only after instantiation);
- * `start(name, exportName, args)` starts a promising task as a `start` step does.
+ * `start(name, exportName, args)` starts a promising task as a `start` step does;
+ * `callPlain(exportName, arg)` makes one plain call of the instance, as a `call` step
+ * does, and throws what the call throws.
  */
-export function makeImports({ log, clock, memory, start }) {
+export function makeImports({ log, clock, memory, start, callPlain }) {
   const int32 = (x) => x | 0;
   const env = {
     log_int: (x) => log(`C: ${x}`),
@@ -112,6 +114,19 @@ export function makeImports({ log, clock, memory, start }) {
       const view = new DataView(bytes.buffer, from, 4 * count);
       const args = Array.from({ length: count }, (_, i) => view.getInt32(4 * i, true));
       start(readString(memory(), name), readString(memory(), exportName), args);
+    },
+    call_plain(exportName, arg, times) {
+      const name = readString(memory(), exportName);
+      let failed = 0;
+      for (let i = 0; i < times; i++) {
+        try {
+          callPlain(name, arg);
+        } catch (error) {
+          if (error instanceof EnvFailure) throw error;
+          failed += 1;
+        }
+      }
+      return failed;
     },
   };
   return { env };

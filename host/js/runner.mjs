@@ -197,6 +197,12 @@ async function main(argv) {
     clock,
     memory: () => run.guest.memory,
     start: (...args) => run.startNested(...args),
+    callPlain: (exportName, arg) => {
+      if (typeof run.guest.exports[exportName] !== "function") {
+        throw new EnvFailure(`env.call_plain: the module has no exported function \`${exportName}\``);
+      }
+      run.guest.call(exportName, arg);
+    },
   });
   const loaded = loadGuest(wasmPath, imports, scenarioPath, scenario.steps.some((s) => s.kind === "reset"));
   run.guest = loaded.guest;

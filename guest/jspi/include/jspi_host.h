@@ -35,6 +35,13 @@ JSPI_ENV("failing") void failing(int32_t code);
 JSPI_ENV("start") void jspi_host_start(const char *name, const char *export_name,
                                        const int32_t *args, int32_t count);
 
+/* Calls export `export_name(arg)` plainly `times` times from inside the calling
+ * export, as a host function may call back into its instance (with the host
+ * library's call hooks, like a "call" step); returns how many of those calls failed.
+ * Prints nothing. */
+JSPI_ENV("call_plain") int32_t jspi_host_call_plain(const char *export_name, int32_t arg,
+                                                    int32_t times);
+
 /* Block the running task for `ms` of virtual time. */
 static inline void jspi_sleep(int32_t ms) {
     (void)jspi_await_externref(delay(ms));
