@@ -12,6 +12,7 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { instantiateSync, link } from "./jspi-stack/index.js";
 import { JsLazyStack } from "./jslazy.mjs";
 import { VirtualClock } from "./clock.mjs";
 import { makeImports } from "./hostenv.mjs";
@@ -43,11 +44,11 @@ class Driver {
   constructor(dir, variant) {
     this.variant = variant;
     const file = variant === "jslazy" ? "none" : variant;
-    const module = new WebAssembly.Module(readFileSync(join(dir, `${file}.wasm`)));
+    const bytes = readFileSync(join(dir, `${file}.wasm`));
     this.waiting = []; // resolvers of bench.next promises, oldest first
     this.onNext = null;
-    let instance;
-    const imports = makeImports({ log: () => {}, clock: new VirtualClock(), memory: () => instance.exports.memory });
+    let guest;
+    const imports = makeImports({ log: () => {}, clock: new VirtualClock(), memory: () => guest.memory });
     imports.bench = {
       next: () =>
         new Promise((resolve) => {
@@ -56,7 +57,10 @@ class Driver {
         }),
     };
     if (variant === "jslazy") {
-      imports.jspi.await = new WebAssembly.Suspending(async (promise) => {
+      // The package's own imports, but an await that does the lazy bookkeeping in
+      // JavaScript around the JS `await`, as the seed's blog post does.
+      const linked = link();
+      const jspiAwait = new WebAssembly.Suspending(async (promise) => {
         const task = this.running;
         this.stack.suspend(task);
         const value = await promise;
@@ -64,32 +68,29 @@ class Driver {
         this.running = task;
         return value;
       });
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+        ...imports,
+        jspi: { ...linked.jspi, await: jspiAwait },
+      });
+      guest = linked.attach(instance);
+    } else {
+      guest = instantiateSync(bytes, imports);
     }
-    instance = new WebAssembly.Instance(module, imports);
-    this.exports = instance.exports;
-    this.task = WebAssembly.promising(this.exports.task);
-    this.sp = this.exports.__stack_pointer;
+    this.guest = guest;
+    this.task = guest.promising("task");
+    this.sp = guest.exports.__stack_pointer;
     this.top = this.sp.value;
-    if (variant === "jslazy") this.stack = new JsLazyStack(this.exports.memory, this.sp);
+    if (variant === "jslazy") this.stack = new JsLazyStack(guest.memory, this.sp);
   }
 
   /** Starts task(size, awaits); returns its completion promise. */
   start(size, awaits) {
-    // jslazy places the task itself; the `none` library's hooks, which it still
-    // calls, leave the stack pointer where they find it.
+    // jslazy places the task itself; the `none` library's hooks, which the package
+    // still runs, leave the stack pointer where they find it.
     const task = this.variant === "jslazy" ? this.stack.enter() : null;
     this.running = task;
-    const id = this.exports.jspi_task_enter();
-    let promise;
-    try {
-      promise = this.task(size, awaits);
-    } finally {
-      this.exports.jspi_task_leave(id);
-    }
-    return promise.then(() => {
-      this.exports.jspi_task_done(id);
-      if (task) this.stack.done(task);
-    });
+    const promise = this.task(size, awaits);
+    return task ? promise.then(() => this.stack.done(task)) : promise;
   }
 
   /** A promise of the next bench.next call. */
@@ -127,7 +128,8 @@ class Driver {
 
   copied() {
     if (this.variant === "jslazy") return this.stack.bytesCopied;
-    return Number(this.exports.jspi_stat(0) + this.exports.jspi_stat(1));
+    const stats = this.guest.stats();
+    return stats.bytesSaved + stats.bytesRestored;
   }
 }
 

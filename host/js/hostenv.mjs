@@ -44,6 +44,8 @@ export function formatError(error) {
   return formatValue(error);
 }
 
+const utf8 = new TextDecoder();
+
 /** Reads `len` bytes of UTF-8 at `ptr`, or up to the first NUL when `len` is
  * undefined; a range outside memory is the guest's bug and fails loudly. */
 function readString(memory, ptr, len) {
@@ -59,7 +61,7 @@ function readString(memory, ptr, len) {
   if (start > bytes.length || end > bytes.length) {
     throw new EnvFailure(`string at ${start}..${end} lies outside memory (${bytes.length} bytes)`);
   }
-  return new TextDecoder().decode(bytes.subarray(start, end));
+  return utf8.decode(bytes.subarray(start, end));
 }
 
 /**

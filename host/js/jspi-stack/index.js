@@ -56,6 +56,8 @@ function requireJspi() {
   }
 }
 
+const utf8 = new TextDecoder();
+
 /** Reads `len` bytes of UTF-8 at `ptr` of `memory`; a range outside memory is the
  * guest's bug and fails loudly. */
 function readUtf8(memory, ptr, len) {
@@ -65,7 +67,7 @@ function readUtf8(memory, ptr, len) {
   if (end > bytes.length) {
     throw new GuestError(`jspi.fail: the message at ${start}..${end} lies outside memory (${bytes.length} bytes)`);
   }
-  return new TextDecoder().decode(bytes.subarray(start, end));
+  return utf8.decode(bytes.subarray(start, end));
 }
 
 const int32 = (x) => x | 0;

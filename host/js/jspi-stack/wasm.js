@@ -24,6 +24,8 @@ export function typeName(code) {
   return NAMES.get(code) ?? `type 0x${code.toString(16)}`;
 }
 
+const utf8 = new TextDecoder();
+
 class Reader {
   constructor(bytes) {
     this.bytes = bytes;
@@ -56,7 +58,7 @@ class Reader {
     const len = this.u32();
     const start = this.at;
     this.skip(len);
-    return new TextDecoder().decode(this.bytes.subarray(start, this.at));
+    return utf8.decode(this.bytes.subarray(start, this.at));
   }
 
   /** A value type; reference types with a heap type are read whole. */
