@@ -53,6 +53,11 @@ pub struct Case {
 }
 
 impl Case {
+    /// The case's folder name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// `bad-modules/<case> [host]`, as reports name one run.
     fn label(&self, host: Host) -> String {
         format!("bad-modules/{} [{}]", self.name, host.name())
@@ -112,7 +117,7 @@ pub fn cases() -> Result<Vec<Case>> {
 }
 
 /// Builds (or takes) a case's module; the error is the failed step's message.
-fn module(case: &Case, builder: &mut Builder, verbose: bool) -> Result<PathBuf, String> {
+pub fn module(case: &Case, builder: &mut Builder, verbose: bool) -> Result<PathBuf, String> {
     let (source, library) = match &case.source {
         Source::File(path) => return Ok(path.clone()),
         Source::Plain(source) => (source, None),

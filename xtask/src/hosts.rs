@@ -126,17 +126,23 @@ impl Host {
 
     /// The command that runs `wasm` through `scenario` on this host.
     pub fn command(self, wasm: &Path, scenario: &Path) -> Command {
-        let Some(pin) = self.node() else {
+        let Some(mut node) = self.node_command() else {
             let mut runner = Command::new(project_root().join(WASMTIME_RUNNER));
             runner.arg(rel(wasm)).arg(rel(scenario));
             return runner;
         };
+        node.arg(NODE_RUNNER).arg(rel(wasm)).arg(rel(scenario));
+        node
+    }
+
+    /// This host's Node binary with the flags JSPI needs there, if it is a Node host.
+    pub fn node_command(self) -> Option<Command> {
+        let pin = self.node()?;
         let mut node = Command::new(pin.binary());
         if self == Host::Node24 {
             node.arg("--experimental-wasm-jspi");
         }
-        node.arg(NODE_RUNNER).arg(rel(wasm)).arg(rel(scenario));
-        node
+        Some(node)
     }
 
     /// Runs `wasm` through `scenario`. Fails only if the host cannot be started at all.

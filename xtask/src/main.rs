@@ -13,6 +13,7 @@ mod compile;
 mod diff;
 mod examples;
 mod hosts;
+mod jstest;
 mod miri;
 mod process;
 mod run;

