@@ -4,7 +4,9 @@
 //!    into `target/bench/<strategy>.wasm` (32 MiB shadow stack, `__stack_pointer`
 //!    exported for the JavaScript-side lazy variant);
 //! 2. runs the native criterion benchmarks of `guest/stack-state`, the wasmtime ones
-//!    of `host` (criterion, release build), and `host/js/bench.mjs` on Node 26;
+//!    of `host` (criterion, release build), and `host/js/bench.mjs` and
+//!    `host/js/bench-start.mjs` (task start + finish with N other tasks alive: the JS
+//!    package's promising and pooled spawn against a raw-JSPI floor) on Node 26;
 //! 3. prints one table per host (ns per suspend/resume round trip, bytes copied per
 //!    round trip, lazy/eager, strategy/baseline and in-wasm/JS ratios), writes it to
 //!    `target/bench/summary.md`, and draws `target/bench/plot.svg`: time against
@@ -63,6 +65,13 @@ pub fn bench(verbose: bool, quick: bool) -> Result<()> {
     }
     let text = process::stdout_of(&mut command, verbose)
         .map_err(|e| Error::failure(format!("the Node benchmark failed: {e}")))?;
+    parse_lines(&text, &mut results);
+
+    println!("== node26: host/js/bench-start.mjs ==");
+    let mut command = Command::new(Host::Node26.node().expect("a Node host").binary());
+    command.arg("host/js/bench-start.mjs").arg(rel(&out));
+    let text = process::stdout_of(&mut command, verbose)
+        .map_err(|e| Error::failure(format!("the Node start benchmark failed: {e}")))?;
     parse_lines(&text, &mut results);
 
     let summary = summary(&results);
@@ -235,6 +244,7 @@ fn summary(results: &Results) -> String {
     let mut combos: Vec<(String, u32, u32)> = results
         .ns
         .keys()
+        .filter(|(_, s, ..)| s != START)
         .map(|(_, s, n, size, _)| (s.clone(), *n, *size))
         .collect();
     combos.sort_by_key(|(s, n, size)| {
@@ -298,7 +308,59 @@ fn summary(results: &Results) -> String {
             out.push('\n');
         }
     }
+    start_summary(results, &mut out);
     out
+}
+
+/// The schedule name of bench-start.mjs's rows: start + finish of one task, with `n`
+/// other tasks alive.
+const START: &str = "start";
+
+/// The goal of pooled task starts against the raw-JSPI floor (issue 11).
+const POOLED_GOAL: f64 = 1.5;
+
+/// Node's task start + finish: the package's promising and spawn against raw JSPI.
+fn start_summary(results: &Results, out: &mut String) {
+    let alive: Vec<u32> = results
+        .ns
+        .keys()
+        .filter(|(h, s, ..)| h == "node" && s == START)
+        .map(|(_, _, n, ..)| *n)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if alive.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "\n### node: task start + finish, with other tasks alive\n\n\
+         | other tasks alive | raw JSPI floor | promising | pooled (spawn) | promising/floor | pooled/floor | pooled <= {POOLED_GOAL}x floor |\n\
+         |---|---|---|---|---|---|---|\n"
+    );
+    for n in alive {
+        let get = |v: &str| results.ns_of("node", START, n, 0, v);
+        let (floor, promising, pooled) = (get("floor"), get("promising"), get("pooled"));
+        let met = match (pooled, floor) {
+            (Some(p), Some(f)) if f > 0.0 => {
+                if p / f <= POOLED_GOAL {
+                    "met"
+                } else {
+                    "missed"
+                }
+            }
+            _ => "-",
+        };
+        let _ = writeln!(
+            out,
+            "| {n} | {} | {} | {} | {} | {} | {met} |",
+            fmt_ns(floor),
+            fmt_ns(promising),
+            fmt_ns(pooled),
+            ratio(promising, floor),
+            ratio(pooled, floor)
+        );
+    }
 }
 
 fn size_name(size: u32) -> String {
@@ -457,5 +519,25 @@ stack_state/lifo/16/1024/lazy   time:   [10.0 ns 20.0 ns 30.0 ns]
             "{summary}"
         );
         assert!(plot(&results).starts_with("<svg"));
+    }
+
+    #[test]
+    fn start_rows_get_their_own_table_with_the_goal() {
+        let text = "\
+time node/start/16/0/floor 500.0
+time node/start/16/0/promising 9000.0
+time node/start/16/0/pooled 700.0
+time node/start/256/0/floor 500.0
+time node/start/256/0/pooled 900.0
+";
+        let mut results = Results::default();
+        parse_lines(text, &mut results);
+        let summary = summary(&results);
+        assert!(
+            summary.contains("| 16 | 500 ns | 9000 ns | 700 ns | 18.00 | 1.40 | met |"),
+            "{summary}"
+        );
+        assert!(summary.contains("| 256 | 500 ns | - | 900 ns | - | 1.80 | missed |"), "{summary}");
+        assert!(!summary.contains("| start |"), "not in the round-trip tables: {summary}");
     }
 }
