@@ -1,7 +1,8 @@
 //! `cargo xtask torture`, and the torture budget of `cargo xtask test`: seeded random
 //! schedules for the torture guest (`torture/torture.c`) on every host and strategy.
 //!
-//! A *schedule* is a list of scenario steps: tasks started with random shapes (depth,
+//! A *schedule* is a list of scenario steps: tasks started (plainly, on pooled workers
+//! or from inside a call) with random shapes (depth,
 //! frame size, where they await, how long each promise takes, synchronous calls inside
 //! them), plain `scribble` calls in between, and waits in random order. Seed `S` always
 //! gives the same schedule. Thousands of schedules go into one scenario, each after a
@@ -162,10 +163,13 @@ impl Shape {
 enum Step {
     /// `task(...)` as a promising task.
     Start(Shape),
+    /// `task(...)` as a pooled task (a `spawn` step): it starts a microtask later, on
+    /// a long-lived worker.
+    Pooled(Shape),
     /// `spawner(..., frame)`, a plain call that starts the task from inside itself
     /// (`env.start`) on top of `frame` bytes of its own; it is never waited for by
     /// name (a scenario cannot name it), the end of the run waits for it.
-    Spawn(Shape, i32),
+    Nested(Shape, i32),
     /// `scribble(seed, size)`, a plain call.
     Scribble { seed: i32, size: i32 },
     /// `configure(min_task_stack)`, a plain call before any task starts.
@@ -186,7 +190,12 @@ impl Step {
                 list(&shape.args()),
                 shape.id
             ),
-            Step::Spawn(shape, frame) => format!(
+            Step::Pooled(shape) => format!(
+                r#"{{"spawn": "task", "args": [{}], "as": "T{}"}}"#,
+                list(&shape.args()),
+                shape.id
+            ),
+            Step::Nested(shape, frame) => format!(
                 r#"{{"call": "spawner", "args": [{}, {frame}]}}"#,
                 list(&shape.args())
             ),
@@ -203,7 +212,7 @@ impl Step {
     /// The task this step starts.
     fn shape(&self) -> Option<&Shape> {
         match self {
-            Step::Start(shape) | Step::Spawn(shape, _) => Some(shape),
+            Step::Start(shape) | Step::Pooled(shape) | Step::Nested(shape, _) => Some(shape),
             _ => None,
         }
     }
@@ -242,8 +251,13 @@ fn generate(seed: u64) -> Vec<Step> {
                     0
                 },
             };
-            if !flushing && rng.below(5) == 0 {
-                steps.push(Step::Spawn(shape, rng.pick(&SCRIBBLE_SIZES)));
+            let how = rng.below(20);
+            if !flushing && how < 4 {
+                steps.push(Step::Nested(shape, rng.pick(&SCRIBBLE_SIZES)));
+            } else if how >= 15 {
+                // A quarter run on pooled workers.
+                steps.push(Step::Pooled(shape));
+                unwaited.push(started);
             } else {
                 steps.push(Step::Start(shape));
                 unwaited.push(started);
@@ -753,7 +767,8 @@ fn shrink(
 }
 
 /// Every schedule one change smaller than `steps`: a step left out (a start together
-/// with its wait), a spawned task started plainly, or one argument made simpler.
+/// with its wait), a nested or pooled task started plainly, or one argument made
+/// simpler.
 fn smaller(steps: &[Step]) -> Vec<Vec<Step>> {
     let mut out = Vec::new();
     for (i, step) in steps.iter().enumerate() {
@@ -762,7 +777,9 @@ fn smaller(steps: &[Step]) -> Vec<Vec<Step>> {
             steps[i + 1..]
                 .iter()
                 .filter(|s| match (step, s) {
-                    (Step::Start(shape), Step::Wait { id }) => *id != shape.id,
+                    (Step::Start(shape) | Step::Pooled(shape), Step::Wait { id }) => {
+                        *id != shape.id
+                    }
                     _ => true,
                 })
                 .cloned(),
@@ -772,12 +789,15 @@ fn smaller(steps: &[Step]) -> Vec<Vec<Step>> {
     for (i, step) in steps.iter().enumerate() {
         let variants: Vec<Step> = match step {
             Step::Start(shape) => shape.simpler().into_iter().map(Step::Start).collect(),
-            Step::Spawn(shape, frame) => {
+            Step::Pooled(shape) => std::iter::once(Step::Start(*shape))
+                .chain(shape.simpler().into_iter().map(Step::Pooled))
+                .collect(),
+            Step::Nested(shape, frame) => {
                 let mut v = vec![Step::Start(*shape)];
                 if *frame > 1 {
-                    v.push(Step::Spawn(*shape, frame / 2));
+                    v.push(Step::Nested(*shape, frame / 2));
                 }
-                v.extend(shape.simpler().into_iter().map(|s| Step::Spawn(s, *frame)));
+                v.extend(shape.simpler().into_iter().map(|s| Step::Nested(s, *frame)));
                 v
             }
             Step::Scribble { seed, size } if *size > 1 => vec![Step::Scribble {
@@ -815,12 +835,12 @@ mod tests {
             let mut waited = Vec::new();
             for step in generate(seed) {
                 match step {
-                    Step::Start(shape) => started.push(shape.id),
+                    Step::Start(shape) | Step::Pooled(shape) => started.push(shape.id),
                     Step::Wait { id } => {
                         assert!(started.contains(&id) && !waited.contains(&id));
                         waited.push(id);
                     }
-                    Step::Scribble { .. } | Step::Spawn(..) | Step::Configure { .. } => {}
+                    Step::Scribble { .. } | Step::Nested(..) | Step::Configure { .. } => {}
                 }
             }
         }
@@ -881,9 +901,9 @@ mod tests {
             let mut started = Vec::new();
             for step in &candidate {
                 match step {
-                    Step::Start(shape) => started.push(shape.id),
+                    Step::Start(shape) | Step::Pooled(shape) => started.push(shape.id),
                     Step::Wait { id } => assert!(started.contains(id)),
-                    Step::Scribble { .. } | Step::Spawn(..) | Step::Configure { .. } => {}
+                    Step::Scribble { .. } | Step::Nested(..) | Step::Configure { .. } => {}
                 }
             }
         }

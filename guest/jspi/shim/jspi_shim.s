@@ -36,6 +36,7 @@
         .functype jspi_rs_enter (i32) -> (i64)
         .functype jspi_rs_leave (i32) -> (i64)
         .functype jspi_rs_done (i32) -> (i64)
+        .functype jspi_rs_top () -> (i64)
         .functype jspi_rs_suspend (i32) -> (i64)
         .functype jspi_rs_resume (i32, i32) -> (i64)
         .functype jspi_rs_error_ptr () -> (i32)
@@ -190,6 +191,38 @@ jspi_call_leave:
         end_if
         local.get 0
         global.set __stack_pointer      # where the call started
+        end_function
+
+#   void jspi_task_top(void): the host is at its top level (no guest frames of this
+#   instance on any running stack), as when a pooled worker resumes from the host's
+#   event loop to take its next task: whatever died without its hooks yet (a task that
+#   trapped in a segment whose leave or done is still to come) is dropped, and the
+#   stack pointer goes where a task entered from the top level expects it.
+        .section .text.jspi_task_top,"",@
+        .globl jspi_task_top
+        .export_name jspi_task_top, jspi_task_top         # exported by any link that pulls this file in
+        .type jspi_task_top,@function
+jspi_task_top:
+        .functype jspi_task_top () -> ()
+        .local i32, i64                 # 0: sp on entry, 1: result
+        global.get __stack_pointer
+        local.set 0
+        i32.const jspi_scratch+16384
+        global.set __stack_pointer
+        call jspi_rs_top                # (1 << 32) | sp to set, or 0 to keep
+        local.set 1
+        local.get 1
+        i64.const 32
+        i64.shr_u
+        i64.eqz
+        if                              # nothing to change: the sp we came with
+        local.get 0
+        global.set __stack_pointer
+        else                            # the sp the Rust side asks for
+        local.get 1
+        i32.wrap_i64
+        global.set __stack_pointer
+        end_if
         end_function
 
 # externref jspi_raw_await(externref promise): suspend the running task until the

@@ -194,6 +194,12 @@ extern "C" fn jspi_rs_done(id: u32) -> u64 {
 }
 
 #[unsafe(no_mangle)]
+extern "C" fn jspi_rs_top() -> u64 {
+    // SAFETY: as in `jspi_rs_enter`.
+    unsafe { state() }.top_level().map_or(0, |sp| pack(1, sp))
+}
+
+#[unsafe(no_mangle)]
 extern "C" fn jspi_rs_suspend(sp: u32) -> u64 {
     // SAFETY: as in `jspi_rs_enter`.
     match unsafe { state() }.suspend(sp) {

@@ -613,6 +613,18 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         }
     }
 
+    /// The host is at its top level: no guest code of this instance runs (a pooled
+    /// worker resumed from the event loop, about to take a task). Drops the segments
+    /// of tasks that died without their hooks yet and returns the stack pointer for
+    /// the top level, as [`Self::done`] does, or `None` to leave it.
+    pub fn top_level(&mut self) -> Option<u32> {
+        self.drop_dead_segments();
+        match self.strategy {
+            Strategy::None => None,
+            _ => self.park().ok(),
+        }
+    }
+
     fn drop_dead_segments(&mut self) {
         while self.depth > 0 {
             self.depth -= 1;

@@ -171,7 +171,7 @@ export class Guest {
       );
     }
     const ex = this.exports;
-    this.#task = { enter: ex.jspi_task_enter, leave: ex.jspi_task_leave, done: ex.jspi_task_done };
+    this.#task = { enter: ex.jspi_task_enter, leave: ex.jspi_task_leave, done: ex.jspi_task_done, top: ex.jspi_task_top };
     return this.#task;
   }
 

@@ -11,6 +11,7 @@
 // call's; it keeps nothing in linear memory.
 //
 //   worker(w): loop { k = next(w)                     suspends until a task is given
+//                     jspi_task_top()                 the host's top level: see below
 //                     id = jspi_task_enter(); began(w, id)
 //                     result = export_k(arg(w, 0), ...)
 //                     jspi_task_leave(id); jspi_task_done(id)
@@ -18,7 +19,9 @@
 //
 // A trap or a thrown error (a failed await, a throwing import) ends the worker's call:
 // its promise rejects, the host runs leave and done for the task it ran, rejects that
-// task's promise, and the worker's number goes to the next new worker.
+// task's promise, and the worker's number goes to the next new worker. Those hooks run
+// a microtask after the death, and another worker may resume first, with the stack
+// pointer where the dead task left it; `jspi_task_top` at every resume cleans up.
 
 import { Code, EXTERNREF, F32, F64, I32, I64, encodeModule, exportTypes, typeName } from "./wasm.js";
 
@@ -33,7 +36,8 @@ const RET = new Map([I32, I64, F32, F64, EXTERNREF].map((t, i) => [t, 8 + i]));
 const ENTER = 13;
 const LEAVE = 14;
 const DONE = 15;
-const FIRST_EXPORT = 16;
+const TOP = 16;
+const FIRST_EXPORT = 17;
 
 /** Why export type `type` cannot run on a worker, or null. */
 function unsupported(type) {
@@ -75,12 +79,16 @@ function adapterBytes(callable) {
   add("g", "enter", [], [I32]);
   add("g", "leave", [I32], []);
   add("g", "done", [I32], []);
+  add("g", "top", [], []);
   callable.forEach(({ type }, k) => add("g", `f${k}`, type.params, type.results));
 
   // Locals: 0 the worker's number, 1 the task's export index, 2 the task id.
   const n = callable.length;
   const body = new Code().block().loop();
-  body.localGet(0).call(NEXT).localSet(1);
+  // Resumed from the event loop: the host's top level. A task that died on another
+  // worker may still wait for its hooks (they run a microtask after its death); the
+  // library drops what it left behind before this task is placed.
+  body.localGet(0).call(NEXT).localSet(1).call(TOP);
   for (let j = 0; j < n; j++) body.block();
   body.localGet(1).brTable(
     callable.map((_, j) => j),
@@ -109,6 +117,9 @@ function adapterBytes(callable) {
 export class Pool {
   /** `guest` is the Guest, `hooks` its task hooks, `bytes` the module's bytes. */
   constructor(guest, hooks, bytes) {
+    if (typeof hooks.top !== "function") {
+      throw new Error("spawn needs the guest library's jspi_task_top export: relink the module with this version of libjspi.a");
+    }
     this.guest = guest;
     this.hooks = hooks;
     this.index = new Map(); // export name -> k
@@ -148,7 +159,7 @@ export class Pool {
     };
     for (const t of ARG.keys()) p[`arg_${typeName(t)}`] = (w, i) => current(w).args[i];
     for (const t of RET.keys()) p[`ret_${typeName(t)}`] = (w, value) => settle(slots[w], value);
-    const g = { enter: hooks.enter, leave: hooks.leave, done: hooks.done };
+    const g = { enter: hooks.enter, leave: hooks.leave, done: hooks.done, top: hooks.top };
     const exports = guest.exports;
     callable.forEach(({ name }, k) => {
       g[`f${k}`] = exports[name];
