@@ -206,7 +206,7 @@ async function main(argv) {
   });
   const loaded = loadGuest(wasmPath, imports, scenarioPath, scenario.steps.some((s) => s.kind === "reset"));
   run.guest = loaded.guest;
-  checkExports(scenario, run.guest.exports, wasmPath, scenarioPath);
+  checkExports(scenario, run.guest, wasmPath, scenarioPath);
 
   for (const step of scenario.steps) {
     if (step.kind === "start") {

@@ -86,16 +86,16 @@ export function parseScenario(text, name) {
   return { description: scenario.description, steps };
 }
 
-/** Checks that the module has what the scenario needs: each export it names, as a
- * function taking that many arguments, and the guest library's hooks if it starts
- * tasks. */
-export function checkExports(scenario, exports, moduleName, scenarioName) {
-  const usesTasks = scenario.steps.some((s) => s.kind === "start" || s.kind === "spawn");
-  if (usesTasks) {
-    for (const hook of ["jspi_task_enter", "jspi_task_leave", "jspi_task_done"]) {
-      if (typeof exports[hook] !== "function") {
-        fail(moduleName, `has no export \`${hook}\`: was it linked with the guest library (libjspi.a) and its --export flags?`);
-      }
+/** Checks that the module has what the scenario needs: the guest library if it
+ * starts tasks, a memory, and each export it names, as a function taking that many
+ * arguments. */
+export function checkExports(scenario, guest, moduleName, scenarioName) {
+  const exports = guest.exports;
+  if (scenario.steps.some((s) => s.kind === "start" || s.kind === "spawn")) {
+    try {
+      guest.checkLinked();
+    } catch (error) {
+      fail(moduleName, error.message);
     }
   }
   if (!(exports.memory instanceof WebAssembly.Memory)) {

@@ -42,14 +42,9 @@ pub const CLANG_LINK: [&str; 5] = [
     "-Wl,-z,stack-size=1048576",
 ];
 
-/// The linker flags that export the guest library's hooks (docs/abi.md), for a module
-/// linked with `libjspi.a`.
-pub const LIBRARY_EXPORTS: [&str; 4] = [
-    "-Wl,--export=jspi_task_enter",
-    "-Wl,--export=jspi_task_leave",
-    "-Wl,--export=jspi_task_done",
-    "-Wl,--export=jspi_stat",
-];
+/// The linker flags a C module linked with `libjspi.a` needs (docs/abi.md): the hooks
+/// export themselves (`.export_name` in the shim), `jspi_stat` must be asked for.
+pub const LIBRARY_EXPORTS: [&str; 1] = ["-Wl,--export=jspi_stat"];
 
 /// How the guest library keeps suspended tasks' shadow stacks (a cargo feature of
 /// `guest/jspi`).

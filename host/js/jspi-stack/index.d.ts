@@ -74,6 +74,9 @@ export class Guest {
   spawn<R = unknown>(name: string, ...args: WasmValue[]): Promise<R>;
   /** Calls export `name` plainly; a failure leaves the shadow stack where it began. */
   call<R = unknown>(name: string, ...args: WasmValue[]): R;
+  /** Throws, naming what is missing, unless the module was linked with the guest
+   * library (what `promising` and `spawn` need). */
+  checkLinked(): void;
   /** The library's counters. */
   stats(): Stats;
   /** Export `name` as a function, or an error naming the exports there are. */

@@ -160,9 +160,9 @@ export class Guest {
     return TASK_HOOKS.every((name) => typeof this.exports[name] === "function");
   }
 
-  /** The task hooks, or an error naming what is missing. */
-  #hooks() {
-    if (this.#task) return this.#task;
+  /** Throws, naming what is missing, unless the module was linked with the guest
+   * library (what `promising` and `spawn` need). */
+  checkLinked() {
     const missing = TASK_HOOKS.filter((name) => typeof this.exports[name] !== "function");
     if (missing.length > 0) {
       throw new Error(
@@ -170,6 +170,12 @@ export class Guest {
           "(link it with libjspi.a, see docs/abi.md)",
       );
     }
+  }
+
+  /** The task hooks, or an error naming what is missing. */
+  #hooks() {
+    if (this.#task) return this.#task;
+    this.checkLinked();
     const ex = this.exports;
     this.#task = { enter: ex.jspi_task_enter, leave: ex.jspi_task_leave, done: ex.jspi_task_done, top: ex.jspi_task_top };
     return this.#task;
