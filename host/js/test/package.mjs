@@ -57,7 +57,7 @@ const tests = {
   },
 
   "a module without the guest library runs plain calls and names what promising lacks"() {
-    const guest = jspi.instantiateSync(bytes("no-library"), { env: {} });
+    const { guest } = guestOf("no-library");
     assert.equal(guest.linked, false);
     assert.throws(() => guest.promising("work"), {
       message:
