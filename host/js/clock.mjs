@@ -11,17 +11,47 @@ export function drainMicrotasks() {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Whether timer `a` fires before timer `b`: earlier deadline, then creation order. */
+const before = (a, b) => a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
+
 export class VirtualClock {
   constructor() {
     this.now = 0;
-    this.timers = [];
+    this.timers = []; // a binary min-heap in firing order
     this.seq = 0;
   }
 
   /** Runs `fn` when the clock reaches now + `ms` (negative counts as 0). */
   after(ms, fn) {
     const deadline = this.now + Math.max(0, ms);
-    this.timers.push({ deadline, seq: this.seq++, fn });
+    const heap = this.timers;
+    heap.push({ deadline, seq: this.seq++, fn });
+    for (let i = heap.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i], heap[parent])) break;
+      [heap[i], heap[parent]] = [heap[parent], heap[i]];
+      i = parent;
+    }
+  }
+
+  /** The earliest timer, taken off the heap. */
+  #pop() {
+    const heap = this.timers;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let i = 0; ; ) {
+        const [l, r] = [2 * i + 1, 2 * i + 2];
+        let least = i;
+        if (l < heap.length && before(heap[l], heap[least])) least = l;
+        if (r < heap.length && before(heap[r], heap[least])) least = r;
+        if (least === i) break;
+        [heap[i], heap[least]] = [heap[least], heap[i]];
+        i = least;
+      }
+    }
+    return top;
   }
 
   /** Back to t=0 for a fresh run (after the last timer has fired). */
@@ -37,14 +67,12 @@ export class VirtualClock {
   }
 
   /** Jumps to the earliest deadline and fires every timer due then, in creation
-   * order. Returns false when no timer was left. */
+   * order (each in O(log n)). Returns false when no timer was left. */
   fireNext() {
     if (this.timers.length === 0) return false;
-    const deadline = Math.min(...this.timers.map((t) => t.deadline));
-    const due = this.timers
-      .filter((t) => t.deadline === deadline)
-      .sort((a, b) => a.seq - b.seq);
-    this.timers = this.timers.filter((t) => t.deadline !== deadline);
+    const deadline = this.timers[0].deadline;
+    const due = [];
+    while (this.timers.length > 0 && this.timers[0].deadline === deadline) due.push(this.#pop());
     this.now = deadline;
     for (const timer of due) timer.fn();
     return true;
