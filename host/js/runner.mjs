@@ -18,8 +18,11 @@ import { readFileSync } from "node:fs";
 import { compileSync, hasJspi, instantiateSync, link } from "./jspi-stack/index.js";
 import { VirtualClock, drainMicrotasks } from "./clock.mjs";
 import { EnvFailure, formatError, formatValue, makeImports } from "./hostenv.mjs";
-import { BadInput, checkExports, parseScenario } from "./scenario.mjs";
+import { BadInput, checkExports, nameProblem, parseScenario } from "./scenario.mjs";
 import { loadBindgen } from "./bindgen.mjs";
+
+/** Longest error line, in characters after `error: `. */
+const MAX_ERROR = 300;
 
 function readInput(path, what) {
   try {
@@ -120,6 +123,13 @@ class Run {
   /** `env.start`: a task started from inside the guest, checked as a `start` step is
    * before anything runs; a problem fails the calling export. */
   startNested(name, exportName, args) {
+    for (const [what, value] of [
+      ["task name", name],
+      ["export name", exportName],
+    ]) {
+      const problem = nameProblem(value);
+      if (problem) throw new EnvFailure(`env.start: the ${what} ${problem}`);
+    }
     if (this.tasks.has(name)) throw new EnvFailure(`env.start: task name \`${name}\` is used twice`);
     const fn = this.guest.exports[exportName];
     if (typeof fn !== "function") {
@@ -241,8 +251,11 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   if (!(error instanceof BadInput)) throw error;
-  // One line, whatever an engine's or a file's text holds.
+  // One line of at most MAX_ERROR characters, whatever an engine's or a file's text
+  // holds.
   const line = error.message.split("\n").map((part) => part.trim()).filter(Boolean).join(" ");
-  process.stderr.write(`error: ${line}\n`);
+  const chars = [...line];
+  const shown = chars.length > MAX_ERROR ? `${chars.slice(0, MAX_ERROR - 3).join("")}...` : line;
+  process.stderr.write(`error: ${shown}\n`);
   process.exitCode = 2;
 }

@@ -1,7 +1,26 @@
 // Parsing and checking scenario.json (docs/abi.md, "Scenario format"). Every
 // problem is found before anything runs and reported as one line naming the step.
 
+import { scanJson } from "./jsonscan.mjs";
+
 export class BadInput extends Error {}
+
+/** Longest name a scenario may give (a task, an export, a reset label), in characters. */
+export const MAX_NAME = 128;
+
+/** Why `value` cannot be a name printed in transcripts, or null: names are non-empty
+ * strings of at most MAX_NAME characters without control characters (a newline in
+ * one would forge transcript lines). */
+export function nameProblem(value) {
+  if (typeof value !== "string" || value === "") return "must be a non-empty string";
+  if ([...value].length > MAX_NAME) return `is longer than ${MAX_NAME} characters`;
+  const control = value.match(/[\u0000-\u001f\u007f-\u009f]/);
+  if (control) {
+    const code = control[0].codePointAt(0).toString(16).toUpperCase().padStart(4, "0");
+    return `contains a control character (U+${code})`;
+  }
+  return null;
+}
 
 const STRATEGIES = ["none", "eager", "lazy"];
 const STEP_KEYS = {
@@ -19,16 +38,23 @@ function fail(where, message) {
 function checkArgs(where, args) {
   if (args === undefined) return [];
   if (!Array.isArray(args)) fail(where, "`args` must be an array of integers");
-  for (const arg of args) {
+  args.forEach((arg, i) => {
     if (!Number.isInteger(arg) || arg < -(2 ** 31) || arg >= 2 ** 32) {
-      fail(where, `argument ${JSON.stringify(arg)} is not a 32-bit integer`);
+      fail(where, `argument ${i + 1} is not a 32-bit integer (-2147483648 to 4294967295)`);
     }
-  }
+  });
   return args.map((arg) => arg | 0);
+}
+
+function checkName(where, key, value) {
+  const problem = nameProblem(value);
+  if (problem) fail(where, `\`${key}\` ${problem}`);
 }
 
 /** Parses the text of a scenario; `name` is how errors refer to the file. */
 export function parseScenario(text, name) {
+  const problem = scanJson(text);
+  if (problem) fail(name, `malformed JSON at ${problem}`);
   let scenario;
   try {
     scenario = JSON.parse(text);
@@ -68,9 +94,10 @@ export function parseScenario(text, name) {
       }
     }
     const target = step[kind];
-    if (typeof target !== "string" || target === "") fail(where, `\`${kind}\` must be a non-empty string`);
+    checkName(where, kind, target);
     if (kind === "start" || kind === "spawn") {
-      if (typeof step.as !== "string" || step.as === "") fail(where, `a \`${kind}\` step needs \`as\`: the task's name`);
+      if (step.as === undefined) fail(where, `a \`${kind}\` step needs \`as\`: the task's name`);
+      checkName(where, "as", step.as);
       if (names.has(step.as)) fail(where, `task name \`${step.as}\` is used twice`);
       names.add(step.as);
       return { kind, export: target, args: checkArgs(where, step.args), as: step.as };
