@@ -1154,20 +1154,20 @@ fn first_run<T: 'static>(
     let k = export_index(machine, name, args)?;
     machine.hooks.refuse(name)?;
     let hooks = machine.hooks.task()?;
-    let worker = match machine.idle.pop() {
-        Some(worker) => worker,
-        None => {
-            machine.workers += 1;
-            let (ensure, count) = (machine.ensure.clone(), machine.workers);
-            ensure.call(&mut store, count)?;
-            count - 1
-        }
-    };
-    let id = match hooks.map(|h| h.enter(&mut store)).transpose() {
-        Ok(id) => id,
+    // The library places the task first: if it cannot, nothing else has happened.
+    let id = hooks.map(|h| h.enter(&mut store)).transpose()?;
+    let worker = match take_worker(&mut store) {
+        Ok(worker) => worker,
         Err(error) => {
-            // Nothing ran on the worker: it is as idle as it was.
-            store.data_mut().machine()?.idle.push(worker);
+            // Undo the enter: nothing ran, and done waits for the top level.
+            if let (Some(hooks), Some(id)) = (hooks, id) {
+                // The worker's error is the one to report.
+                let _ = hooks.leave(&mut store, id);
+                let inner = store.data_mut().machine()?.inner.clone();
+                if let Some(inner) = inner.upgrade() {
+                    inner.deferred_done.borrow_mut().push(id);
+                }
+            }
             return Err(error);
         }
     };
@@ -1186,6 +1186,18 @@ fn first_run<T: 'static>(
         }));
     }
     Ok((worker, stop))
+}
+
+/// An idle worker, or a new one.
+fn take_worker<T: 'static>(store: &mut StoreContextMut<'_, Data<T>>) -> Result<i32> {
+    let machine = store.data_mut().machine()?;
+    if let Some(worker) = machine.idle.pop() {
+        return Ok(worker);
+    }
+    let (ensure, count) = (machine.ensure.clone(), machine.workers + 1);
+    ensure.call(&mut *store, count)?;
+    store.data_mut().machine()?.workers = count;
+    Ok(count - 1)
 }
 
 /// Runs the `jspi_task_done` of every settled task waiting for it, if no wasm of the
