@@ -8,8 +8,9 @@
 //!   module (see [`adapter`]); tasks resume on a single-threaded [`Executor`].
 //! - The guest library's contract ([`jspi`]): a module linked with the guest library
 //!   gets its `jspi.*` imports from the host, with no code of yours; its promising
-//!   calls run the library's task hooks (`jspi_task_enter` / `_leave` / `_done`), its
-//!   plain calls are bracketed so that a trap leaves the shadow stack where it began,
+//!   calls run the library's task hooks (enter, leave, done), its plain calls are
+//!   bracketed by the library's call hooks so that a trap leaves the shadow stack where
+//!   it began,
 //!   and [`Instance::stats`] reads its counters. JavaScript-like values cross as
 //!   [`JsValue`]s; `jspi.await` waits for a [`Promise`].
 //! - On Node: the runner in `js/` beside this crate ([`node_runner`]).

@@ -378,6 +378,8 @@ impl<T: 'static> Clone for Instance<T> {
 }
 
 struct Inner<T: 'static> {
+    /// The guest library's hooks (also in the store's `Machine`).
+    hooks: Hooks,
     /// Borrowed exactly while wasm of this instance runs (and while the host reads
     /// its store): not borrowed means no guest frame is on the stack.
     state: RefCell<State<T>>,
@@ -685,9 +687,8 @@ impl<T: 'static> Compiled<T> {
         })
     }
 
-    /// `Ok` when the module was linked with the guest library (it exports the task
-    /// hooks `jspi_task_enter`, `jspi_task_leave`, `jspi_task_done`); else the first
-    /// hook it lacks.
+    /// `Ok` when the module was linked with the guest library (it exports the
+    /// library's three task hooks, [`crate::jspi`]); else the first hook it lacks.
     pub fn require_guest_library(&self) -> Result<(), NotLinked> {
         self.hooks.require()
     }
@@ -884,6 +885,7 @@ impl<T: 'static> Compiled<T> {
                 inner: inner.clone(),
             });
             Inner {
+                hooks: *hooks,
                 state: RefCell::new(State {
                     store,
                     guest: instance,
@@ -931,8 +933,8 @@ impl<T: 'static> Instance<T> {
     /// from JavaScript without `WebAssembly.promising`: a suspending import reached from
     /// here is an error. Suspended tasks stay suspended meanwhile.
     ///
-    /// For a guest linked with the guest library, the call runs between
-    /// `jspi_call_enter` and `jspi_call_leave`: one that traps deep inside leaves the
+    /// For a guest linked with the guest library, the call runs between the library's
+    /// plain-call hooks ([`crate::jspi`]): one that traps deep inside leaves the
     /// shadow stack where it began. The library's hooks themselves cannot be called.
     pub fn call(&self, name: &str, args: &[i32]) -> Result<Option<Val>> {
         run_deferred_done(&self.inner);
@@ -946,8 +948,8 @@ impl<T: 'static> Instance<T> {
     /// future it waits on completes.
     ///
     /// For a guest linked with the guest library, this is the library's task start
-    /// protocol ([`crate::jspi`]): `jspi_task_enter` before the first run,
-    /// `jspi_task_leave` after it, `jspi_task_done` once the task has settled. Fails,
+    /// protocol ([`crate::jspi`]): its enter hook before the first run, leave after
+    /// it, done once the task has settled and its `Task` awaited or dropped. Fails,
     /// with nothing started, for an unknown export, a wrong argument count, or a task
     /// the library cannot place (too many tasks alive, no room on the shadow stack:
     /// its own message).
@@ -999,8 +1001,8 @@ impl<T: 'static> Instance<T> {
         Ok(Task { slot })
     }
 
-    /// The guest library's counters (`jspi_stat`, docs/abi.md), or `None` for a guest
-    /// without the library.
+    /// The guest library's counters (docs/abi.md, [`crate::jspi`]), or `None` for a
+    /// guest without the library.
     pub fn stats(&self) -> Result<Option<Stats>> {
         run_deferred_done(&self.inner);
         stats_in(self.state()?.store.as_context_mut())
@@ -1009,13 +1011,7 @@ impl<T: 'static> Instance<T> {
     /// `Ok` when the module was linked with the guest library
     /// ([`Compiled::require_guest_library`]).
     pub fn require_guest_library(&self) -> Result<(), NotLinked> {
-        let mut state = self.inner.state.borrow_mut();
-        match state.store.data_mut().machine() {
-            Ok(machine) => machine.hooks.require(),
-            Err(_) => Err(NotLinked {
-                missing: "jspi_task_enter",
-            }),
-        }
+        self.inner.hooks.require()
     }
 
     /// Runs `f` on the instance's data.
