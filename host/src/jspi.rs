@@ -126,16 +126,16 @@ impl Hooks {
     /// The hooks among the module's callable exports.
     pub(crate) fn find(shape: &GuestShape) -> Hooks {
         let index = |name: &str| shape.exports.iter().position(|e| e.name == name);
-        let [enter, leave, done] = TASK_HOOKS.map(index);
-        let task = match (enter, leave, done) {
-            (Some(enter), Some(leave), Some(done)) => Ok(Some(TaskHooks { enter, leave, done })),
-            (None, None, None) => Ok(None),
-            found => {
-                let missing = [found.0, found.1, found.2]
-                    .iter()
-                    .zip(TASK_HOOKS)
-                    .find_map(|(k, name)| k.is_none().then_some(name))
-                    .unwrap_or(TASK_HOOKS[0]);
+        let found = TASK_HOOKS.map(index);
+        let task = match found {
+            [Some(enter), Some(leave), Some(done)] => Ok(Some(TaskHooks { enter, leave, done })),
+            [None, None, None] => Ok(None),
+            _ => {
+                let (missing, _) = TASK_HOOKS
+                    .into_iter()
+                    .zip(found)
+                    .find(|(_, k)| k.is_none())
+                    .unwrap_or((TASK_HOOKS[0], None));
                 Err(NotLinked { missing })
             }
         };
@@ -169,7 +169,7 @@ impl Hooks {
 
     /// Why export `name` may not be called by the host directly, if it is a hook the
     /// host runs itself (calling one by hand would undo or repeat its work).
-    pub(crate) fn refuse(&self, name: &str) -> Result<()> {
+    pub(crate) fn check_not_hook(&self, name: &str) -> Result<()> {
         let ours = (TASK_HOOKS.contains(&name) && !matches!(self.task, Ok(None)))
             || (CALL_HOOKS.contains(&name) && self.call.is_some());
         if ours {

@@ -975,7 +975,7 @@ impl<T: 'static> Instance<T> {
             let mut state = self.state()?;
             let machine = state.store.data_mut().machine()?;
             export_index(machine, name, args)?;
-            machine.hooks.refuse(name)?;
+            machine.hooks.check_not_hook(name)?;
             machine.hooks.task()?;
         }
         let slot = TaskSlot::new(true);
@@ -1117,7 +1117,7 @@ fn call_in<T: 'static>(
 ) -> Result<Option<Val>> {
     let machine = store.data_mut().machine()?;
     let k = export_index(machine, name, args)?;
-    machine.hooks.refuse(name)?;
+    machine.hooks.check_not_hook(name)?;
     let bracket = machine.hooks.call;
     let call = |store: &mut StoreContextMut<'_, Data<T>>| {
         invoke(store, k, args).map_err(|e| {
@@ -1148,7 +1148,7 @@ fn first_run<T: 'static>(
 ) -> Result<(i32, Stop)> {
     let machine = store.data_mut().machine()?;
     let k = export_index(machine, name, args)?;
-    machine.hooks.refuse(name)?;
+    machine.hooks.check_not_hook(name)?;
     let hooks = machine.hooks.task()?;
     // The library places the task first: if it cannot, nothing else has happened.
     let id = hooks.map(|h| h.enter(&mut store)).transpose()?;
