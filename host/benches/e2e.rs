@@ -19,8 +19,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use host::runner::env::{add_jspi, JsValue, Promise};
-use host::{engine, Executor, Imports, Instance};
+use host::{engine, Executor, Imports, Instance, JsValue, Promise, Task};
 use stack_state::sim::{resume_order, BENCH_SCHEDULES, BENCH_SIZES, BENCH_TASKS};
 
 type Queue = Rc<RefCell<VecDeque<Promise>>>;
@@ -50,13 +49,15 @@ fn guest(strategy: &str) -> Vec<u8> {
 
 impl Driver {
     fn new(strategy: &str) -> Self {
+        // The guest library's `jspi.*` imports come with the host.
         let mut imports: Imports<Queue> = Imports::new();
-        add_jspi(&mut imports);
-        imports.func("bench", "next", |cx, _args| {
-            let promise = Promise::default();
-            cx.data().borrow_mut().push_back(promise.clone());
-            Ok(Some(JsValue::Promise(promise).into_val()))
-        });
+        imports
+            .func("bench", "next", |cx, _args| {
+                let promise = Promise::new();
+                cx.data().borrow_mut().push_back(promise.clone());
+                Ok(Some(JsValue::Promise(promise).into_val()))
+            })
+            .func("env", "escape", |_cx, _args| Ok(None));
         let queue = Queue::default();
         let executor = Executor::new();
         let instance = Instance::new(
@@ -80,22 +81,12 @@ impl Driver {
         }
     }
 
-    fn call(&self, name: &str, args: &[i32]) -> Option<i32> {
+    /// Starts `task(size, awaits)` as a promising task (the host runs the guest
+    /// library's hooks around it).
+    fn start(&self, size: i32, awaits: i32) -> Task {
         self.instance
-            .call(name, args)
-            .expect(name)
-            .and_then(|v| v.i32())
-    }
-
-    /// Starts `task(size, awaits)` as a promising task, with the guest library's hooks.
-    fn start(&self, size: i32, awaits: i32) -> (i32, host::Task) {
-        let id = self.call("jspi_task_enter", &[]).expect("task id");
-        let task = self
-            .instance
             .promising("task", &[size, awaits])
-            .expect("start");
-        self.call("jspi_task_leave", &[id]);
-        (id, task)
+            .expect("start")
     }
 
     /// Settles the oldest promise the guest waits on and lets the task run.
@@ -110,8 +101,8 @@ impl Driver {
         if schedule == "pingpong" {
             if !self.pair_started {
                 for _ in 0..2 {
-                    let (_, task) = self.start(size, i32::MAX);
-                    std::mem::forget(task);
+                    // Never finishes; dropping it would only mark it for its `done`.
+                    drop(self.start(size, i32::MAX));
                 }
                 self.pair_started = true;
             }
@@ -119,13 +110,15 @@ impl Driver {
             self.settle_front();
             return 2;
         }
-        let tasks: Vec<(i32, host::Task)> = (0..n).map(|_| self.start(size, 1)).collect();
+        let mut tasks: Vec<Option<Task>> = (0..n).map(|_| Some(self.start(size, 1))).collect();
         let promises: Vec<Promise> = self.queue.borrow_mut().drain(..).collect();
         for i in resume_order(schedule, n as usize, round) {
             promises[i].settle(Ok(JsValue::Null));
             self.executor.run_until_stalled();
-            assert!(tasks[i].1.is_finished(), "task {i} finished");
-            self.call("jspi_task_done", &[tasks[i].0]);
+            let task = tasks[i].take().expect("each task resumes once");
+            assert!(task.is_finished(), "task {i} finished");
+            // Dropping a finished task runs its `jspi_task_done`, here at top level.
+            drop(task);
         }
         if self.reset_sp {
             // No task is alive: a host without a strategy starts over at the top.
@@ -137,14 +130,12 @@ impl Driver {
     }
 
     fn copied(&self) -> u64 {
-        let stat = |which| {
-            self.instance
-                .call("jspi_stat", &[which])
-                .expect("jspi_stat")
-                .and_then(|v| v.i64())
-                .unwrap_or(0) as u64
-        };
-        stat(0) + stat(1)
+        let stats = self
+            .instance
+            .stats()
+            .expect("stats")
+            .expect("the guest library's counters");
+        stats.bytes_saved + stats.bytes_restored
     }
 }
 

@@ -2,7 +2,7 @@
 //! or as promising tasks that interleave on one instance, as under JSPI.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -17,6 +17,7 @@ use wasmtime::{
 
 use crate::adapter::{self, names, GuestShape, ImportRoute, Sig, Ty};
 use crate::executor::Executor;
+use crate::jspi::{self, Hooks, NotLinked, Stats};
 
 pub use wasmtime::Error;
 
@@ -97,12 +98,15 @@ pub type ImportFuture = Pin<Box<dyn Future<Output = Result<Option<Val>>>>>;
 type SyncFn<T> = dyn Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<Option<Val>>;
 type AsyncFn<T> = dyn Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<ImportFuture>;
 
-enum Entry<T: 'static> {
+pub(crate) enum Entry<T: 'static> {
     Sync(Box<SyncFn<T>>),
     Suspending(Box<AsyncFn<T>>),
 }
 
 /// The functions a host offers to guests, by module and name.
+///
+/// Module `jspi` is the guest library's, and the host provides it itself
+/// ([`crate::jspi`]): [`Compiled::new`] refuses imports that define a `jspi.*` function.
 pub struct Imports<T: 'static> {
     entries: HashMap<(String, String), Rc<Entry<T>>>,
 }
@@ -119,6 +123,17 @@ impl<T: 'static> Imports<T> {
     /// No imports yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The `(module, name)` of every import defined.
+    pub(crate) fn names(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.keys().map(|(m, n)| (m.as_str(), n.as_str()))
+    }
+
+    fn get(&self, module: &str, name: &str) -> Option<Rc<Entry<T>>> {
+        self.entries
+            .get(&(module.to_string(), name.to_string()))
+            .cloned()
     }
 
     /// A plain import: runs to completion while the guest waits, like a JavaScript
@@ -180,23 +195,27 @@ impl<T: 'static> Cx<'_, '_, T> {
     }
 
     /// Calls export `name` of this instance plainly from inside a host function, as
-    /// a JavaScript import may call an export ([`Instance::call`]).
+    /// a JavaScript import may call an export ([`Instance::call`], bracketed alike).
     pub fn call(&mut self, name: &str, args: &[i32]) -> Result<Option<Val>> {
         call_in(self.caller.as_context_mut(), name, args)
     }
 
     /// Starts export `name` of this instance as a promising task from inside a host
     /// function, as a JavaScript import may call `WebAssembly.promising(export)(...)`
-    /// ([`Instance::promising`]): the task runs now, on top of the guest's frames that
-    /// called this import, until it finishes or first suspends; its later steps run
-    /// on the executor.
+    /// ([`Instance::promising`], with the guest library's hooks alike): the task runs
+    /// now, on top of the guest's frames that called this import, until it finishes
+    /// or first suspends; its later steps run on the executor.
     pub fn promising(&mut self, name: &str, args: &[i32]) -> Result<Task> {
-        let (worker, k) = begin_task(self.caller.as_context_mut(), name, args)?;
         let inner = self.instance()?.inner;
-        let stop = drive_in(self.caller.as_context_mut(), worker, k, 0);
-        let slot = Rc::new(RefCell::new(TaskSlot::default()));
+        let slot = TaskSlot::new(false);
+        let (worker, stop) = first_run(self.caller.as_context_mut(), name, args, &slot)?;
         after(inner, worker, stop, slot.clone());
         Ok(Task { slot })
+    }
+
+    /// The guest library's counters ([`Instance::stats`]).
+    pub fn stats(&mut self) -> Result<Option<Stats>> {
+        stats_in(self.caller.as_context_mut())
     }
 
     /// Names and parameter counts of the exports the host can call
@@ -359,8 +378,16 @@ impl<T: 'static> Clone for Instance<T> {
 }
 
 struct Inner<T: 'static> {
+    /// The guest library's hooks (also in the store's `Machine`).
+    hooks: Hooks,
+    /// Borrowed exactly while wasm of this instance runs (and while the host reads
+    /// its store): not borrowed means no guest frame is on the stack.
     state: RefCell<State<T>>,
     executor: Executor,
+    /// Ids of settled tasks whose `jspi_task_done` waits for the top level.
+    deferred_done: RefCell<Vec<i32>>,
+    /// Whether an executor job to run `deferred_done` is queued.
+    done_queued: Cell<bool>,
 }
 
 struct State<T: 'static> {
@@ -377,6 +404,8 @@ struct Machine<T: 'static> {
     trampolines: Vec<TypedFunc<(), ()>>,
     shape: GuestShape,
     by_name: HashMap<String, usize>,
+    /// The guest library's hooks among the exports.
+    hooks: Hooks,
     /// Workers whose continuation waits for a new call.
     idle: Vec<i32>,
     /// Workers made so far.
@@ -473,23 +502,52 @@ fn check_result(sig: &Sig, result: &Option<Val>) -> Result<()> {
 
 /// A promising call in flight: completes with the export's result, or its error
 /// (a trap, a failed suspending import) once the call finishes.
+///
+/// For a guest linked with the guest library, the task's `jspi_task_done` runs when
+/// the `Task` is awaited to its end (in the same executor turn) or dropped, whichever
+/// comes first, from the host's top level.
 pub struct Task {
     slot: Rc<RefCell<TaskSlot>>,
 }
 
+/// What a task shares with the machinery driving it.
 #[derive(Default)]
 struct TaskSlot {
     outcome: Option<Result<Option<Val>>>,
     waker: Option<Waker>,
+    /// Runs the task's `jspi_task_done` (set once the library entered the task).
+    done: Option<Box<dyn FnOnce()>>,
+    /// The `Task` was dropped: run `done` as soon as the call finishes.
+    dropped: bool,
+    /// A failed `jspi_task_leave`: the task fails with it.
+    hook_error: Option<Error>,
+    /// A spawned task: a failure is reported one executor turn late, as a pooled
+    /// worker's death is on Node.
+    spawned: bool,
 }
 
 impl TaskSlot {
+    fn new(spawned: bool) -> Rc<RefCell<TaskSlot>> {
+        Rc::new(RefCell::new(TaskSlot {
+            spawned,
+            ..TaskSlot::default()
+        }))
+    }
+
     fn complete(slot: &Rc<RefCell<TaskSlot>>, outcome: Result<Option<Val>>) {
-        let waker = {
+        let (waker, done) = {
             let mut slot = slot.borrow_mut();
+            let outcome = match slot.hook_error.take() {
+                Some(error) => Err(error),
+                None => outcome,
+            };
             slot.outcome = Some(outcome);
-            slot.waker.take()
+            let done = if slot.dropped { slot.done.take() } else { None };
+            (slot.waker.take(), done)
         };
+        if let Some(done) = done {
+            done();
+        }
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -507,13 +565,36 @@ impl Future for Task {
     type Output = Result<Option<Val>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self.slot.borrow_mut();
-        match slot.outcome.take() {
-            Some(outcome) => Poll::Ready(outcome),
-            None => {
-                slot.waker = Some(cx.waker().clone());
-                Poll::Pending
+        let (outcome, done) = {
+            let mut slot = self.slot.borrow_mut();
+            match slot.outcome.take() {
+                Some(outcome) => (outcome, slot.done.take()),
+                None => {
+                    slot.waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
             }
+        };
+        // The task has settled and its owner sees it now: the library lets it go.
+        if let Some(done) = done {
+            done();
+        }
+        Poll::Ready(outcome)
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        let done = {
+            let mut slot = self.slot.borrow_mut();
+            slot.dropped = true;
+            match slot.outcome {
+                Some(_) => slot.done.take(),
+                None => None,
+            }
+        };
+        if let Some(done) = done {
+            done();
         }
     }
 }
@@ -527,26 +608,34 @@ pub struct Compiled<T: 'static> {
     shape: GuestShape,
     routes: Vec<ImportRoute>,
     entries: Vec<Option<Rc<Entry<T>>>>,
+    hooks: Hooks,
 }
 
 impl<T: 'static> Compiled<T> {
-    /// Compiles `wasm` and the adapter its imports and exports need.
+    /// Compiles `wasm` and the adapter its imports and exports need. The guest
+    /// library's imports (module `jspi`) come from the host itself ([`crate::jspi`]);
+    /// `imports` provides every other.
     ///
-    /// Fails with a list of every import the module needs that `imports` lacks.
+    /// Fails with a list of every import the module needs that `imports` lacks, and
+    /// when `imports` defines a function of the reserved module `jspi`.
     pub fn new(engine: &Engine, wasm: &[u8], imports: &Imports<T>) -> Result<Self> {
+        jspi::check_reserved(imports)?;
         let shape = adapter::read_shape(wasm)
             .map_err(|e| Error::msg(format!("not a valid wasm module: {e}")))?;
         let guest = Module::new(engine, wasm)?;
+        let library = jspi::imports::<T>();
 
         // Route every import; report all missing ones at once.
         let mut missing: Vec<String> = shape.other_imports.clone();
         let mut routes = Vec::new();
         let mut entries = Vec::new();
         for import in &shape.imports {
-            let entry = imports
-                .entries
-                .get(&(import.module.clone(), import.name.clone()))
-                .cloned();
+            let source = if import.module == jspi::MODULE {
+                &library
+            } else {
+                imports
+            };
+            let entry = source.get(&import.module, &import.name);
             let qualified = format!("{}.{}", import.module, import.name);
             let route = match entry.as_deref() {
                 None => {
@@ -586,6 +675,7 @@ impl<T: 'static> Compiled<T> {
         let adapter_wasm = adapter::build(&shape, &routes);
         let adapter = Module::new(engine, &adapter_wasm)
             .map_err(|e| e.context("the generated adapter module does not compile"))?;
+        let hooks = Hooks::find(&shape);
         Ok(Compiled {
             engine: engine.clone(),
             guest,
@@ -593,7 +683,14 @@ impl<T: 'static> Compiled<T> {
             shape,
             routes,
             entries,
+            hooks,
         })
+    }
+
+    /// `Ok` when the module was linked with the guest library (it exports the
+    /// library's three task hooks, [`crate::jspi`]); else the first hook it lacks.
+    pub fn require_guest_library(&self) -> Result<(), NotLinked> {
+        self.hooks.require()
     }
 
     /// A fresh instance; `data` is what imports see as [`Cx::data`]. Suspended tasks
@@ -606,6 +703,7 @@ impl<T: 'static> Compiled<T> {
             shape,
             routes,
             entries,
+            hooks,
         } = self;
         let (shape, routes) = (shape.clone(), routes.clone());
         let mut store = Store::new(
@@ -781,16 +879,20 @@ impl<T: 'static> Compiled<T> {
                 trampolines,
                 shape,
                 by_name,
+                hooks: *hooks,
                 idle: Vec::new(),
                 workers: 0,
                 inner: inner.clone(),
             });
             Inner {
+                hooks: *hooks,
                 state: RefCell::new(State {
                     store,
                     guest: instance,
                 }),
                 executor: executor.clone(),
+                deferred_done: RefCell::new(Vec::new()),
+                done_queued: Cell::new(false),
             }
         });
         Ok(Instance { inner })
@@ -830,7 +932,12 @@ impl<T: 'static> Instance<T> {
     /// Calls export `name` plainly, on the caller's stack, like calling a wasm export
     /// from JavaScript without `WebAssembly.promising`: a suspending import reached from
     /// here is an error. Suspended tasks stay suspended meanwhile.
+    ///
+    /// For a guest linked with the guest library, the call runs between the library's
+    /// plain-call hooks ([`crate::jspi`]): one that traps deep inside leaves the
+    /// shadow stack where it began. The library's hooks themselves cannot be called.
     pub fn call(&self, name: &str, args: &[i32]) -> Result<Option<Val>> {
+        run_deferred_done(&self.inner);
         call_in(self.state()?.store.as_context_mut(), name, args)
     }
 
@@ -839,11 +946,72 @@ impl<T: 'static> Instance<T> {
     /// or first suspends, and the returned [`Task`] completes when the call finishes.
     /// Many tasks can be suspended at once; each resumes, on the executor, when the
     /// future it waits on completes.
+    ///
+    /// For a guest linked with the guest library, this is the library's task start
+    /// protocol ([`crate::jspi`]): its enter hook before the first run, leave after
+    /// it, done once the task has settled and its `Task` awaited or dropped. Fails,
+    /// with nothing started, for an unknown export, a wrong argument count, or a task
+    /// the library cannot place (too many tasks alive, no room on the shadow stack:
+    /// its own message).
     pub fn promising(&self, name: &str, args: &[i32]) -> Result<Task> {
-        let (worker, k) = begin_task(self.state()?.store.as_context_mut(), name, args)?;
-        let slot = Rc::new(RefCell::new(TaskSlot::default()));
-        step(self.inner.clone(), worker, k, 0, slot.clone());
+        run_deferred_done(&self.inner);
+        let slot = TaskSlot::new(false);
+        let (worker, stop) = first_run(self.state()?.store.as_context_mut(), name, args, &slot)?;
+        after(self.inner.clone(), worker, stop, slot.clone());
         Ok(Task { slot })
+    }
+
+    /// Starts export `name` as a promising task in a later executor turn, as a pooled
+    /// task of the JavaScript package (`spawn(name, ...args)`) does in a later
+    /// microtask: the executor job does exactly what [`Instance::promising`] does, the
+    /// guest library's hooks included.
+    ///
+    /// The export and the argument count are checked now; anything that fails once
+    /// the job runs (the library cannot place the task, a trap, a failed await) fails
+    /// the task. A failure during the call is reported one executor turn later than
+    /// `promising` would, as a pooled worker's death is observed on Node.
+    pub fn spawn(&self, name: &str, args: &[i32]) -> Result<Task> {
+        {
+            let mut state = self.state()?;
+            let machine = state.store.data_mut().machine()?;
+            export_index(machine, name, args)?;
+            machine.hooks.check_not_hook(name)?;
+            machine.hooks.task()?;
+        }
+        let slot = TaskSlot::new(true);
+        let (inner, name, args, task) = (
+            self.inner.clone(),
+            name.to_string(),
+            args.to_vec(),
+            slot.clone(),
+        );
+        self.inner.executor.spawn(async move {
+            run_deferred_done(&inner);
+            let started = match inner.state.try_borrow_mut() {
+                Ok(mut state) => first_run(state.store.as_context_mut(), &name, &args, &task),
+                Err(_) => Err(Error::msg(
+                    "the instance is busy: the executor ran a spawned task while the instance was running",
+                )),
+            };
+            match started {
+                Ok((worker, stop)) => after(inner, worker, stop, task),
+                Err(error) => TaskSlot::complete(&task, Err(error)),
+            }
+        });
+        Ok(Task { slot })
+    }
+
+    /// The guest library's counters (docs/abi.md, [`crate::jspi`]), or `None` for a
+    /// guest without the library.
+    pub fn stats(&self) -> Result<Option<Stats>> {
+        run_deferred_done(&self.inner);
+        stats_in(self.state()?.store.as_context_mut())
+    }
+
+    /// `Ok` when the module was linked with the guest library
+    /// ([`Compiled::require_guest_library`]).
+    pub fn require_guest_library(&self) -> Result<(), NotLinked> {
+        self.inner.hooks.require()
     }
 
     /// Runs `f` on the instance's data.
@@ -926,49 +1094,147 @@ fn export_index<T: 'static>(machine: &Machine<T>, name: &str, args: &[i32]) -> R
     Ok(k)
 }
 
+/// Calls export `k` once, on the caller's stack, with nothing around it: the raw
+/// call under plain calls and the guest library's hooks.
+pub(crate) fn invoke<T: 'static>(
+    store: &mut StoreContextMut<'_, Data<T>>,
+    k: usize,
+    args: &[i32],
+) -> Result<Option<Val>> {
+    let data = store.data_mut();
+    let trampoline = data.machine()?.trampolines[k].clone();
+    data.args = args.to_vec();
+    data.result = None;
+    trampoline.call(&mut *store, ())?;
+    Ok(store.data_mut().result.take())
+}
+
 /// A plain call of export `name` (see [`Instance::call`]).
 fn call_in<T: 'static>(
     mut store: StoreContextMut<'_, Data<T>>,
     name: &str,
     args: &[i32],
 ) -> Result<Option<Val>> {
-    let data = store.data_mut();
-    let machine = data.machine()?;
-    let trampoline = machine.trampolines[export_index(machine, name, args)?].clone();
-    data.args = args.to_vec();
-    data.result = None;
-    trampoline.call(&mut store, ()).map_err(|e| {
-        if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::UnhandledTag) {
-            e.context(format!(
-                "cannot suspend: `{name}` was called plainly, not as a promising task (use Instance::promising)"
-            ))
-        } else {
-            e
-        }
-    })?;
-    Ok(store.data_mut().result.take())
+    let machine = store.data_mut().machine()?;
+    let k = export_index(machine, name, args)?;
+    machine.hooks.check_not_hook(name)?;
+    let bracket = machine.hooks.call;
+    let call = |store: &mut StoreContextMut<'_, Data<T>>| {
+        invoke(store, k, args).map_err(|e| {
+            if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::UnhandledTag) {
+                e.context(format!(
+                    "cannot suspend: `{name}` was called plainly, not as a promising task (use Instance::promising)"
+                ))
+            } else {
+                e
+            }
+        })
+    };
+    match bracket {
+        Some(hooks) => hooks.bracket(&mut store, call),
+        None => call(&mut store),
+    }
 }
 
-/// Readies a promising call of export `name`: an idle worker (or a new one) and the
-/// arguments. Returns the worker and the export's index, which `drive` starts with.
-fn begin_task<T: 'static>(
+/// The first run of a promising call of export `name`: the guest library enters the
+/// task, the call runs on a worker until it first stops, the library leaves the task.
+/// Fails, with nothing started, when the call cannot begin; otherwise returns the
+/// worker and where it stopped, and `slot` holds how to finish the task.
+fn first_run<T: 'static>(
     mut store: StoreContextMut<'_, Data<T>>,
     name: &str,
     args: &[i32],
-) -> Result<(i32, i32)> {
+    slot: &Rc<RefCell<TaskSlot>>,
+) -> Result<(i32, Stop)> {
     let machine = store.data_mut().machine()?;
-    let k = export_index(machine, name, args)? as i32;
-    let worker = match machine.idle.pop() {
-        Some(worker) => worker,
-        None => {
-            machine.workers += 1;
-            let (ensure, count) = (machine.ensure.clone(), machine.workers);
-            ensure.call(&mut store, count)?;
-            count - 1
+    let k = export_index(machine, name, args)?;
+    machine.hooks.check_not_hook(name)?;
+    let hooks = machine.hooks.task()?;
+    // The library places the task first: if it cannot, nothing else has happened.
+    let id = hooks.map(|h| h.enter(&mut store)).transpose()?;
+    let worker = match take_worker(&mut store) {
+        Ok(worker) => worker,
+        Err(error) => {
+            // Undo the enter: nothing ran, and done waits for the top level.
+            if let (Some(hooks), Some(id)) = (hooks, id) {
+                // The worker's error is the one to report.
+                let _ = hooks.leave(&mut store, id);
+                let inner = store.data_mut().machine()?.inner.clone();
+                if let Some(inner) = inner.upgrade() {
+                    inner.deferred_done.borrow_mut().push(id);
+                }
+            }
+            return Err(error);
         }
     };
     store.data_mut().args = args.to_vec();
-    Ok((worker, k))
+    let stop = drive_in(store.as_context_mut(), worker, k as i32, 0);
+    if let (Some(hooks), Some(id)) = (hooks, id) {
+        if let Err(error) = hooks.leave(&mut store, id) {
+            slot.borrow_mut().hook_error = Some(error);
+        }
+        let inner = store.data_mut().machine()?.inner.clone();
+        slot.borrow_mut().done = Some(Box::new(move || {
+            if let Some(inner) = inner.upgrade() {
+                inner.deferred_done.borrow_mut().push(id);
+                run_deferred_done(&inner);
+            }
+        }));
+    }
+    Ok((worker, stop))
+}
+
+/// An idle worker, or a new one.
+fn take_worker<T: 'static>(store: &mut StoreContextMut<'_, Data<T>>) -> Result<i32> {
+    let machine = store.data_mut().machine()?;
+    if let Some(worker) = machine.idle.pop() {
+        return Ok(worker);
+    }
+    let (ensure, count) = (machine.ensure.clone(), machine.workers + 1);
+    ensure.call(&mut *store, count)?;
+    store.data_mut().machine()?.workers = count;
+    Ok(count - 1)
+}
+
+/// Runs the `jspi_task_done` of every settled task waiting for it, if no wasm of the
+/// instance is running; otherwise queues one executor job that tries again (and
+/// every top-level entry into the instance tries too).
+fn run_deferred_done<T: 'static>(inner: &Rc<Inner<T>>) {
+    if inner.deferred_done.borrow().is_empty() {
+        return;
+    }
+    let Ok(mut state) = inner.state.try_borrow_mut() else {
+        if !inner.done_queued.replace(true) {
+            let weak = Rc::downgrade(inner);
+            inner.executor.spawn(async move {
+                let Some(inner) = weak.upgrade() else { return };
+                inner.done_queued.set(false);
+                // Still running (the executor was run from inside a host function)?
+                // Then the next top-level entry runs them, rather than a job queued
+                // again and again in this same drain.
+                if inner.state.try_borrow_mut().is_ok() {
+                    run_deferred_done(&inner);
+                }
+            });
+        }
+        return;
+    };
+    let ids = std::mem::take(&mut *inner.deferred_done.borrow_mut());
+    let mut store = state.store.as_context_mut();
+    let Ok(Some(hooks)) = store.data_mut().machine().and_then(|m| m.hooks.task()) else {
+        return;
+    };
+    for id in ids {
+        // `done` is idempotent and has no failure of its own to report; the task has
+        // already settled.
+        let _ = hooks.done(&mut store, id);
+    }
+}
+
+/// The guest library's counters (see [`Instance::stats`]).
+fn stats_in<T: 'static>(mut store: StoreContextMut<'_, Data<T>>) -> Result<Option<Stats>> {
+    let hooks = store.data_mut().machine()?.hooks;
+    jspi::stats(&hooks, &mut store)
 }
 
 /// Where a worker stopped.
@@ -1031,6 +1297,11 @@ fn step<T: 'static>(inner: Rc<Inner<T>>, worker: i32, a: i32, b: i32, slot: Rc<R
 fn after<T: 'static>(inner: Rc<Inner<T>>, worker: i32, stop: Stop, slot: Rc<RefCell<TaskSlot>>) {
     match stop {
         Stop::Finished(result) => TaskSlot::complete(&slot, Ok(result)),
+        Stop::Failed(error) if slot.borrow().spawned => {
+            inner
+                .executor
+                .spawn(async move { TaskSlot::complete(&slot, Err(error)) });
+        }
         Stop::Failed(error) => TaskSlot::complete(&slot, Err(error)),
         Stop::Awaiting(future, kind) => {
             let executor = inner.executor.clone();

@@ -7,8 +7,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 
-use host::runner::env::{JsValue, Promise};
-use host::{engine, Executor, ImportFuture, Imports, Instance, Task, Val};
+use host::{engine, Executor, ImportFuture, Imports, Instance, JsValue, Promise, Task, Val};
 
 const GUEST: &str = r#"
 (module
@@ -48,7 +47,7 @@ fn instance() -> (Instance<Shared>, Executor, Shared) {
     let mut imports: Imports<Shared> = Imports::new();
     imports
         .suspending("env", "wait", |cx, args| {
-            let promise = Promise::default();
+            let promise = Promise::new();
             cx.data()
                 .borrow_mut()
                 .waits

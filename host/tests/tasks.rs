@@ -5,8 +5,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use host::runner::env::{JsValue, Promise};
-use host::{engine, Executor, ImportFuture, Imports, Instance, MissingImports, Task, Val};
+use host::{
+    engine, Executor, ImportFuture, Imports, Instance, JsValue, MissingImports, Promise, Task, Val,
+};
 
 const GUEST: &str = r#"
 (module
@@ -27,7 +28,7 @@ type Waits = Rc<RefCell<Vec<(i32, Promise)>>>;
 fn instance() -> (Instance<Waits>, Executor, Waits) {
     let mut imports: Imports<Waits> = Imports::new();
     imports.suspending("env", "wait", |cx, args| {
-        let promise = Promise::default();
+        let promise = Promise::new();
         cx.data()
             .borrow_mut()
             .push((args[0].i32().unwrap(), promise.clone()));
@@ -47,6 +48,15 @@ fn instance() -> (Instance<Waits>, Executor, Waits) {
     (instance, executor, waits)
 }
 
+/// A task's error as a short text: a trap's kind, or the host's own message.
+fn describe(error: &host::Error) -> String {
+    match error.downcast_ref::<host::wasmtime::Trap>() {
+        Some(host::wasmtime::Trap::UnreachableCodeReached) => "trap: unreachable".into(),
+        Some(trap) => format!("trap: {trap}"),
+        None => error.root_cause().to_string(),
+    }
+}
+
 fn finished(task: &mut Task) -> Option<Result<Option<i32>, String>> {
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
@@ -54,7 +64,7 @@ fn finished(task: &mut Task) -> Option<Result<Option<i32>, String>> {
         std::task::Poll::Ready(outcome) => Some(
             outcome
                 .map(|v| v.and_then(|v| v.i32()))
-                .map_err(|e| host::runner::describe(&e)),
+                .map_err(|e| describe(&e)),
         ),
         std::task::Poll::Pending => None,
     }

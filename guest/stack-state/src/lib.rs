@@ -228,18 +228,26 @@ impl Stats {
     /// The counter numbered `which` in field order (the order `jspi_stat` uses), or
     /// `None` past the last.
     pub fn get(&self, which: u32) -> Option<u64> {
+        let mut copy = *self;
+        copy.get_mut(which).map(|counter| *counter)
+    }
+
+    /// The counter numbered `which`, to set: how a host fills a `Stats` from
+    /// `jspi_stat(0)`, `jspi_stat(1)`, ... until this gives `None`. The one place that
+    /// lists the fields in `jspi_stat` order.
+    pub fn get_mut(&mut self, which: u32) -> Option<&mut u64> {
         Some(match which {
-            0 => self.bytes_saved,
-            1 => self.bytes_restored,
-            2 => self.evictions,
-            3 => self.live_tasks,
-            4 => self.peak_saved_bytes,
-            5 => self.saved_bytes,
-            6 => self.suspends,
-            7 => self.resumes,
-            8 => self.tasks_entered,
-            9 => self.peak_live_tasks,
-            10 => self.heap_reserved_bytes,
+            0 => &mut self.bytes_saved,
+            1 => &mut self.bytes_restored,
+            2 => &mut self.evictions,
+            3 => &mut self.live_tasks,
+            4 => &mut self.peak_saved_bytes,
+            5 => &mut self.saved_bytes,
+            6 => &mut self.suspends,
+            7 => &mut self.resumes,
+            8 => &mut self.tasks_entered,
+            9 => &mut self.peak_live_tasks,
+            10 => &mut self.heap_reserved_bytes,
             _ => return None,
         })
     }
@@ -789,6 +797,25 @@ mod tests {
             heap: HeapSource::Grow,
         };
         StackState::new(VecMemory::new(4096, 1 << 20), strategy, config)
+    }
+
+    #[test]
+    fn stats_ids_name_every_field_once() {
+        let mut stats = Stats::default();
+        let mut which = 0;
+        while let Some(counter) = stats.get_mut(which) {
+            *counter = 100 + u64::from(which);
+            which += 1;
+        }
+        assert_eq!(
+            which as usize * 8,
+            core::mem::size_of::<Stats>(),
+            "every field has an id"
+        );
+        assert_eq!(stats.bytes_saved, 100);
+        assert_eq!(stats.heap_reserved_bytes, 110);
+        assert!((0..which).all(|i| stats.get(i) == Some(100 + u64::from(i))));
+        assert_eq!(stats.get(which), None);
     }
 
     #[test]

@@ -14,10 +14,12 @@ pub mod scenario;
 
 use std::rc::Rc;
 
-use env::{Clock, Env, Failure, JsValue, TaskRecord, Tasks, Transcript};
+use env::{Clock, Env, TaskRecord, Tasks, Transcript};
 use scenario::Step;
 
-use crate::{engine, Compiled, Cx, Error, Executor, Instance, MissingImports, Val};
+use crate::{
+    engine, Compiled, Cx, Error, Exception, Executor, Instance, JsValue, MissingImports, Task, Val,
+};
 
 /// Bad input: printed as one `error:` line, exit code 2.
 struct BadInput(String);
@@ -28,8 +30,8 @@ const WASM_MAGIC: &[u8; 4] = b"\0asm";
 /// The message of a failed call or task, as transcripts print it (`formatError` in
 /// hostenv.mjs): a guest's or host's message as is, a trap as `trap: <kind>`.
 pub fn describe(error: &Error) -> String {
-    if let Some(Failure(message)) = error.downcast_ref::<Failure>() {
-        return message.clone();
+    if let Some(exception) = error.downcast_ref::<Exception>() {
+        return exception.message().to_string();
     }
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
         use wasmtime::Trap;
@@ -138,6 +140,9 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
             Step::Start { export, args, name } => {
                 start_task(Via::Top(&instance), name.clone(), export, args);
             }
+            Step::Spawn { export, args, name } => {
+                start_task(Via::Spawn(&instance), name.clone(), export, args);
+            }
             Step::Call { export, args } => {
                 let call = describe_call(export, args);
                 transcript.log(&format!("call {call}"));
@@ -180,46 +185,36 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
     Ok(0)
 }
 
-/// Where a task is started from.
+/// Where a task is started from, and how.
 enum Via<'x, 'c, 'a> {
-    /// The host's top level (a `start` step).
+    /// The host's top level (a `start` step): `Instance::promising`.
     Top(&'x Instance<Env>),
+    /// The host's top level, pooled (a `spawn` step): `Instance::spawn`.
+    Spawn(&'x Instance<Env>),
     /// A host import the guest called (`env.start`), through its `Cx`.
     Import(&'x mut Cx<'c, 'a, Env>),
 }
 
 impl Via<'_, '_, '_> {
-    fn call(&mut self, export: &str, args: &[i32]) -> Result<Option<Val>, Error> {
-        match self {
-            Via::Top(instance) => instance.call(export, args),
-            Via::Import(cx) => cx.call(export, args),
-        }
-    }
-
-    fn promising(&mut self, export: &str, args: &[i32]) -> Result<crate::Task, Error> {
+    fn start(&mut self, export: &str, args: &[i32]) -> Result<Task, Error> {
         match self {
             Via::Top(instance) => instance.promising(export, args),
+            Via::Spawn(instance) => instance.spawn(export, args),
             Via::Import(cx) => cx.promising(export, args),
         }
     }
 
     fn env<R>(&mut self, f: impl FnOnce(&Env) -> R) -> R {
         match self {
-            Via::Top(instance) => instance.with_data(|env| f(env)),
+            Via::Top(instance) | Via::Spawn(instance) => instance.with_data(|env| f(env)),
             Via::Import(cx) => f(cx.data()),
-        }
-    }
-
-    fn instance(&mut self) -> Result<Instance<Env>, Error> {
-        match self {
-            Via::Top(instance) => Ok((*instance).clone()),
-            Via::Import(cx) => cx.instance(),
         }
     }
 }
 
-/// Starts `export(args)` as promising task `name`, with the guest library's hooks
-/// around it (docs/abi.md, "Starting a task"), as the Node runner's `start` does.
+/// Starts `export(args)` as task `name`, as the Node runner's `start` does; the
+/// product runs the guest library's hooks around it. A task that cannot even start
+/// (the library cannot place it) is reported at once; the others when they settle.
 fn start_task(mut via: Via<'_, '_, '_>, name: String, export: &str, args: &[i32]) {
     let (transcript, tasks, executor) = via.env(|env| {
         (
@@ -238,30 +233,16 @@ fn start_task(mut via: Via<'_, '_, '_>, name: String, export: &str, args: &[i32]
         settled.set(true);
         transcript.log(&format!("{name} {text}"));
     };
-    let id = match via.call("jspi_task_enter", &[]) {
-        Ok(id) => id.and_then(|v| v.i32()).unwrap_or(0),
-        Err(error) => {
-            settle(format!("rejected: {}", describe(&error)));
-            return;
-        }
-    };
-    let task = via.promising(export, args);
-    let leave = via.call("jspi_task_leave", &[id]);
-    let instance = match via.instance() {
-        Ok(instance) => instance,
+    let task = match via.start(export, args) {
+        Ok(task) => task,
         Err(error) => {
             settle(format!("rejected: {}", describe(&error)));
             return;
         }
     };
     executor.spawn(async move {
-        let outcome = match task {
-            Ok(task) => task.await,
-            Err(error) => Err(error),
-        };
-        let outcome = leave.and(outcome);
-        let _ = instance.call("jspi_task_done", &[id]);
-        settle(match outcome {
+        // Awaiting the task to its end also runs its `jspi_task_done`, in this turn.
+        settle(match task.await {
             Ok(None) => "fulfilled".to_string(),
             Ok(Some(value)) => format!("fulfilled: {}", format_val(&value)),
             Err(error) => format!("rejected: {}", describe(&error)),
@@ -279,21 +260,21 @@ fn start_nested(
     args: &[i32],
 ) -> Result<(), Error> {
     if cx.data().tasks.borrow().iter().any(|t| t.name == name) {
-        return Err(Failure(format!("env.start: task name `{name}` is used twice")).into());
+        return Err(Exception::error(format!(
+            "env.start: task name `{name}` is used twice"
+        )));
     }
     match cx.exports().iter().find(|(n, _)| n == export) {
         None => {
-            return Err(Failure(format!(
+            return Err(Exception::error(format!(
                 "env.start: the module has no exported function `{export}`"
-            ))
-            .into())
+            )))
         }
         Some((_, params)) if *params != args.len() => {
-            return Err(Failure(format!(
+            return Err(Exception::error(format!(
                 "env.start: `{export}` takes {params} argument(s), got {}",
                 args.len()
-            ))
-            .into())
+            )))
         }
         Some(_) => {}
     }
@@ -347,20 +328,23 @@ fn check_exports(
 ) -> Result<(), BadInput> {
     let exports = instance.exports();
     let has = |name: &str| exports.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
-    if steps.iter().any(|s| matches!(s, Step::Start { .. })) {
-        for hook in ["jspi_task_enter", "jspi_task_leave", "jspi_task_done"] {
-            if has(hook).is_none() {
-                return Err(BadInput(format!(
-                    "{module}: has no export `{hook}`: was it linked with the guest library (libjspi.a) and its --export flags?"
-                )));
-            }
-        }
+    // A scenario's tasks are the guest library's tasks.
+    if steps
+        .iter()
+        .any(|s| matches!(s, Step::Start { .. } | Step::Spawn { .. }))
+    {
+        instance
+            .require_guest_library()
+            .map_err(|e| BadInput(format!("{module}: {}", e.reason())))?;
     }
     if !instance.has_memory() {
         return Err(BadInput(format!("{module}: exports no `memory`")));
     }
     for (index, step) in steps.iter().enumerate() {
-        let (Step::Start { export, args, .. } | Step::Call { export, args }) = step else {
+        let (Step::Start { export, args, .. }
+        | Step::Spawn { export, args, .. }
+        | Step::Call { export, args }) = step
+        else {
             continue;
         };
         let where_ = format!("{scenario}: step {}", index + 1);

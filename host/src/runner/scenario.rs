@@ -16,6 +16,16 @@ pub enum Step {
         /// The task's name.
         name: String,
     },
+    /// Start a pooled task named `name`: it begins one executor turn later
+    /// (`Instance::spawn`; on Node, the JS package's `spawn`, one microtask later).
+    Spawn {
+        /// The export.
+        export: String,
+        /// Its arguments.
+        args: Vec<i32>,
+        /// The task's name.
+        name: String,
+    },
     /// A plain synchronous call.
     Call {
         /// The export.
@@ -40,6 +50,7 @@ const STRATEGIES: [&str; 3] = ["none", "eager", "lazy"];
 fn step_keys(kind: &str) -> &'static [&'static str] {
     match kind {
         "start" => &["start", "args", "as"],
+        "spawn" => &["spawn", "args", "as"],
         "call" => &["call", "args"],
         "reset" => &["reset"],
         _ => &["wait"],
@@ -128,12 +139,12 @@ fn parse_step(
     step: &Map<String, Value>,
     names: &mut Vec<String>,
 ) -> Result<Step, String> {
-    let Some(kind) = ["start", "call", "wait", "reset"]
+    let Some(kind) = ["start", "spawn", "call", "wait", "reset"]
         .into_iter()
         .find(|k| step.contains_key(*k))
     else {
         return Err(format!(
-            "{where_}: needs one of `start`, `call`, `wait`, `reset`"
+            "{where_}: needs one of `start`, `spawn`, `call`, `wait`, `reset`"
         ));
     };
     let keys = step_keys(kind);
@@ -150,12 +161,12 @@ fn parse_step(
         _ => return Err(format!("{where_}: `{kind}` must be a non-empty string")),
     };
     match kind {
-        "start" => {
+        "start" | "spawn" => {
             let name = match step.get("as") {
                 Some(Value::String(s)) if !s.is_empty() => s.clone(),
                 _ => {
                     return Err(format!(
-                        "{where_}: a `start` step needs `as`: the task's name"
+                        "{where_}: a `{kind}` step needs `as`: the task's name"
                     ))
                 }
             };
@@ -163,10 +174,11 @@ fn parse_step(
                 return Err(format!("{where_}: task name `{name}` is used twice"));
             }
             names.push(name.clone());
-            Ok(Step::Start {
-                export: target,
-                args: check_args(where_, step.get("args"))?,
-                name,
+            let (export, args) = (target, check_args(where_, step.get("args"))?);
+            Ok(if kind == "start" {
+                Step::Start { export, args, name }
+            } else {
+                Step::Spawn { export, args, name }
             })
         }
         "call" => Ok(Step::Call {
@@ -196,7 +208,7 @@ mod tests {
     #[test]
     fn parses_every_kind_of_step() {
         let steps = parse(
-            r#"{"steps": [{"start": "f", "args": [1, -2, 4294967295], "as": "F"}, {"call": "g"}, {"wait": "F"}, {"reset": "again"}, {"start": "f", "as": "F"}]}"#,
+            r#"{"steps": [{"start": "f", "args": [1, -2, 4294967295], "as": "F"}, {"call": "g"}, {"wait": "F"}, {"reset": "again"}, {"start": "f", "as": "F"}, {"spawn": "g", "args": [3], "as": "G"}, {"wait": "G"}]}"#,
             "s.json",
         )
         .unwrap();
@@ -221,6 +233,12 @@ mod tests {
                     args: vec![],
                     name: "F".into()
                 },
+                Step::Spawn {
+                    export: "g".into(),
+                    args: vec![3],
+                    name: "G".into()
+                },
+                Step::Wait { task: "G".into() },
             ]
         );
     }
@@ -248,6 +266,18 @@ mod tests {
             (
                 r#"{"steps": [{"start": "f", "as": "A"}, {"start": "f", "as": "A"}]}"#,
                 "s.json: step 2: task name `A` is used twice",
+            ),
+            (
+                r#"{"steps": [{"start": "f", "as": "A"}, {"spawn": "f", "as": "A"}]}"#,
+                "s.json: step 2: task name `A` is used twice",
+            ),
+            (
+                r#"{"steps": [{"spawn": "f"}]}"#,
+                "s.json: step 1: a `spawn` step needs `as`",
+            ),
+            (
+                r#"{"steps": [{"spawn": "f", "as": "A", "wait": "A"}]}"#,
+                "s.json: step 1: unknown key `wait` in a `spawn` step",
             ),
             (
                 r#"{"steps": [{"start": "f", "as": "A"}, {"reset": "r"}, {"wait": "A"}]}"#,

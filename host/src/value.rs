@@ -1,0 +1,193 @@
+//! JavaScript-like values for hosts of the guest library: what `jspi.await` awaits
+//! ([`Promise`]), what it resumes a task with ([`JsValue`], a rejection marker for a
+//! rejected promise), and what a task fails with when the guest or a host function
+//! throws ([`Exception`]).
+//!
+//! They cross to the guest as externrefs ([`JsValue::into_val`]); the guest holds them
+//! and passes them back (to `jspi.await`, `jspi.classify`, ...) but cannot read them.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::{Error, HostRef, Val};
+
+/// A value as JavaScript would hold it.
+#[derive(Clone)]
+pub enum JsValue {
+    /// `null` (crosses to the guest as a null externref).
+    Null,
+    /// `undefined`.
+    Undefined,
+    /// A number that is an int32.
+    Int(i32),
+    /// A string.
+    Str(String),
+    /// An `Error` with its message.
+    Error(String),
+    /// A promise.
+    Promise(Promise),
+    /// What `jspi.await` returns for a rejected promise: the reason.
+    Rejection(Rc<JsValue>),
+}
+
+impl fmt::Display for JsValue {
+    /// As transcripts print values (`formatValue` in the Node runner).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsValue::Null => f.write_str("null"),
+            JsValue::Undefined => f.write_str("undefined"),
+            JsValue::Int(v) => write!(f, "{v}"),
+            JsValue::Str(s) => f.write_str(s),
+            JsValue::Error(message) => write!(f, "Error: {message}"),
+            JsValue::Promise(_) => f.write_str("[object Promise]"),
+            JsValue::Rejection(reason) => write!(f, "rejection({reason})"),
+        }
+    }
+}
+
+impl fmt::Debug for JsValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl JsValue {
+    /// The message of a failure caused by throwing this value (`formatError` in the
+    /// Node runner): an error's own message, anything else as it prints.
+    pub fn error_message(&self) -> String {
+        match self {
+            JsValue::Error(message) => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The value as it crosses to the guest: an externref (null for `Null`).
+    pub fn into_val(self) -> Val {
+        match self {
+            JsValue::Null => Val::Ref(None),
+            other => Val::Ref(Some(Rc::new(other) as HostRef)),
+        }
+    }
+
+    /// The value a guest passed to the host. An externref that holds no `JsValue`
+    /// (another host object) reads as `Undefined`; numbers become numbers or strings.
+    pub fn from_val(value: &Val) -> JsValue {
+        match value {
+            Val::Ref(None) => JsValue::Null,
+            Val::Ref(Some(object)) => object
+                .downcast_ref::<JsValue>()
+                .cloned()
+                .unwrap_or(JsValue::Undefined),
+            Val::I32(v) => JsValue::Int(*v),
+            Val::I64(v) => JsValue::Str(v.to_string()),
+            Val::F32(v) => JsValue::Str(v.to_string()),
+            Val::F64(v) => JsValue::Str(v.to_string()),
+        }
+    }
+}
+
+/// A thrown value, by its message: what a task or call fails with when the guest
+/// throws (`jspi.throw` of a value, as the guest library does on a rejected await;
+/// `jspi.fail` of a message) or a host function throws. Its `Display` is the message a
+/// JavaScript host would print for it. (It holds the message, not the value: errors
+/// are `Send`, values are not.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exception(pub String);
+
+impl Exception {
+    /// The error of throwing `Error(message)`, for returning from a host function.
+    pub fn error(message: impl Into<String>) -> Error {
+        Error::new(Exception(message.into()))
+    }
+
+    /// The error of throwing `value` ([`JsValue::error_message`]).
+    pub fn thrown(value: &JsValue) -> Error {
+        Error::new(Exception(value.error_message()))
+    }
+
+    /// The message, as a JavaScript host prints it.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Exception {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Exception {}
+
+/// A JavaScript-style promise: settles once, and any number of futures await it.
+///
+/// Cloning gives another handle to the same promise.
+#[derive(Clone, Default)]
+pub struct Promise(Rc<RefCell<PromiseState>>);
+
+#[derive(Default)]
+struct PromiseState {
+    outcome: Option<Result<JsValue, JsValue>>,
+    wakers: Vec<Waker>,
+}
+
+impl Promise {
+    /// A pending promise.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A promise already fulfilled with `value`.
+    pub fn resolved(value: JsValue) -> Self {
+        let promise = Self::new();
+        promise.settle(Ok(value));
+        promise
+    }
+
+    /// Fulfils (`Ok`) or rejects (`Err`) the promise; later calls do nothing. Futures
+    /// waiting on it are woken in the order they started waiting.
+    pub fn settle(&self, outcome: Result<JsValue, JsValue>) {
+        let wakers = {
+            let mut state = self.0.borrow_mut();
+            if state.outcome.is_some() {
+                return;
+            }
+            state.outcome = Some(outcome);
+            std::mem::take(&mut state.wakers)
+        };
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    /// Whether the promise has settled.
+    pub fn is_settled(&self) -> bool {
+        self.0.borrow().outcome.is_some()
+    }
+
+    /// A future of the promise's outcome.
+    pub fn wait(&self) -> impl Future<Output = Result<JsValue, JsValue>> + 'static {
+        PromiseFuture(self.clone())
+    }
+}
+
+struct PromiseFuture(Promise);
+
+impl Future for PromiseFuture {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = (self.0).0.borrow_mut();
+        match &state.outcome {
+            Some(outcome) => Poll::Ready(outcome.clone()),
+            None => {
+                state.wakers.push(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
