@@ -68,29 +68,37 @@ const STAT: &str = "jspi_stat";
 
 /// The error for a module that was not linked with the guest library but is used as
 /// if it were (a task the library must place, [`Instance::require_guest_library`]):
-/// the first hook it lacks.
+/// the hooks it lacks. Worded as the JS package words it.
 ///
 /// [`Instance::require_guest_library`]: crate::Instance::require_guest_library
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotLinked {
-    /// The first of `jspi_task_enter`, `jspi_task_leave`, `jspi_task_done` that the
-    /// module does not export.
-    pub missing: &'static str,
+    /// Those of `jspi_task_enter`, `jspi_task_leave`, `jspi_task_done` that the module
+    /// does not export, in that order.
+    pub missing: Vec<&'static str>,
 }
 
 impl NotLinked {
-    /// What is wrong, with the module as the implied subject: `has no export ...`.
-    pub fn reason(&self) -> String {
-        format!(
-            "has no export `{}`: was it linked with the guest library (libjspi.a) and its --export flags?",
-            self.missing
-        )
+    /// From which of [`TASK_HOOKS`] are missing.
+    fn of(missing: [bool; 3]) -> NotLinked {
+        NotLinked {
+            missing: TASK_HOOKS
+                .into_iter()
+                .zip(missing)
+                .filter(|(_, gone)| *gone)
+                .map(|(name, _)| name)
+                .collect(),
+        }
     }
 }
 
 impl fmt::Display for NotLinked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the module {}", self.reason())
+        write!(
+            f,
+            "the module was not linked with the guest library: it exports no {} (link it with libjspi.a, see docs/abi.md)",
+            self.missing.join(", ")
+        )
     }
 }
 
@@ -99,8 +107,8 @@ impl std::error::Error for NotLinked {}
 /// Export indices of the guest library's hooks in one module, found by name.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Hooks {
-    /// The task hooks: all three, none (no library), or the first one missing.
-    task: Result<Option<TaskHooks>, NotLinked>,
+    /// The task hooks: all three, none (no library), or which are missing.
+    task: Result<Option<TaskHooks>, [bool; 3]>,
     /// The plain-call hooks, when the module has both.
     pub(crate) call: Option<CallHooks>,
     /// `jspi_stat`, when exported.
@@ -130,14 +138,7 @@ impl Hooks {
         let task = match found {
             [Some(enter), Some(leave), Some(done)] => Ok(Some(TaskHooks { enter, leave, done })),
             [None, None, None] => Ok(None),
-            _ => {
-                let (missing, _) = TASK_HOOKS
-                    .into_iter()
-                    .zip(found)
-                    .find(|(_, k)| k.is_none())
-                    .unwrap_or((TASK_HOOKS[0], None));
-                Err(NotLinked { missing })
-            }
+            _ => Err(found.map(|k| k.is_none())),
         };
         let call = match CALL_HOOKS.map(index) {
             [Some(enter), Some(leave)] => Some(CallHooks { enter, leave }),
@@ -153,17 +154,15 @@ impl Hooks {
     /// The task hooks a promising call runs: none for a module without the library,
     /// an error for one that has only some of them.
     pub(crate) fn task(&self) -> Result<Option<TaskHooks>> {
-        self.task.map_err(Error::new)
+        self.task.map_err(|missing| Error::new(NotLinked::of(missing)))
     }
 
     /// `Ok` when the module has all three task hooks.
     pub(crate) fn require(&self) -> Result<(), NotLinked> {
         match &self.task {
             Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(NotLinked {
-                missing: TASK_HOOKS[0],
-            }),
-            Err(error) => Err(*error),
+            Ok(None) => Err(NotLinked::of([true; 3])),
+            Err(missing) => Err(NotLinked::of(*missing)),
         }
     }
 

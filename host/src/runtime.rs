@@ -995,7 +995,9 @@ impl<T: 'static> Instance<T> {
             };
             match started {
                 Ok((worker, stop)) => after(inner, worker, stop, task),
-                Err(error) => TaskSlot::complete(&task, Err(error)),
+                // Like any failure of a spawned task: a turn late, as on Node, where
+                // the library's refusal ends the worker that was to run the task.
+                Err(error) => after(inner, 0, Stop::Failed(error), task),
             }
         });
         Ok(Task { slot })

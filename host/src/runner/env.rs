@@ -211,6 +211,19 @@ pub fn imports() -> Imports<Env> {
             super::start_nested(cx, name, &export, &values)?;
             Ok(None)
         })
+        .func("env", "call_plain", |cx, args| {
+            let export = read_string(cx.memory(), int(args, 0))?;
+            let (arg, times) = (int(args, 1), int(args, 2));
+            if !cx.exports().iter().any(|(name, _)| *name == export) {
+                return Err(Exception::error(format!(
+                    "env.call_plain: the module has no exported function `{export}`"
+                )));
+            }
+            let failed = (0..times.max(0))
+                .filter(|_| cx.call(&export, &[arg]).is_err())
+                .count();
+            Ok(Some(Val::I32(failed as i32)))
+        })
         .func("env", "delay", |cx, args| {
             Ok(promise_val(
                 cx.data().clock.resolve_after(int(args, 0), JsValue::Null),

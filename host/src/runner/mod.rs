@@ -214,7 +214,8 @@ impl Via<'_, '_, '_> {
 
 /// Starts `export(args)` as task `name`, as the Node runner's `start` does; the
 /// product runs the guest library's hooks around it. A task that cannot even start
-/// (the library cannot place it) is reported at once; the others when they settle.
+/// (the library cannot place it) is reported in the next executor turn, as a rejected
+/// promise is on Node; the others when they settle.
 fn start_task(mut via: Via<'_, '_, '_>, name: String, export: &str, args: &[i32]) {
     let (transcript, tasks, executor) = via.env(|env| {
         (
@@ -223,7 +224,12 @@ fn start_task(mut via: Via<'_, '_, '_>, name: String, export: &str, args: &[i32]
             env.executor.clone(),
         )
     });
-    transcript.log(&format!("start {name} = {}", describe_call(export, args)));
+    let verb = if matches!(via, Via::Spawn(_)) {
+        "spawn"
+    } else {
+        "start"
+    };
+    transcript.log(&format!("{verb} {name} = {}", describe_call(export, args)));
     let settled = Rc::new(std::cell::Cell::new(false));
     tasks.borrow_mut().push(TaskRecord {
         name: name.clone(),
@@ -236,7 +242,9 @@ fn start_task(mut via: Via<'_, '_, '_>, name: String, export: &str, args: &[i32]
     let task = match via.start(export, args) {
         Ok(task) => task,
         Err(error) => {
-            settle(format!("rejected: {}", describe(&error)));
+            // As the JS package's rejected promise is: in the next turn.
+            let message = format!("rejected: {}", describe(&error));
+            executor.spawn(async move { settle(message) });
             return;
         }
     };
@@ -335,7 +343,7 @@ fn check_exports(
     {
         instance
             .require_guest_library()
-            .map_err(|e| BadInput(format!("{module}: {}", e.reason())))?;
+            .map_err(|e| BadInput(format!("{module}: {e}")))?;
     }
     if !instance.has_memory() {
         return Err(BadInput(format!("{module}: exports no `memory`")));
