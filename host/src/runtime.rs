@@ -524,6 +524,8 @@ struct TaskSlot {
     /// A spawned task: a failure is reported one executor turn late, as a pooled
     /// worker's death is on Node.
     spawned: bool,
+    /// Runs once the outcome is set ([`Task::then`]).
+    then: Option<Box<dyn FnOnce()>>,
 }
 
 impl TaskSlot {
@@ -551,6 +553,10 @@ impl TaskSlot {
         if let Some(waker) = waker {
             waker.wake();
         }
+        let then = slot.borrow_mut().then.take();
+        if let Some(then) = then {
+            then();
+        }
     }
 }
 
@@ -558,6 +564,21 @@ impl Task {
     /// Whether the call has finished.
     pub fn is_finished(&self) -> bool {
         self.slot.borrow().outcome.is_some()
+    }
+
+    /// Calls `f` with the task's outcome in an executor job queued when the task
+    /// settles, or at once if it has: the timing of a JavaScript promise reaction
+    /// (`promise.then(f)`), which awaiting the task from a job spawned now does not
+    /// have when the task settles before that job first runs.
+    pub fn then(self, executor: &Executor, f: impl FnOnce(Result<Option<Val>>) + 'static) {
+        let slot = self.slot.clone();
+        let executor = executor.clone();
+        let job = move || executor.spawn(async move { f(self.await) });
+        if slot.borrow().outcome.is_some() {
+            job();
+        } else {
+            slot.borrow_mut().then = Some(Box::new(job));
+        }
     }
 }
 

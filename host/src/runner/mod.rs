@@ -248,9 +248,10 @@ fn start_task(mut via: Via<'_, '_, '_>, name: String, export: &str, args: &[i32]
             return;
         }
     };
-    executor.spawn(async move {
-        // Awaiting the task to its end also runs its `jspi_task_done`, in this turn.
-        settle(match task.await {
+    // As the Node runner's `then`: awaiting the task to its end also runs its
+    // `jspi_task_done`, in this turn.
+    task.then(&executor, move |outcome| {
+        settle(match outcome {
             Ok(None) => "fulfilled".to_string(),
             Ok(Some(value)) => format!("fulfilled: {}", format_val(&value)),
             Err(error) => format!("rejected: {}", describe(&error)),
