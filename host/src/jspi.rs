@@ -217,9 +217,8 @@ impl TaskHooks {
 }
 
 impl CallHooks {
-    /// Runs the plain call `call` between `jspi_call_enter` and `jspi_call_leave`: the
-    /// stack pointer is put back whether it returns or fails. The call's own error
-    /// wins over a failing `jspi_call_leave`.
+    /// Runs the plain call `call` after `jspi_call_enter`, and `jspi_call_leave` if it
+    /// fails: the stack pointer ends where the call began either way.
     pub(crate) fn bracket<T: 'static, R>(
         &self,
         store: &mut StoreContextMut<'_, Data<T>>,
@@ -234,11 +233,13 @@ impl CallHooks {
                 )))
             }
         };
-        let outcome = call(store);
-        let restored = invoke(store, self.leave, &[token]);
-        let value = outcome?;
-        restored?;
-        Ok(value)
+        // A call that returns has put the stack pointer back itself; one that failed
+        // is what the token is for. If even that is refused (the stack pointer was
+        // already outside the shadow stack when the call began: a module the `none`
+        // strategy let corrupt itself), the call's own error is the one to report.
+        call(store).inspect_err(|_| {
+            let _ = invoke(store, self.leave, &[token]);
+        })
     }
 }
 

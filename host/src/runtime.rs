@@ -1146,7 +1146,7 @@ fn call_in<T: 'static>(
         invoke(store, k, args).map_err(|e| {
             if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::UnhandledTag) {
                 e.context(format!(
-                    "cannot suspend: `{name}` was called plainly, not as a promising task (use Instance::promising)"
+                    "cannot suspend: `{name}` was called plainly and reached a suspending import; start it as a task (promising or spawn)"
                 ))
             } else {
                 e

@@ -267,7 +267,13 @@ export class Guest {
     try {
       return plain(fn, name, args);
     } catch (error) {
-      this.#callLeave(token);
+      // A call that returns has put the stack pointer back itself; one that failed
+      // is what the token is for. If even that is refused (the stack pointer was
+      // already outside the shadow stack when the call began: a module the `none`
+      // strategy let corrupt itself), the call's own error is the one to report.
+      try {
+        this.#callLeave(token);
+      } catch {}
       throw error;
     }
   }
@@ -292,7 +298,7 @@ function plain(fn, name, args) {
   } catch (error) {
     if (typeof WebAssembly.SuspendError === "function" && error instanceof WebAssembly.SuspendError) {
       throw new Error(
-        `cannot suspend: \`${name}\` was called plainly and reached a suspending import; start it with promising() or spawn()`,
+        `cannot suspend: \`${name}\` was called plainly and reached a suspending import; start it as a task (promising or spawn)`,
         { cause: error },
       );
     }

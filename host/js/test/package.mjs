@@ -121,7 +121,7 @@ const tests = {
     });
     const guest = jspi.instantiateSync(module, { env: { wait: new WebAssembly.Suspending(async () => {}) } });
     assert.throws(() => guest.call("f"), {
-      message: "cannot suspend: `f` was called plainly and reached a suspending import; start it with promising() or spawn()",
+      message: "cannot suspend: `f` was called plainly and reached a suspending import; start it as a task (promising or spawn)",
     });
   },
 
