@@ -57,7 +57,10 @@
 //! ## Invariants (lazy)
 //!
 //! 1. Live (not evicted) bytes of different suspended tasks never overlap; the *live
-//!    list* holds the tasks with live bytes, highest first, so the lowest is last.
+//!    list* holds each suspended task with live bytes once, highest first, so the
+//!    lowest is last. It is doubly linked through the task records (`live.rs`): a task
+//!    leaves it in constant time when it resumes or is dropped, wherever it is, which
+//!    matters for tasks with empty ranges, which share one address.
 //! 2. Whenever code that is not a task runs (the host's top level, a synchronous
 //!    export), `__stack_pointer` is at or below every live byte, so that code cannot
 //!    overwrite them.
@@ -84,6 +87,7 @@
 extern crate alloc;
 
 mod heap;
+mod live;
 mod memory;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
@@ -94,6 +98,8 @@ pub use memory::Memory;
 pub use memory::VecMemory;
 
 use core::fmt;
+
+use live::LiveList;
 
 /// How suspended tasks' bytes are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,9 +310,8 @@ pub struct StackState<M: Memory, const N: usize> {
     live_count: u32,
     segments: [Segment; MAX_NESTING],
     depth: usize,
-    /// Lazy: indices of tasks with live bytes, highest address first.
-    live: [u16; N],
-    nlive: usize,
+    /// Lazy: the tasks with live bytes, highest address first.
+    live: LiveList<N>,
     parked: u32,
     heap: Heap,
     stats: Stats,
@@ -340,8 +345,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
                 first: false,
             }; MAX_NESTING],
             depth: 0,
-            live: [0; N],
-            nlive: 0,
+            live: LiveList::new(),
             parked: 0,
             heap: Heap::new(config.heap),
             stats: Stats::ZERO,
@@ -417,6 +421,12 @@ impl<M: Memory, const N: usize> StackState<M, N> {
     /// Bytes of blocks the allocator has handed out and not yet had back.
     pub fn heap_in_use(&self) -> u64 {
         self.heap.in_use_bytes()
+    }
+
+    /// Entries on the lazy live list (for tests of its bookkeeping).
+    #[cfg(test)]
+    fn live_len(&self) -> usize {
+        self.live.len()
     }
 
     fn id_of(&self, index: u16) -> TaskId {
@@ -626,10 +636,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         if task.state == TaskState::Free {
             return;
         }
-        if let Some(pos) = self.live[..self.nlive].iter().position(|&t| t == index) {
-            self.live.copy_within(pos + 1..self.nlive, pos);
-            self.nlive -= 1;
-        }
+        self.live.remove(index);
         if let Some(block) = task.buf {
             self.heap.free(&mut self.mem, block);
         }
@@ -652,9 +659,9 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             self.parked = self.config.stack_high;
             return Ok(self.parked);
         }
-        let lowest = match self.nlive {
-            0 => self.config.stack_high,
-            n => self.tasks[self.live[n - 1] as usize].evicted_hi,
+        let lowest = match self.live.bottom() {
+            None => self.config.stack_high,
+            Some(index) => self.tasks[index as usize].evicted_hi,
         };
         self.parked = if lowest.saturating_sub(self.config.stack_low) >= self.config.min_task_stack
         {
@@ -668,27 +675,27 @@ impl<M: Memory, const N: usize> StackState<M, N> {
 
     /// Evicts every live byte.
     fn flush(&mut self) -> Result<(), Error> {
-        while self.nlive > 0 {
-            let index = self.live[self.nlive - 1];
+        while let Some(index) = self.live.bottom() {
             let stop = self.tasks[index as usize].stop;
             self.evict(index, stop)?;
-            self.nlive -= 1;
+            self.live.remove(index);
         }
         Ok(())
     }
 
-    /// Lazy, before task `index` runs: evict every other task's live bytes below its
-    /// `stop`, and take it off the live list.
+    /// Lazy, before task `index` runs: take it off the live list, wherever it is, and
+    /// evict every other task's live bytes below its `stop`.
+    ///
+    /// The task leaves the list by its own links, not by being met while walking up
+    /// from the bottom: tasks with empty ranges share addresses, so an empty task of
+    /// another's can sit below the resuming one and end the walk first (issue 12).
     fn make_room_below(&mut self, index: u16) -> Result<(), Error> {
+        self.live.remove(index);
         let stop = self.tasks[index as usize].stop;
-        while self.nlive > 0 {
-            let other = self.live[self.nlive - 1];
-            if other == index {
-                self.nlive -= 1;
-                break;
-            }
+        while let Some(other) = self.live.bottom() {
             let o = self.tasks[other as usize];
             if o.evicted_hi >= stop {
+                // Entries from here up are at or above `stop` (the list's order).
                 break;
             }
             self.evict(other, stop.min(o.stop))?;
@@ -696,7 +703,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
                 // Straddles `stop`: its upper part stays live, and it stays lowest.
                 break;
             }
-            self.nlive -= 1;
+            self.live.remove(other);
         }
         Ok(())
     }
@@ -754,217 +761,14 @@ impl<M: Memory, const N: usize> StackState<M, N> {
 
     fn live_push(&mut self, index: u16) {
         debug_assert!(
-            self.nlive == 0
-                || self.tasks[self.live[self.nlive - 1] as usize].evicted_hi
-                    >= self.tasks[index as usize].stop,
+            self.live.bottom().is_none_or(|lowest| {
+                self.tasks[lowest as usize].evicted_hi >= self.tasks[index as usize].stop
+            }),
             "a suspending task's bytes must be the lowest live ones"
         );
-        self.live[self.nlive] = index;
-        self.nlive += 1;
+        self.live.push_bottom(index);
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state(strategy: Strategy) -> StackState<VecMemory, 16> {
-        let config = Config {
-            stack_low: 0,
-            stack_high: 4096,
-            min_task_stack: 512,
-            max_tasks: 8,
-            heap: HeapSource::Grow,
-        };
-        StackState::new(VecMemory::new(4096, 1 << 20), strategy, config)
-    }
-
-    #[test]
-    fn lifo_lazy_copies_nothing_and_places_tasks_below_each_other() {
-        let mut s = state(Strategy::Lazy);
-        let (a, a_sp) = s.enter(4096).unwrap();
-        assert_eq!(a_sp, 4096);
-        let (_, parked) = s.suspend(4000).unwrap();
-        assert_eq!(parked, 4000, "the host runs below A's live bytes");
-        let (b, b_sp) = s.enter(parked).unwrap();
-        assert_eq!(b_sp, 4000, "B is placed below A");
-        let (_, parked) = s.suspend(3900).unwrap();
-        assert_eq!(parked, 3900);
-        // LIFO: B resumes and ends, then A.
-        assert_eq!(s.resume(b, parked).unwrap(), 3900);
-        s.done(b);
-        assert_eq!(s.resume(a, 4000).unwrap(), 4000);
-        assert_eq!(
-            s.done(a),
-            Some(4096),
-            "with nothing live the host is back at the top"
-        );
-        let st = s.stats();
-        assert_eq!(
-            (st.bytes_saved, st.bytes_restored, st.live_tasks),
-            (0, 0, 0)
-        );
-    }
-
-    #[test]
-    fn fifo_lazy_evicts_exactly_the_overlapped_task() {
-        let mut s = state(Strategy::Lazy);
-        let (a, _) = s.enter(4096).unwrap();
-        let (_, p) = s.suspend(4000).unwrap();
-        let (b, _) = s.enter(p).unwrap();
-        let (_, p) = s.suspend(3900).unwrap();
-        // A resumes first: B (below A's stop) must be saved, 100 bytes.
-        assert_eq!(s.resume(a, p).unwrap(), 4000);
-        assert_eq!(s.stats().bytes_saved, 100);
-        s.done(a);
-        assert_eq!(s.resume(b, 4096).unwrap(), 3900);
-        assert_eq!(s.stats().bytes_restored, 100);
-        s.done(b);
-        assert_eq!(s.heap_in_use(), 0, "saved bytes are freed when tasks end");
-    }
-
-    #[test]
-    fn lazy_evicts_only_the_part_below_a_straddled_stop() {
-        let mut s = state(Strategy::Lazy);
-        let (a, _) = s.enter(4096).unwrap();
-        let (_, p) = s.suspend(4000).unwrap();
-        let (b, b_stop) = s.enter(p).unwrap();
-        assert_eq!(b_stop, 4000);
-        let (_, p) = s.suspend(3800).unwrap();
-        // A resumes and suspends deeper, over B's old range: B is saved whole (200).
-        s.resume(a, p).unwrap();
-        let (_, p) = s.suspend(3950).unwrap();
-        assert_eq!(p, 3950);
-        assert_eq!(s.stats().bytes_saved, 200);
-        // B resumes: only A's bytes below B's stop, [3950, 4000), are in its way.
-        assert_eq!(s.resume(b, p).unwrap(), 3800);
-        let st = s.stats();
-        assert_eq!((st.bytes_saved, st.bytes_restored), (250, 200));
-        assert_eq!(
-            s.done(b),
-            Some(4000),
-            "A's upper part is still live above 4000"
-        );
-        assert_eq!(s.resume(a, 4000).unwrap(), 3950);
-        assert_eq!(
-            s.stats().bytes_restored,
-            250,
-            "only A's evicted 50 bytes come back"
-        );
-        s.done(a);
-        assert_eq!(s.stats().saved_bytes, 0);
-    }
-
-    #[test]
-    fn eager_copies_the_whole_range_every_time() {
-        let mut s = state(Strategy::Eager);
-        let (a, _) = s.enter(4096).unwrap();
-        let (_, p) = s.suspend(4000).unwrap();
-        assert_eq!(p, 4096, "eager gives the range back at once");
-        assert_eq!(s.resume(a, p).unwrap(), 4000);
-        let st = s.stats();
-        assert_eq!((st.bytes_saved, st.bytes_restored), (96, 96));
-    }
-
-    #[test]
-    fn suspending_outside_a_task_names_the_fix() {
-        let mut s = state(Strategy::Lazy);
-        let err = s.suspend(4096).unwrap_err();
-        assert_eq!(err, Error::NotInTask);
-        let text = alloc::format!("{err}");
-        assert!(text.contains("WebAssembly.promising"), "{text}");
-        assert!(!s.can_suspend());
-    }
-
-    #[test]
-    fn limits_give_errors_and_leave_state_usable() {
-        let mut s = state(Strategy::Lazy);
-        let mut ids = alloc::vec::Vec::new();
-        let mut sp = 4096;
-        for _ in 0..8 {
-            let (id, at) = s.enter(sp).unwrap();
-            ids.push(id);
-            sp = s.suspend(at - 16).unwrap().1;
-        }
-        assert_eq!(s.enter(sp), Err(Error::TooManyTasks { limit: 8 }));
-        s.done(ids.pop().unwrap());
-        // A synchronous call running deep in the stack cannot fit a nested task.
-        s.resume(ids[6], 4096).unwrap();
-        assert_eq!(
-            s.enter(100),
-            Err(Error::CannotFit {
-                needed: 512,
-                available: 100
-            })
-        );
-        for id in ids {
-            s.done(id);
-        }
-        assert_eq!(s.stats().live_tasks, 0);
-        assert!(
-            s.enter(4096).is_ok(),
-            "a fresh task starts after the errors"
-        );
-    }
-
-    #[test]
-    fn a_task_that_dies_in_its_first_segment_leaves_nothing() {
-        let mut s = state(Strategy::Lazy);
-        let (a, _) = s.enter(4096).unwrap();
-        // It traps with the stack pointer deep down; the host's leave restores it.
-        assert_eq!(s.leave(a), Some(4096));
-        assert!(!s.can_suspend());
-        assert_eq!(s.stats().live_tasks, 0);
-        assert_eq!(s.done(a), Some(4096), "done after leave is harmless");
-    }
-
-    #[test]
-    fn configuration_is_checked_and_a_region_heap_runs_out_cleanly() {
-        let mut s = state(Strategy::Eager);
-        let bad = Config {
-            min_task_stack: 1 << 20,
-            ..*s.config()
-        };
-        assert!(s.configure(bad).is_err());
-        let overlapping = Config {
-            heap: HeapSource::Region { start: 16, end: 64 },
-            ..*s.config()
-        };
-        assert!(s.configure(overlapping).is_err());
-        // 4 KiB of stack, saved bytes in a 128-byte region beyond it.
-        s.memory_mut().grow(256).unwrap();
-        let region = Config {
-            heap: HeapSource::Region {
-                start: 4096,
-                end: 4224,
-            },
-            ..*s.config()
-        };
-        s.configure(region).unwrap();
-        let (a, _) = s.enter(4096).unwrap();
-        assert!(
-            s.configure(region).is_err(),
-            "no reconfiguration with a task alive"
-        );
-        s.suspend(4000).unwrap();
-        s.resume(a, 4096).unwrap();
-        // 200 bytes do not fit in the region: a clear error, and the task is not kept.
-        assert_eq!(s.suspend(3896), Err(Error::OutOfMemory { bytes: 200 }));
-        s.done(a);
-        assert_eq!((s.stats().live_tasks, s.heap_in_use()), (0, 0));
-        let (b, _) = s.enter(4096).unwrap();
-        assert!(s.suspend(4032).is_ok(), "a fresh task afterwards works");
-        s.done(b);
-    }
-
-    #[test]
-    fn stale_ids_are_rejected() {
-        let mut s = state(Strategy::Eager);
-        let (a, _) = s.enter(4096).unwrap();
-        s.suspend(4000).unwrap();
-        s.done(a);
-        assert_eq!(s.resume(a, 4096), Err(Error::UnknownTask(a)));
-        let (b, _) = s.enter(4096).unwrap();
-        assert_ne!(a, b, "a reused record gets a new generation");
-    }
-}
+mod tests;
