@@ -54,7 +54,7 @@ impl Bench {
         let (id, place) = self.state.enter(self.sp).expect("enter");
         let (_, sp) = self.state.suspend(place - size).expect("suspend");
         self.sp = sp;
-        if let Some(sp) = self.state.leave(id) {
+        if let Some(sp) = self.state.leave(id).expect("leave") {
             self.sp = sp;
         }
         (id, place)
@@ -71,7 +71,7 @@ impl Bench {
     fn finish(&mut self, id: TaskId, stop: u32) {
         self.state.resume(id, self.sp).expect("resume");
         self.sp = stop;
-        if let Some(sp) = self.state.done(id) {
+        if let Some(sp) = self.state.done(id).expect("done") {
             self.sp = sp;
         }
     }
@@ -192,7 +192,7 @@ fn done_bench(c: &mut Criterion) {
     let start = |state: &mut Big, sp: &mut u32| -> TaskId {
         let (id, place) = state.enter(*sp).expect("enter");
         let (_, parked) = state.suspend(place - 16).expect("suspend");
-        *sp = state.leave(id).unwrap_or(parked);
+        *sp = state.leave(id).expect("leave").unwrap_or(parked);
         id
     };
     let mut group = c.benchmark_group("stack_state");
@@ -222,7 +222,7 @@ fn done_bench(c: &mut Criterion) {
                     .collect();
                 let begin = Instant::now();
                 for &id in &picked {
-                    if let Some(parked) = state.done(black_box(id)) {
+                    if let Some(parked) = state.done(black_box(id)).expect("done") {
                         sp = parked;
                     }
                 }

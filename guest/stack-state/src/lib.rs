@@ -86,6 +86,8 @@
 #[cfg(any(test, feature = "sim"))]
 extern crate alloc;
 
+#[cfg(any(test, feature = "sim"))]
+mod check;
 mod heap;
 mod live;
 mod memory;
@@ -155,8 +157,37 @@ pub enum Error {
         /// The block size that could not be had.
         bytes: u32,
     },
-    /// An id that names no live task.
+    /// An id that names no task of this instance: never handed out by
+    /// [`StackState::enter`], or the id of a task whose record has since been reused.
     UnknownTask(TaskId),
+    /// A task resumed after [`StackState::done`] ended it while it was suspended.
+    TaskEnded(TaskId),
+    /// [`StackState::leave`] for a task that is running a later segment: the call
+    /// comes from inside the task, not from the host right after its first call.
+    LeaveInsideTask(TaskId),
+    /// A hook found the stack pointer outside the shadow stack: a call ran off its
+    /// bottom (the pointer wrapped) and nothing has put it back yet.
+    StackPointerOutside {
+        /// The stack pointer the hook found.
+        sp: u32,
+        /// The bottom of the shadow stack.
+        stack_low: u32,
+        /// The top of the shadow stack.
+        stack_high: u32,
+    },
+    /// A task suspended with its stack pointer outside the room it was given (below
+    /// `stack_low`, or above its own `stop` because a frame ran off the bottom and the
+    /// pointer wrapped).
+    OutsideRoom {
+        /// The stack pointer at the suspend.
+        sp: u32,
+        /// Where the task's frames begin.
+        stop: u32,
+        /// The bottom of the shadow stack.
+        stack_low: u32,
+        /// The configured room (`min_task_stack`).
+        min_task_stack: u32,
+    },
 }
 
 impl fmt::Display for Error {
@@ -183,7 +214,41 @@ impl fmt::Display for Error {
                 f,
                 "out of memory for saved stack bytes: no room for {bytes} more (memory.grow failed, or the configured region is full)"
             ),
-            Error::UnknownTask(id) => write!(f, "no live task has id {id:#x}"),
+            Error::UnknownTask(id) => write!(
+                f,
+                "{id:#x} names no task of this instance (a stale or made-up id; pass the id jspi_task_enter returned)"
+            ),
+            Error::TaskEnded(id) => write!(
+                f,
+                "task {id:#x} was ended by jspi_task_done while it was suspended, so it cannot resume \
+                 (call jspi_task_done only once the task's promise settled)"
+            ),
+            Error::LeaveInsideTask(id) => write!(
+                f,
+                "task {id:#x} is running a resumed segment, so this call comes from inside it \
+                 (jspi_task_leave is the host's, called once right after the promising call first returns)"
+            ),
+            Error::StackPointerOutside {
+                sp,
+                stack_low,
+                stack_high,
+            } => write!(
+                f,
+                "the stack pointer {sp:#x} is outside the shadow stack [{stack_low:#x}, {stack_high:#x}): \
+                 an earlier call ran off its bottom and nothing has put it back (the host libraries \
+                 restore it around plain calls with jspi_call_enter/jspi_call_leave)"
+            ),
+            Error::OutsideRoom {
+                sp,
+                stop,
+                stack_low,
+                min_task_stack,
+            } => write!(
+                f,
+                "the task's stack pointer {sp:#x} is outside the room it was given, [{stack_low:#x}, {stop:#x}): \
+                 its frames ran off the bottom of the shadow stack (a task may rely on min_task_stack = \
+                 {min_task_stack} bytes; raise it with JSPI_MIN_TASK_STACK or jspi_configure, see jspi.h)"
+            ),
         }
     }
 }
@@ -270,6 +335,12 @@ struct Task {
     buf: Option<Block>,
     /// Saved bytes currently held for this task (for the counters).
     saved: u32,
+    /// The task of this generation ended without [`StackState::done`] yet (it died or
+    /// returned in a segment, and `leave` or a later hook dropped it).
+    unreported: bool,
+    /// The same for the previous generation, when this record was reused before that
+    /// task's `done` came.
+    prev_unreported: bool,
 }
 
 impl Task {
@@ -281,7 +352,21 @@ impl Task {
         evicted_hi: 0,
         buf: None,
         saved: 0,
+        unreported: false,
+        prev_unreported: false,
     };
+}
+
+/// What a task id names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lookup {
+    /// A task that is alive (running or suspended), by index.
+    Alive(u16),
+    /// The exact id of a task that has ended; `previous` when its record has been
+    /// reused once since, before its `done` came.
+    Ended { index: u16, previous: bool },
+    /// Nothing this instance handed out, or a task whose record was reused.
+    Unknown,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -304,8 +389,11 @@ pub struct StackState<M: Memory, const N: usize> {
     strategy: Strategy,
     config: Config,
     tasks: [Task; N],
-    /// Indices of free records (a stack), so entering is O(1).
+    /// Indices of free records, a ring taken from `free_head` and given back at its
+    /// end, so entering is O(1) and a record is reused as late as possible (which keeps
+    /// the exact ids of tasks that ended recognizable for longer, see `done`).
     free: [u16; N],
+    free_head: usize,
     nfree: usize,
     live_count: u32,
     segments: [Segment; MAX_NESTING],
@@ -326,8 +414,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         let mut free = [0u16; N];
         let mut i = 0;
         while i < N {
-            // Highest index first, so that index 0 is handed out first.
-            free[i] = (N - 1 - i) as u16;
+            free[i] = i as u16;
             i += 1;
         }
         let mut state = Self {
@@ -336,6 +423,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             config,
             tasks: [Task::FREE; N],
             free,
+            free_head: 0,
             nfree: N,
             live_count: 0,
             segments: [Segment {
@@ -433,25 +521,73 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         (u32::from(self.tasks[index as usize].generation) << 16) | (u32::from(index) + 1)
     }
 
-    fn index_of(&self, id: TaskId) -> Option<u16> {
-        let index = (id & 0xffff).checked_sub(1)? as usize;
-        let task = self.tasks.get(index)?;
-        (task.state != TaskState::Free && u32::from(task.generation) == id >> 16)
-            .then_some(index as u16)
+    fn lookup(&self, id: TaskId) -> Lookup {
+        let Some(index) = (id & 0xffff).checked_sub(1) else {
+            return Lookup::Unknown;
+        };
+        let Some(task) = self.tasks.get(index as usize) else {
+            return Lookup::Unknown;
+        };
+        let (index, generation) = (index as u16, id >> 16);
+        if generation == 0 {
+            // Generations start at 1: no id has 0.
+            return Lookup::Unknown;
+        }
+        if u32::from(task.generation) == generation {
+            return match task.state {
+                TaskState::Free => Lookup::Ended {
+                    index,
+                    previous: false,
+                },
+                _ => Lookup::Alive(index),
+            };
+        }
+        let previous = match task.generation {
+            // A record never used: no previous generation (no id has generation 0).
+            0 => 0,
+            1 => u16::MAX,
+            g => g - 1,
+        };
+        if task.prev_unreported && u32::from(previous) == generation {
+            return Lookup::Ended {
+                index,
+                previous: true,
+            };
+        }
+        Lookup::Unknown
     }
 
     /// A promising task is about to start; `sp` is the caller's stack pointer. Returns
-    /// the task's id and the stack pointer it must start with.
+    /// the task's id and the stack pointer it must start with. The same as
+    /// [`Self::enter_within`] with no plain call running.
     pub fn enter(&mut self, sp: u32) -> Result<(TaskId, u32), Error> {
+        self.enter_within(sp, false)
+    }
+
+    /// [`Self::enter`], told whether the host is inside a plain call (between
+    /// `jspi_call_enter` and `jspi_call_leave`). A task started from there is nested
+    /// in that call even when the stack pointer is the parked one, as it is when the
+    /// calling export keeps nothing on the shadow stack: placed as if at top level it
+    /// would leave live bytes above the stack pointer that `jspi_call_leave` puts back.
+    pub fn enter_within(&mut self, sp: u32, in_plain_call: bool) -> Result<(TaskId, u32), Error> {
         if self.depth == MAX_NESTING {
             return Err(Error::NestedTooDeep);
+        }
+        if self.strategy != Strategy::None
+            && (sp < self.config.stack_low || sp > self.config.stack_high)
+        {
+            return Err(Error::StackPointerOutside {
+                sp,
+                stack_low: self.config.stack_low,
+                stack_high: self.config.stack_high,
+            });
         }
         if self.live_count >= self.config.max_tasks {
             return Err(Error::TooManyTasks {
                 limit: self.config.max_tasks,
             });
         }
-        let top_level = self.depth == 0 && sp == self.parked;
+        let top_level = self.depth == 0 && sp == self.parked && !in_plain_call;
         let place = match self.strategy {
             Strategy::None => sp,
             Strategy::Eager | Strategy::Lazy => self.place(sp, top_level)?,
@@ -460,10 +596,13 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             self.nfree > 0,
             "live_count < max_tasks <= N leaves a free record"
         );
+        let index = self.free[self.free_head];
+        self.free_head = (self.free_head + 1) % N;
         self.nfree -= 1;
-        let index = self.free[self.nfree];
         let task = &mut self.tasks[index as usize];
         task.state = TaskState::Running;
+        task.prev_unreported = task.unreported;
+        task.unreported = false;
         task.generation = task.generation.wrapping_add(1).max(1);
         task.start = place;
         task.stop = place;
@@ -516,6 +655,16 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         let seg = self.segments[self.depth - 1];
         let index = seg.task;
         let id = self.id_of(index);
+        let stop = self.tasks[index as usize].stop;
+        if self.strategy != Strategy::None && (sp > stop || sp < self.config.stack_low) {
+            // Its range would be nonsense; saving it could only spread the damage.
+            return Err(Error::OutsideRoom {
+                sp,
+                stop,
+                stack_low: self.config.stack_low,
+                min_task_stack: self.config.min_task_stack,
+            });
+        }
         let new_sp = match self.strategy {
             Strategy::None => sp,
             Strategy::Eager => {
@@ -551,15 +700,32 @@ impl<M: Memory, const N: usize> StackState<M, N> {
 
     /// Task `id` has been resumed; `sp` is the host's stack pointer. Makes the task's
     /// bytes whole and returns the stack pointer it suspended with. On error the task
-    /// is dropped (it cannot run safely) and the caller fails it.
+    /// is dropped (it cannot run safely) and the caller fails it; a task that
+    /// [`Self::done`] already ended gets [`Error::TaskEnded`].
     pub fn resume(&mut self, id: TaskId, sp: u32) -> Result<u32, Error> {
         // Resumes come only from the host's top level: any segment still on the stack
-        // belongs to a task that returned or died without the host saying so yet.
+        // belongs to a task that returned or died without the host saying so yet. Such
+        // a task may have left the stack pointer anywhere (even wrapped, past the
+        // bottom), so the host's is then where top-level code belongs.
+        let dead = self.depth > 0;
         self.drop_dead_segments();
-        let index = self.index_of(id).ok_or(Error::UnknownTask(id))?;
-        if self.tasks[index as usize].state != TaskState::Suspended {
-            return Err(Error::UnknownTask(id));
-        }
+        let index = match self.lookup(id) {
+            Lookup::Alive(index) if self.tasks[index as usize].state == TaskState::Suspended => {
+                index
+            }
+            Lookup::Ended { .. } => return Err(Error::TaskEnded(id)),
+            _ => return Err(Error::UnknownTask(id)),
+        };
+        let sp = match self.strategy {
+            Strategy::Eager | Strategy::Lazy if dead => match self.park() {
+                Ok(parked) => parked,
+                Err(e) => {
+                    self.drop_task(index);
+                    return Err(e);
+                }
+            },
+            _ => sp,
+        };
         self.stats.resumes += 1;
         let result = match self.strategy {
             Strategy::None => Ok(sp),
@@ -587,12 +753,29 @@ impl<M: Memory, const N: usize> StackState<M, N> {
 
     /// The first segment of task `id` has returned control to the host. Returns the
     /// stack pointer to set if the task ended in that segment (it returned or died),
-    /// `None` if it suspended (or is unknown).
-    pub fn leave(&mut self, id: TaskId) -> Option<u32> {
-        let index = self.index_of(id)?;
-        let pos = self.segments[..self.depth]
+    /// `None` if it suspended, or if it already ended (a repeated `leave`, or one after
+    /// [`Self::done`]).
+    ///
+    /// Fails, changing nothing, for an id this instance did not hand out
+    /// ([`Error::UnknownTask`]) and for a task running a resumed segment
+    /// ([`Error::LeaveInsideTask`]: only guest code inside it can be calling). A call
+    /// from guest code inside the task's *first* segment cannot be told apart from the
+    /// host's call after that segment died, and ends the task.
+    pub fn leave(&mut self, id: TaskId) -> Result<Option<u32>, Error> {
+        let index = match self.lookup(id) {
+            Lookup::Alive(index) => index,
+            Lookup::Ended { .. } => return Ok(None),
+            Lookup::Unknown => return Err(Error::UnknownTask(id)),
+        };
+        let Some(pos) = self.segments[..self.depth]
             .iter()
-            .rposition(|s| s.task == index && s.first)?;
+            .rposition(|s| s.task == index && s.first)
+        else {
+            return match self.tasks[index as usize].state {
+                TaskState::Running => Err(Error::LeaveInsideTask(id)),
+                _ => Ok(None),
+            };
+        };
         let seg = self.segments[pos];
         // Segments above it are tasks nested inside it that died with it.
         while self.depth > pos {
@@ -600,27 +783,56 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             let task = self.segments[self.depth].task;
             self.drop_task(task);
         }
-        match self.strategy {
+        Ok(match self.strategy {
             // The baseline never moves the stack pointer.
             Strategy::None => None,
             _ if seg.top_level => Some(self.park().unwrap_or(seg.outer_sp)),
             _ => Some(seg.outer_sp),
-        }
+        })
     }
 
     /// Task `id`'s promise settled; called from the host's top level. Drops whatever
-    /// the task still holds. Returns the stack pointer to set, or `None` to leave it.
-    /// Unknown (already dropped) ids are ignored.
-    pub fn done(&mut self, id: TaskId) -> Option<u32> {
+    /// the task still holds (a suspended task, even one partly evicted, is ended: it
+    /// must not resume after this), and every segment still on the stack, which at top
+    /// level can only belong to tasks that died. Returns the stack pointer to set, or
+    /// `None` to leave it.
+    ///
+    /// Idempotent for the exact id of a task that already ended: `leave` drops a task
+    /// that ended in its first segment, and the host's `done` comes later. Such an id
+    /// is recognized while its record has not been reused, and after one reuse if its
+    /// `done` had not come yet; records are reused in FIFO order, so that takes more
+    /// than `max_tasks` tasks entered in between. Any other id fails with
+    /// [`Error::UnknownTask`] and changes nothing: a made-up id, or the id of a task
+    /// whose record was reused (a stale one).
+    ///
+    /// A call from guest code inside a running task (instead of the host's top level)
+    /// with a valid id cannot be told apart from the host's call after that task
+    /// died: it ends the running task.
+    pub fn done(&mut self, id: TaskId) -> Result<Option<u32>, Error> {
+        let target = match self.lookup(id) {
+            Lookup::Alive(index) => Some(index),
+            Lookup::Ended { index, previous } => {
+                let task = &mut self.tasks[index as usize];
+                if previous {
+                    task.prev_unreported = false;
+                } else {
+                    task.unreported = false;
+                }
+                None
+            }
+            Lookup::Unknown => return Err(Error::UnknownTask(id)),
+        };
         // At top level no segment can still be running.
         self.drop_dead_segments();
-        if let Some(index) = self.index_of(id) {
+        if let Some(index) = target {
+            // It may have been one of the dead segments: dropping again does nothing.
             self.drop_task(index);
+            self.tasks[index as usize].unreported = false;
         }
-        match self.strategy {
+        Ok(match self.strategy {
             Strategy::None => None,
             _ => self.park().ok(),
-        }
+        })
     }
 
     fn drop_dead_segments(&mut self) {
@@ -644,9 +856,11 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         self.tasks[index as usize] = Task {
             state: TaskState::Free,
             generation: task.generation,
+            unreported: true,
+            prev_unreported: task.prev_unreported,
             ..Task::FREE
         };
-        self.free[self.nfree] = index;
+        self.free[(self.free_head + self.nfree) % N] = index;
         self.nfree += 1;
         self.live_count -= 1;
         self.stats.live_tasks = u64::from(self.live_count);

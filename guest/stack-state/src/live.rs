@@ -90,8 +90,8 @@ impl<const N: usize> LiveList<N> {
         self.len -= 1;
     }
 
-    /// Every entry, top first (for consistency checks in tests).
-    #[cfg(test)]
+    /// Every entry, top first (for consistency checks).
+    #[cfg(any(test, feature = "sim"))]
     pub(crate) fn iter(&self) -> impl Iterator<Item = u16> + '_ {
         let mut at = self.top;
         core::iter::from_fn(move || {

@@ -26,10 +26,10 @@ fn lifo_lazy_copies_nothing_and_places_tasks_below_each_other() {
     assert_eq!(parked, 3900);
     // LIFO: B resumes and ends, then A.
     assert_eq!(s.resume(b, parked).unwrap(), 3900);
-    s.done(b);
+    s.done(b).unwrap();
     assert_eq!(s.resume(a, 4000).unwrap(), 4000);
     assert_eq!(
-        s.done(a),
+        s.done(a).unwrap(),
         Some(4096),
         "with nothing live the host is back at the top"
     );
@@ -50,10 +50,10 @@ fn fifo_lazy_evicts_exactly_the_overlapped_task() {
     // A resumes first: B (below A's stop) must be saved, 100 bytes.
     assert_eq!(s.resume(a, p).unwrap(), 4000);
     assert_eq!(s.stats().bytes_saved, 100);
-    s.done(a);
+    s.done(a).unwrap();
     assert_eq!(s.resume(b, 4096).unwrap(), 3900);
     assert_eq!(s.stats().bytes_restored, 100);
-    s.done(b);
+    s.done(b).unwrap();
     assert_eq!(s.heap_in_use(), 0, "saved bytes are freed when tasks end");
 }
 
@@ -75,7 +75,7 @@ fn lazy_evicts_only_the_part_below_a_straddled_stop() {
     let st = s.stats();
     assert_eq!((st.bytes_saved, st.bytes_restored), (250, 200));
     assert_eq!(
-        s.done(b),
+        s.done(b).unwrap(),
         Some(4000),
         "A's upper part is still live above 4000"
     );
@@ -85,7 +85,7 @@ fn lazy_evicts_only_the_part_below_a_straddled_stop() {
         250,
         "only A's evicted 50 bytes come back"
     );
-    s.done(a);
+    s.done(a).unwrap();
     assert_eq!(s.stats().saved_bytes, 0);
 }
 
@@ -121,7 +121,7 @@ fn limits_give_errors_and_leave_state_usable() {
         sp = s.suspend(at - 16).unwrap().1;
     }
     assert_eq!(s.enter(sp), Err(Error::TooManyTasks { limit: 8 }));
-    s.done(ids.pop().unwrap());
+    s.done(ids.pop().unwrap()).unwrap();
     // A synchronous call running deep in the stack cannot fit a nested task.
     s.resume(ids[6], 4096).unwrap();
     assert_eq!(
@@ -132,7 +132,7 @@ fn limits_give_errors_and_leave_state_usable() {
         })
     );
     for id in ids {
-        s.done(id);
+        s.done(id).unwrap();
     }
     assert_eq!(s.stats().live_tasks, 0);
     assert!(
@@ -146,10 +146,10 @@ fn a_task_that_dies_in_its_first_segment_leaves_nothing() {
     let mut s = state(Strategy::Lazy);
     let (a, _) = s.enter(4096).unwrap();
     // It traps with the stack pointer deep down; the host's leave restores it.
-    assert_eq!(s.leave(a), Some(4096));
+    assert_eq!(s.leave(a), Ok(Some(4096)));
     assert!(!s.can_suspend());
     assert_eq!(s.stats().live_tasks, 0);
-    assert_eq!(s.done(a), Some(4096), "done after leave is harmless");
+    assert_eq!(s.done(a), Ok(Some(4096)), "done after leave is harmless");
 }
 
 #[test]
@@ -184,11 +184,11 @@ fn configuration_is_checked_and_a_region_heap_runs_out_cleanly() {
     s.resume(a, 4096).unwrap();
     // 200 bytes do not fit in the region: a clear error, and the task is not kept.
     assert_eq!(s.suspend(3896), Err(Error::OutOfMemory { bytes: 200 }));
-    s.done(a);
+    s.done(a).unwrap();
     assert_eq!((s.stats().live_tasks, s.heap_in_use()), (0, 0));
     let (b, _) = s.enter(4096).unwrap();
     assert!(s.suspend(4032).is_ok(), "a fresh task afterwards works");
-    s.done(b);
+    s.done(b).unwrap();
 }
 
 #[test]
@@ -196,10 +196,110 @@ fn stale_ids_are_rejected() {
     let mut s = state(Strategy::Eager);
     let (a, _) = s.enter(4096).unwrap();
     s.suspend(4000).unwrap();
-    s.done(a);
-    assert_eq!(s.resume(a, 4096), Err(Error::UnknownTask(a)));
+    s.done(a).unwrap();
+    assert_eq!(s.resume(a, 4096), Err(Error::TaskEnded(a)));
     let (b, _) = s.enter(4096).unwrap();
     assert_ne!(a, b, "a reused record gets a new generation");
+}
+
+#[test]
+fn hooks_refuse_made_up_ids_and_change_nothing() {
+    let mut s = state(Strategy::Lazy);
+    let (a, sp) = s.enter(4096).unwrap();
+    let (_, parked) = s.suspend(sp - 64).unwrap();
+    let before = s.stats();
+    // Index 5 was never used: generation 3 was never handed out for it.
+    let bogus = 0x30005;
+    assert_eq!(s.done(bogus), Err(Error::UnknownTask(bogus)));
+    assert_eq!(s.leave(bogus), Err(Error::UnknownTask(bogus)));
+    for id in [0, a & 0xffff, (a & 0xffff_0000) | 0xfff0] {
+        assert_eq!(s.done(id), Err(Error::UnknownTask(id)), "{id:#x}");
+    }
+    assert_eq!(s.stats(), before);
+    assert_eq!(
+        alloc::format!("jspi_task_done: {}", Error::UnknownTask(bogus)),
+        "jspi_task_done: 0x30005 names no task of this instance (a stale or made-up id; \
+         pass the id jspi_task_enter returned)"
+    );
+    assert_eq!(s.resume(a, parked), Ok(sp - 64), "the task is untouched");
+    s.done(a).unwrap();
+}
+
+#[test]
+fn done_after_leave_is_accepted_even_once_the_record_is_reused() {
+    let mut s = StackState::<VecMemory, 2>::new(
+        VecMemory::new(4096, 1 << 20),
+        Strategy::Lazy,
+        Config {
+            max_tasks: 2,
+            ..*state(Strategy::Lazy).config()
+        },
+    );
+    // Three tasks return in their first segments before any `done` comes: with two
+    // records, the third reuses the first one's.
+    let ids: alloc::vec::Vec<TaskId> = (0..3)
+        .map(|_| {
+            let (id, _) = s.enter(4096).unwrap();
+            assert_eq!(s.leave(id), Ok(Some(4096)));
+            id
+        })
+        .collect();
+    assert_eq!(ids[2] & 0xffff, ids[0] & 0xffff, "the record was reused");
+    for &id in &ids {
+        assert_eq!(s.done(id), Ok(Some(4096)), "{id:#x}");
+    }
+    assert_eq!(s.done(ids[2]), Ok(Some(4096)), "a second done is harmless");
+    // The first task's done came: a later one for its id is stale.
+    assert_eq!(s.done(ids[0]), Err(Error::UnknownTask(ids[0])));
+}
+
+#[test]
+fn leave_from_inside_a_resumed_task_is_refused() {
+    let mut s = state(Strategy::Lazy);
+    let (a, sp) = s.enter(4096).unwrap();
+    let (_, parked) = s.suspend(sp - 32).unwrap();
+    assert_eq!(
+        s.leave(a),
+        Ok(None),
+        "the host's own leave, after a suspend"
+    );
+    s.resume(a, parked).unwrap();
+    assert_eq!(s.leave(a), Err(Error::LeaveInsideTask(a)));
+    assert!(s.can_suspend(), "the task still runs");
+    s.suspend(sp - 48).unwrap();
+    s.done(a).unwrap();
+}
+
+#[test]
+fn a_task_past_the_bottom_of_its_room_is_named() {
+    let mut s = state(Strategy::Lazy);
+    let (_, sp) = s.enter(4096).unwrap();
+    // A frame larger than the room wrapped the stack pointer past address 0.
+    let wrapped = 0u32.wrapping_sub(0x100);
+    let err = s.suspend(wrapped).unwrap_err();
+    assert_eq!(
+        err,
+        Error::OutsideRoom {
+            sp: wrapped,
+            stop: sp,
+            stack_low: 0,
+            min_task_stack: 512
+        }
+    );
+    let text = alloc::format!("{err}");
+    assert!(
+        text.contains("min_task_stack = 512") && text.contains("JSPI_MIN_TASK_STACK"),
+        "{text}"
+    );
+    // The host starts another task while the dead one's pointer is still wrapped.
+    assert_eq!(
+        s.enter(wrapped),
+        Err(Error::StackPointerOutside {
+            sp: wrapped,
+            stack_low: 0,
+            stack_high: 4096
+        })
+    );
 }
 
 /// Issue 12: two tasks that keep nothing on the shadow stack (empty ranges at the same
@@ -225,7 +325,7 @@ fn frameless_tasks_ping_pong_without_growing_the_live_list() {
             assert!(s.live_len() <= 2, "round {round}: {} entries", s.live_len());
         }
     }
-    s.done(a);
-    s.done(b);
+    s.done(a).unwrap();
+    s.done(b).unwrap();
     assert_eq!((s.live_len(), s.stats().live_tasks), (0, 0));
 }
