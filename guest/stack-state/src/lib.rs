@@ -65,9 +65,11 @@
 //!    export), `__stack_pointer` is at or below every live byte, so that code cannot
 //!    overwrite them.
 //! 3. At the host's top level no synchronous frames exist, and the stack pointer is
-//!    `parked`; a hook that sees exactly `parked` with no segment running is at top
-//!    level and may place the task anywhere, otherwise it is nested inside a
-//!    synchronous call and must place it below the caller's frames. A nested task's
+//!    `parked`; a hook that sees exactly `parked` with no segment running and no plain
+//!    call running ([`StackState::enter_within`]) is at top level and may place the
+//!    task anywhere, otherwise it is nested inside a synchronous call and must place
+//!    it below the caller's frames. (The stack pointer alone cannot tell: an export
+//!    that keeps nothing on the shadow stack calls out with it exactly at `parked`.) A nested task's
 //!    caller will pop its frames and reuse the space, so a nested first segment that
 //!    suspends saves its own bytes at once.
 //!
@@ -79,6 +81,30 @@
 //! many tasks come and go. A nested task with no room gets [`Error::CannotFit`]; more
 //! tasks alive than `max_tasks` gets [`Error::TooManyTasks`]. Overlap is never silent:
 //! either the bytes were evicted first, or the task does not start.
+//!
+//! ## The room below
+//!
+//! `min_task_stack` is a guarantee, and the only one: a task, or a plain call the host
+//! makes at top level, may rely on that many bytes below where it starts. Under lazy
+//! the start is just below the lowest live byte, so what lies beyond the room depends
+//! on which tasks happen to be suspended; under eager every top-level task and call
+//! starts at `stack_high`. Code that needs more (a 60 KB buffer, a deep recursion
+//! before the first await) must be given more room: the guest library takes it from
+//! the link (`JSPI_MIN_TASK_STACK` in `jspi.h`) or from `jspi_configure`. Going past
+//! the room is not checked on every frame (compiled code moves the stack pointer
+//! itself), but where it shows, it is named: a task that suspends with its stack
+//! pointer outside `[stack_low, stop)` gets [`Error::OutsideRoom`], and a task entered
+//! while a dead call's pointer is still outside the stack gets
+//! [`Error::StackPointerOutside`].
+//!
+//! ## Ids
+//!
+//! A [`TaskId`] packs a record index and that record's generation, bumped at every
+//! reuse; records are reused oldest-freed first. Every hook checks it: an id that
+//! names no task of this instance (made up, or stale) is refused with
+//! [`Error::UnknownTask`] and changes nothing, and a task ended while suspended cannot
+//! resume ([`Error::TaskEnded`]). See [`StackState::done`] for which ended ids are still
+//! accepted.
 
 #![no_std]
 #![cfg_attr(not(test), warn(missing_docs))]
@@ -88,18 +114,21 @@ extern crate alloc;
 
 #[cfg(any(test, feature = "sim"))]
 mod check;
+mod error;
 mod heap;
 mod live;
 mod memory;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+mod stats;
 
 pub use heap::{Block, Heap, HeapSource};
 pub use memory::Memory;
 #[cfg(any(test, feature = "sim"))]
 pub use memory::VecMemory;
 
-use core::fmt;
+pub use error::Error;
+pub use stats::Stats;
 
 use live::LiveList;
 
@@ -131,190 +160,6 @@ pub struct Config {
 
 /// A task, as the host sees it: index and generation packed in one `u32`, never 0.
 pub type TaskId = u32;
-
-/// What went wrong. Every error leaves the state consistent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// A nested task needs `needed` bytes of stack but only `available` are left.
-    CannotFit {
-        /// `min_task_stack`.
-        needed: u32,
-        /// Bytes between the caller's stack pointer and `stack_low`.
-        available: u32,
-    },
-    /// `limit` tasks are already alive.
-    TooManyTasks {
-        /// The configured limit.
-        limit: u32,
-    },
-    /// Tasks started from synchronous calls inside tasks nest deeper than supported.
-    NestedTooDeep,
-    /// A suspend outside any task: the export was called plainly, or started with
-    /// `WebAssembly.promising` but without the task hooks.
-    NotInTask,
-    /// Saved bytes need `bytes` more bytes and memory cannot grow.
-    OutOfMemory {
-        /// The block size that could not be had.
-        bytes: u32,
-    },
-    /// An id that names no task of this instance: never handed out by
-    /// [`StackState::enter`], or the id of a task whose record has since been reused.
-    UnknownTask(TaskId),
-    /// A task resumed after [`StackState::done`] ended it while it was suspended.
-    TaskEnded(TaskId),
-    /// [`StackState::leave`] for a task that is running a later segment: the call
-    /// comes from inside the task, not from the host right after its first call.
-    LeaveInsideTask(TaskId),
-    /// A hook found the stack pointer outside the shadow stack: a call ran off its
-    /// bottom (the pointer wrapped) and nothing has put it back yet.
-    StackPointerOutside {
-        /// The stack pointer the hook found.
-        sp: u32,
-        /// The bottom of the shadow stack.
-        stack_low: u32,
-        /// The top of the shadow stack.
-        stack_high: u32,
-    },
-    /// A task suspended with its stack pointer outside the room it was given (below
-    /// `stack_low`, or above its own `stop` because a frame ran off the bottom and the
-    /// pointer wrapped).
-    OutsideRoom {
-        /// The stack pointer at the suspend.
-        sp: u32,
-        /// Where the task's frames begin.
-        stop: u32,
-        /// The bottom of the shadow stack.
-        stack_low: u32,
-        /// The configured room (`min_task_stack`).
-        min_task_stack: u32,
-    },
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Error::CannotFit { needed, available } => write!(
-                f,
-                "a task needs {needed} bytes of shadow stack but only {available} are left below the calling frames"
-            ),
-            Error::TooManyTasks { limit } => {
-                write!(f, "too many tasks alive at once (the limit is {limit})")
-            }
-            Error::NestedTooDeep => {
-                write!(f, "tasks started from synchronous calls nest too deeply")
-            }
-            Error::NotInTask => write!(
-                f,
-                "cannot suspend: no task is running: the export was called plainly, or started \
-                 with WebAssembly.promising but without the task hooks jspi_task_enter/leave/done \
-                 (start it with the host library's promising or spawn, which run them; \
-                 jspi_can_suspend() tells beforehand)"
-            ),
-            Error::OutOfMemory { bytes } => write!(
-                f,
-                "out of memory for saved stack bytes: no room for {bytes} more (memory.grow failed, or the configured region is full)"
-            ),
-            Error::UnknownTask(id) => write!(
-                f,
-                "{id:#x} names no task of this instance (a stale or made-up id; pass the id jspi_task_enter returned)"
-            ),
-            Error::TaskEnded(id) => write!(
-                f,
-                "task {id:#x} was ended by jspi_task_done while it was suspended, so it cannot resume \
-                 (call jspi_task_done only once the task's promise settled)"
-            ),
-            Error::LeaveInsideTask(id) => write!(
-                f,
-                "task {id:#x} is running a resumed segment, so this call comes from inside it \
-                 (jspi_task_leave is the host's, called once right after the promising call first returns)"
-            ),
-            Error::StackPointerOutside {
-                sp,
-                stack_low,
-                stack_high,
-            } => write!(
-                f,
-                "the stack pointer {sp:#x} is outside the shadow stack [{stack_low:#x}, {stack_high:#x}): \
-                 an earlier call ran off its bottom and nothing has put it back (the host libraries \
-                 restore it around plain calls with jspi_call_enter/jspi_call_leave)"
-            ),
-            Error::OutsideRoom {
-                sp,
-                stop,
-                stack_low,
-                min_task_stack,
-            } => write!(
-                f,
-                "the task's stack pointer {sp:#x} is outside the room it was given, [{stack_low:#x}, {stop:#x}): \
-                 its frames ran off the bottom of the shadow stack (a task may rely on min_task_stack = \
-                 {min_task_stack} bytes; raise it with JSPI_MIN_TASK_STACK or jspi_configure, see jspi.h)"
-            ),
-        }
-    }
-}
-
-/// Counters for hosts and benchmarks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C)]
-pub struct Stats {
-    /// Bytes copied from the stack into saved blocks.
-    pub bytes_saved: u64,
-    /// Bytes copied from saved blocks back to the stack.
-    pub bytes_restored: u64,
-    /// Times another task's bytes were evicted (lazy) or a whole range saved (eager).
-    pub evictions: u64,
-    /// Tasks alive now.
-    pub live_tasks: u64,
-    /// Most saved bytes held at once.
-    pub peak_saved_bytes: u64,
-    /// Saved bytes held now.
-    pub saved_bytes: u64,
-    /// Suspends so far.
-    pub suspends: u64,
-    /// Resumes so far.
-    pub resumes: u64,
-    /// Tasks entered so far.
-    pub tasks_entered: u64,
-    /// Most tasks alive at once.
-    pub peak_live_tasks: u64,
-    /// Bytes the allocator obtained from memory growth or its region.
-    pub heap_reserved_bytes: u64,
-}
-
-impl Stats {
-    const ZERO: Stats = Stats {
-        bytes_saved: 0,
-        bytes_restored: 0,
-        evictions: 0,
-        live_tasks: 0,
-        peak_saved_bytes: 0,
-        saved_bytes: 0,
-        suspends: 0,
-        resumes: 0,
-        tasks_entered: 0,
-        peak_live_tasks: 0,
-        heap_reserved_bytes: 0,
-    };
-
-    /// The counter numbered `which` in field order (the order `jspi_stat` uses), or
-    /// `None` past the last.
-    pub fn get(&self, which: u32) -> Option<u64> {
-        Some(match which {
-            0 => self.bytes_saved,
-            1 => self.bytes_restored,
-            2 => self.evictions,
-            3 => self.live_tasks,
-            4 => self.peak_saved_bytes,
-            5 => self.saved_bytes,
-            6 => self.suspends,
-            7 => self.resumes,
-            8 => self.tasks_entered,
-            9 => self.peak_live_tasks,
-            10 => self.heap_reserved_bytes,
-            _ => return None,
-        })
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TaskState {

@@ -342,9 +342,16 @@ fn a_task_started_inside_a_frameless_plain_call_is_nested() {
     let (a, sp) = s.enter_within(token, true).unwrap();
     assert_eq!(sp, token);
     let (_, after) = s.suspend(sp - 2).unwrap();
-    assert_eq!(after, token, "a nested task gives the caller its stack pointer back");
+    assert_eq!(
+        after, token,
+        "a nested task gives the caller its stack pointer back"
+    );
     assert_eq!(s.leave(a), Ok(None));
     assert_eq!(s.live_len(), 0, "nothing live above the token");
-    assert_eq!(s.stats().bytes_saved, 2, "the nested task saved its own bytes");
+    assert_eq!(
+        s.stats().bytes_saved,
+        2,
+        "the nested task saved its own bytes"
+    );
     s.done(a).unwrap();
 }
