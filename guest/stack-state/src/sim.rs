@@ -474,6 +474,16 @@ impl Sim {
                 self.sp = sp;
                 self.report.resumes += 1;
                 self.check(task);
+                // The bookkeeping too, before the task runs on and hides a slip; after
+                // one, the task stops here (it dies) so the run goes on to its end.
+                if self.strategy() != Strategy::None {
+                    if let Err(e) = self.state.check() {
+                        let name = task.name;
+                        self.violation(format!("bookkeeping after resuming task {name}: {e}"));
+                        self.settled.push(task.id);
+                        return false;
+                    }
+                }
                 true
             }
             Err(e) => {
