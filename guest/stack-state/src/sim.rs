@@ -436,6 +436,9 @@ impl Sim {
             Ok((id, sp)) => {
                 assert_eq!(id, task.id, "the suspending task is the running one");
                 self.sp = sp;
+                if self.strategy() != Strategy::None && !self.sane() {
+                    self.violation(format!("a suspend left the stack pointer at {sp:#x}"));
+                }
                 self.suspended.push(task);
             }
             Err(e) => {
