@@ -355,3 +355,30 @@ fn a_task_started_inside_a_frameless_plain_call_is_nested() {
     );
     s.done(a).unwrap();
 }
+
+/// A resumed task that runs off the bottom dies with the stack pointer wrapped; the
+/// host's next resume hands that pointer in. The resumed task must give the host the
+/// parked pointer back at its suspend, not the wrapped one (found by the simulator).
+#[test]
+fn a_resume_after_a_dead_segment_gives_the_host_a_sane_stack_pointer() {
+    for strategy in [Strategy::Eager, Strategy::Lazy] {
+        let mut s = state(strategy);
+        let (a, sp) = s.enter(4096).unwrap();
+        let (_, p) = s.suspend(sp - 16).unwrap();
+        let (b, sp) = s.enter(p).unwrap();
+        let (_, p) = s.suspend(sp - 16).unwrap();
+        s.resume(a, p).unwrap();
+        // A dies past the bottom; the host hears of it only later.
+        let wrapped = 0u32.wrapping_sub(64);
+        let b_sp = s.resume(b, wrapped).unwrap();
+        let (_, host) = s.suspend(b_sp).unwrap();
+        assert!(host <= 4096, "{strategy:?}: the host got {host:#x}");
+        assert_eq!(
+            s.stats().live_tasks,
+            1,
+            "{strategy:?}: the dead task was dropped"
+        );
+        s.done(a).unwrap();
+        s.done(b).unwrap();
+    }
+}
