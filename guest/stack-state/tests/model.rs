@@ -111,7 +111,7 @@ fn no_strategy_is_caught_corrupting() {
 #[cfg_attr(miri, ignore = "needs many long schedules: hours under Miri")]
 fn schedules_exercise_the_lazy_paths() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let (mut copied, mut resumes, mut started, mut refused) = (0, 0, 0, 0);
+    let (mut copied, mut resumes, mut started, mut refused, mut hook_errors) = (0, 0, 0, 0, 0);
     for _ in 0..64 {
         let ops = schedule()
             .new_tree(&mut runner)
@@ -122,7 +122,11 @@ fn schedules_exercise_the_lazy_paths() {
         resumes += r.resumes;
         started += r.started;
         refused += r.refused.len();
+        hook_errors += r.hook_errors;
     }
-    println!("lazy: {started} tasks, {resumes} resumes, {copied} bytes copied, {refused} refused");
-    assert!(copied > 0 && resumes > 100 && started > 100);
+    println!(
+        "lazy: {started} tasks, {resumes} resumes, {copied} bytes copied, {refused} refused, \
+         {hook_errors} bad hooks refused"
+    );
+    assert!(copied > 0 && resumes > 100 && started > 100 && hook_errors > 10);
 }
