@@ -217,8 +217,10 @@ impl TaskHooks {
 }
 
 impl CallHooks {
-    /// Runs the plain call `call` after `jspi_call_enter`, and `jspi_call_leave` if it
-    /// fails: the stack pointer ends where the call began either way.
+    /// Runs the plain call `call` between `jspi_call_enter` and `jspi_call_leave` (the
+    /// library counts the plain calls running, and puts the stack pointer back where
+    /// the call began, even after a trap); the call's own error wins over a refused
+    /// token.
     pub(crate) fn bracket<T: 'static, R>(
         &self,
         store: &mut StoreContextMut<'_, Data<T>>,
@@ -233,13 +235,16 @@ impl CallHooks {
                 )))
             }
         };
-        // A call that returns has put the stack pointer back itself; one that failed
-        // is what the token is for. If even that is refused (the stack pointer was
-        // already outside the shadow stack when the call began: a module the `none`
-        // strategy let corrupt itself), the call's own error is the one to report.
-        call(store).inspect_err(|_| {
-            let _ = invoke(store, self.leave, &[token]);
-        })
+        match call(store) {
+            Ok(value) => invoke(store, self.leave, &[token]).map(|_| value),
+            // If even the token is refused (the stack pointer was already outside the
+            // shadow stack when the call began: a module the `none` strategy let
+            // corrupt itself), the call's own error is the one to report.
+            Err(error) => {
+                let _ = invoke(store, self.leave, &[token]);
+                Err(error)
+            }
+        }
     }
 }
 

@@ -257,7 +257,8 @@ fn a_task_started_inside_a_call_runs_the_hooks_and_is_done_at_top_level() {
             "call_enter 4096",
             "enter 1",
             "run 7",
-            "leave 1"
+            "leave 1",
+            "call_leave 4096"
         ]
     );
     executor.run_until_stalled();
@@ -272,7 +273,8 @@ fn a_task_started_inside_a_call_runs_the_hooks_and_is_done_at_top_level() {
             "call_enter 4096",
             "enter 2",
             "run 300",
-            "leave 2"
+            "leave 2",
+            "call_leave 4096"
         ]
     );
     settle(&shared, 0, 1);
@@ -291,7 +293,7 @@ fn a_done_deferred_from_inside_a_call_runs_at_the_next_top_level_entry() {
     instance.call("quick", &[8]).unwrap();
     assert_eq!(
         take_log(&shared),
-        ["done 1", "call_enter 4096", "run 8"]
+        ["done 1", "call_enter 4096", "run 8", "call_leave 4096"]
     );
 }
 
@@ -327,7 +329,8 @@ fn plain_calls_are_bracketed_and_a_trap_leaves_the_stack_where_it_began() {
             "call_enter 4096",
             "call_enter 4080",
             "call_leave 4080",
-            "ask trapped true"
+            "ask trapped true",
+            "call_leave 4096"
         ]
     );
     assert_eq!(instance.global_i32("__stack_pointer"), Some(4096));

@@ -71,11 +71,37 @@ typedef enum jspi_stat_id {
 /* The counter `which`; (uint64_t)-1 for an unknown id. */
 uint64_t jspi_stat(int which);
 
+/* The room below. Under the lazy strategy a suspended task's frames stay where they
+ * are, and the next task, or plain call, runs just below the lowest of them: what
+ * it may rely on is `min_task_stack` bytes below where it starts (default 16 KiB, or
+ * a quarter of a shadow stack smaller than 64 KiB). When less than that would be
+ * left, the library first saves every suspended task's bytes and starts from the top
+ * again. Code that goes deeper than the room only works while nothing happens to lie
+ * below, and otherwise runs off the bottom of the shadow stack, which traps (with
+ * --stack-first) as "out of bounds". The eager strategy starts every top-level task
+ * and plain call at the top of the shadow stack, so there the whole stack is the
+ * room. Give a guest with deep frames (a 60 KB local buffer, a 64 KiB recursion
+ * before the first await) more room, either at link time, with one definition in
+ * any of its C files:
+ *     JSPI_MIN_TASK_STACK(96 * 1024);
+ * (a Rust guest: `#[unsafe(no_mangle)] pub static jspi_min_task_stack: u32 = 98304;`;
+ * wasm-ld has no --defsym, so a definition it is), or at run time with
+ * jspi_configure. A task that suspends with its stack pointer past the bottom is
+ * failed with a message naming this room; a room larger than the whole shadow stack
+ * fails the first task with a message too. */
+extern const uint32_t jspi_min_task_stack;
+#ifdef __cplusplus
+#define JSPI_MIN_TASK_STACK(bytes) extern "C" const uint32_t jspi_min_task_stack = (bytes)
+#else
+#define JSPI_MIN_TASK_STACK(bytes) const uint32_t jspi_min_task_stack = (bytes)
+#endif
+
 /* Change the stack state's limits; only before any task has started (returns 0), else
  * -1, as for a configuration that cannot work. 0 keeps a default:
- *   min_task_stack: a new task is placed only where this much shadow stack is left
- *                   below it (default 16 KiB); a task nested in a synchronous call
- *                   that has less fails to start with a clear error;
+ *   min_task_stack: the room below (above): a new task is placed only where this much
+ *                   shadow stack is left below it (default 16 KiB, or what
+ *                   JSPI_MIN_TASK_STACK linked in); a task nested in a synchronous
+ *                   call that has less fails to start with a clear error;
  *   max_tasks:      tasks alive at once (default and most: 1024);
  *   heap, heap_len: a region for saved stack bytes; with heap_len 0 the library
  *                   grows memory instead (the default). */

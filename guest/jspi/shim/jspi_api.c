@@ -23,6 +23,15 @@ __externref_t jspi_raw_await(__externref_t promise);
 /* The scratch stack jspi_shim.s runs the bookkeeping on (it uses the top address). */
 __attribute__((visibility("hidden"), aligned(16))) char jspi_scratch[16384];
 
+/* Plain calls running: jspi_call_enter (jspi_shim.s) counts up, jspi_call_leave down;
+ * the Rust side's enter reads it, so that a task started inside a plain call is
+ * nested in it even when the calling export keeps nothing on the shadow stack. */
+__attribute__((visibility("hidden"))) uint32_t jspi_plain_calls;
+
+/* The room below each task (jspi.h, JSPI_MIN_TASK_STACK): 0 means the default. A
+ * guest's own definition of this symbol replaces this weak one at link time. */
+__attribute__((weak)) const uint32_t jspi_min_task_stack = 0;
+
 enum { CLASS_INT = 0, CLASS_OTHER = 1, CLASS_REJECTED = 2 };
 
 static uint32_t length(const char *s) {

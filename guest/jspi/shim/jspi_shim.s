@@ -11,8 +11,10 @@
 #   0 ─────────────── __stack_high ─── data ─── jspi_scratch[16 KiB] ─── heap (grown)
 #   └─ shadow stack ─┘                          Rust bookkeeping runs here
 #
-# Rust functions called from here return an i64: high word a task id or a flag (0
-# means "error" or "no change"), low word a stack pointer.
+# Rust functions called from here return an i64: high word a task id or a flag, low
+# word a stack pointer. 0 in the high word always means "error": the Rust side has
+# recorded a message, and the shim puts back the stack pointer it came with and fails
+# through jspi_fail_last. leave and done answer 1 "set the low word" or 2 "keep".
 #
 # Every extern is declared once, here at the top.
 
@@ -41,6 +43,9 @@
         .functype jspi_rs_resume (i32, i32) -> (i64)
         .functype jspi_rs_error_ptr () -> (i32)
         .functype jspi_rs_error_len () -> (i32)
+
+        # jspi_plain_calls (a u32 in jspi_api.c): plain calls running, counted by
+        # jspi_call_enter/jspi_call_leave, read by the Rust side's enter.
 
         # The scratch stack for the bookkeeping (16 KiB, in jspi_api.c); it is never
         # used re-entrantly: the bookkeeping calls nothing that could come back into wasm.
@@ -94,8 +99,8 @@ jspi_task_enter:
         i32.wrap_i64                    # the id
         end_function
 
-# leave and done call their Rust hook, then set the stack pointer it asks for, or put
-# back the one they came with.
+# leave and done call their Rust hook, then set the stack pointer it asks for, put
+# back the one they came with, or fail (a bad id) with that one put back.
 #   void jspi_task_leave(u32 id): right after the promising call first returns.
         .section .text.jspi_task_leave,"",@
         .globl jspi_task_leave
@@ -103,24 +108,34 @@ jspi_task_enter:
         .type jspi_task_leave,@function
 jspi_task_leave:
         .functype jspi_task_leave (i32) -> ()
-        .local i32, i64                 # 1: sp on entry, 2: result
+        .local i32, i64, i32            # 1: sp on entry, 2: result, 3: its flag
         global.get __stack_pointer
         local.set 1
         i32.const jspi_scratch+16384
         global.set __stack_pointer
         local.get 0
-        call jspi_rs_leave              # (1 << 32) | sp to set, or 0 to keep
+        call jspi_rs_leave              # (1 << 32) | sp to set, 2 << 32 to keep, 0 = error
         local.set 2
         local.get 2
         i64.const 32
         i64.shr_u
-        i64.eqz
-        if                              # nothing to change: the sp we came with
+        i32.wrap_i64
+        local.tee 3                     # the flag
+        i32.eqz
+        if                              # error: restore the caller's sp and throw
         local.get 1
         global.set __stack_pointer
-        else                            # the sp the Rust side asks for
+        call jspi_fail_last
+        end_if
+        local.get 3
+        i32.const 1
+        i32.eq
+        if                              # the sp the Rust side asks for
         local.get 2
         i32.wrap_i64
+        global.set __stack_pointer
+        else                            # nothing to change: the sp we came with
+        local.get 1
         global.set __stack_pointer
         end_if
         end_function
@@ -132,24 +147,34 @@ jspi_task_leave:
         .type jspi_task_done,@function
 jspi_task_done:
         .functype jspi_task_done (i32) -> ()
-        .local i32, i64                 # 1: sp on entry, 2: result
+        .local i32, i64, i32            # 1: sp on entry, 2: result, 3: its flag
         global.get __stack_pointer
         local.set 1
         i32.const jspi_scratch+16384
         global.set __stack_pointer
         local.get 0
-        call jspi_rs_done               # (1 << 32) | sp to set, or 0 to keep
+        call jspi_rs_done               # (1 << 32) | sp to set, 2 << 32 to keep, 0 = error
         local.set 2
         local.get 2
         i64.const 32
         i64.shr_u
-        i64.eqz
-        if                              # nothing to change: the sp we came with
+        i32.wrap_i64
+        local.tee 3                     # the flag
+        i32.eqz
+        if                              # error: restore the caller's sp and throw
         local.get 1
         global.set __stack_pointer
-        else                            # the sp the Rust side asks for
+        call jspi_fail_last
+        end_if
+        local.get 3
+        i32.const 1
+        i32.eq
+        if                              # the sp the Rust side asks for
         local.get 2
         i32.wrap_i64
+        global.set __stack_pointer
+        else                            # nothing to change: the sp we came with
+        local.get 1
         global.set __stack_pointer
         end_if
         end_function
@@ -167,6 +192,12 @@ jspi_task_done:
         .type jspi_call_enter,@function
 jspi_call_enter:
         .functype jspi_call_enter () -> (i32)
+        i32.const jspi_plain_calls      # where the count goes
+        i32.const jspi_plain_calls
+        i32.load 0                      # plain calls running
+        i32.const 1
+        i32.add
+        i32.store 0                     # one more: a task entered now is nested in it
         global.get __stack_pointer      # the token is the stack pointer itself
         end_function
 
@@ -178,6 +209,17 @@ jspi_call_enter:
         .type jspi_call_leave,@function
 jspi_call_leave:
         .functype jspi_call_leave (i32) -> ()
+        .local i32                      # 1: plain calls running
+        i32.const jspi_plain_calls
+        i32.load 0
+        local.tee 1                     # plain calls running
+        if                              # one fewer (never below 0, whatever the host does)
+        i32.const jspi_plain_calls
+        local.get 1
+        i32.const 1
+        i32.sub
+        i32.store 0
+        end_if
         local.get 0
         i32.const __stack_low
         i32.lt_u                        # below the shadow stack?
@@ -205,6 +247,9 @@ jspi_call_leave:
 jspi_task_top:
         .functype jspi_task_top () -> ()
         .local i32, i64                 # 0: sp on entry, 1: result
+        i32.const jspi_plain_calls
+        i32.const 0
+        i32.store 0                     # at the top level no plain call is running
         global.get __stack_pointer
         local.set 0
         i32.const jspi_scratch+16384

@@ -31,7 +31,9 @@ const STRATEGY: (Strategy, &str) = (Strategy::Lazy, "lazy\0");
 
 /// Task records; also the default limit of tasks alive at once.
 const CAPACITY: usize = 1024;
-/// A task is placed only where at least this much shadow stack is left below it.
+/// A task is placed only where at least this much shadow stack is left below it,
+/// unless the guest defines `jspi_min_task_stack` (`JSPI_MIN_TASK_STACK` in `jspi.h`)
+/// or calls `jspi_configure`.
 const MIN_TASK_STACK: u32 = 16 * 1024;
 
 unsafe extern "C" {
@@ -42,7 +44,18 @@ unsafe extern "C" {
     fn jspi_shim_copy(dst: u32, src: u32, len: u32);
     /// `jspi.fail` (from `jspi_api.c`): never returns.
     fn jspi_fail_with(message: *const u8, len: u32) -> !;
+    /// The room below each task, in bytes, from the link: a weak 0 in `jspi_api.c`
+    /// (the default), or the guest's own definition (`JSPI_MIN_TASK_STACK`).
+    static jspi_min_task_stack: u32;
+    /// Plain calls running: `jspi_call_enter` counts up, `jspi_call_leave` down
+    /// (`jspi_shim.s`; the word lives in `jspi_api.c`).
+    static jspi_plain_calls: u32;
 }
+
+/// The one-line error for a module linked without a shadow stack.
+const EMPTY_STACK: &str = "jspi: this module has no shadow stack (__stack_low == __stack_high: \
+     linked with -Wl,-z,stack-size=0?); tasks and the C code they run need one: link with \
+     -Wl,-z,stack-size=N, at least 64 KiB (cargo xtask links 1 MiB)";
 
 /// The module's linear memory.
 struct LinearMemory;
@@ -104,26 +117,46 @@ unsafe fn state() -> &'static mut State {
     // SAFETY: as above, for the flag.
     let configured = unsafe { &mut *core::ptr::addr_of_mut!(CONFIGURED) };
     if !*configured {
-        // Taking the addresses of linker-defined symbols reads nothing.
-        let (low, high) = (
-            core::ptr::addr_of!(__stack_low) as u32,
-            core::ptr::addr_of!(__stack_high) as u32,
-        );
-        // A small stack (`-z stack-size`) gets a proportionally smaller minimum.
-        let min_task_stack = MIN_TASK_STACK.min((high - low) / 4);
-        let config = Config {
-            stack_low: low,
-            stack_high: high,
-            min_task_stack,
-            ..UNCONFIGURED
-        };
-        if state.configure(config).is_err() {
-            // Only an empty stack gets here: nothing could run on it.
-            core::arch::wasm32::unreachable();
-        }
+        configure_from_link(state);
         *configured = true;
     }
     state
+}
+
+/// Installs the configuration the link decided: the shadow stack's bounds and the
+/// room below each task. Fails the call with one line when nothing could run.
+#[cold]
+fn configure_from_link(state: &mut State) {
+    // Taking the addresses of linker-defined symbols reads nothing.
+    let (low, high) = (
+        core::ptr::addr_of!(__stack_low) as u32,
+        core::ptr::addr_of!(__stack_high) as u32,
+    );
+    if high <= low {
+        // No formatting: this may run on the guest's own (empty) stack.
+        // SAFETY: a static string; the call does not return.
+        unsafe { jspi_fail_with(EMPTY_STACK.as_ptr(), EMPTY_STACK.len() as u32) }
+    }
+    // SAFETY: a plain `u32` the link defines (weakly in `jspi_api.c`), never written.
+    let linked = unsafe { core::ptr::read(core::ptr::addr_of!(jspi_min_task_stack)) };
+    let min_task_stack = match linked {
+        // A small stack (`-z stack-size`) gets a proportionally smaller default.
+        0 => MIN_TASK_STACK.min((high - low) / 4),
+        bytes => bytes,
+    };
+    let config = Config {
+        stack_low: low,
+        stack_high: high,
+        min_task_stack,
+        ..UNCONFIGURED
+    };
+    if let Err(why) = state.configure(config) {
+        fail(format_args!(
+            "jspi: JSPI_MIN_TASK_STACK asks for {min_task_stack} bytes of room below each task, \
+             but the shadow stack has {} ({why})",
+            high - low
+        ));
+    }
 }
 
 /// The last error's message, for `jspi.fail`.
@@ -157,6 +190,19 @@ fn pack(high: u32, low: u32) -> u64 {
     (u64::from(high) << 32) | u64::from(low)
 }
 
+/// `leave` and `done`'s answer for the shim: high word 1 and the stack pointer to set,
+/// 2 to keep the one it came with, 0 for an error (the message is recorded).
+fn pack_hook(hook: &str, result: Result<Option<u32>, Error>) -> u64 {
+    match result {
+        Ok(Some(sp)) => pack(1, sp),
+        Ok(None) => pack(2, 0),
+        Err(e) => {
+            record(hook, e);
+            0
+        }
+    }
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn jspi_rs_error_ptr() -> u32 {
     // SAFETY: only the address is taken.
@@ -171,8 +217,11 @@ extern "C" fn jspi_rs_error_len() -> u32 {
 
 #[unsafe(no_mangle)]
 extern "C" fn jspi_rs_enter(sp: u32) -> u64 {
+    // SAFETY: a plain word in `jspi_api.c`, written only by the shim's
+    // `jspi_call_enter`/`jspi_call_leave`, which are not running now.
+    let in_plain_call = unsafe { core::ptr::read(core::ptr::addr_of!(jspi_plain_calls)) } != 0;
     // SAFETY: called once per hook from the shim; no reference outlives this call.
-    match unsafe { state() }.enter(sp) {
+    match unsafe { state() }.enter_within(sp, in_plain_call) {
         Ok((id, new_sp)) => pack(id, new_sp),
         Err(e) => {
             record("jspi_task_enter", e);
@@ -184,13 +233,13 @@ extern "C" fn jspi_rs_enter(sp: u32) -> u64 {
 #[unsafe(no_mangle)]
 extern "C" fn jspi_rs_leave(id: u32) -> u64 {
     // SAFETY: as in `jspi_rs_enter`.
-    unsafe { state() }.leave(id).map_or(0, |sp| pack(1, sp))
+    pack_hook("jspi_task_leave", unsafe { state() }.leave(id))
 }
 
 #[unsafe(no_mangle)]
 extern "C" fn jspi_rs_done(id: u32) -> u64 {
     // SAFETY: as in `jspi_rs_enter`.
-    unsafe { state() }.done(id).map_or(0, |sp| pack(1, sp))
+    pack_hook("jspi_task_done", unsafe { state() }.done(id))
 }
 
 #[unsafe(no_mangle)]

@@ -8,6 +8,9 @@
 //! resume. Bytes copied per round trip come from the state's own counters, computed
 //! once outside the timed loop (printed as `bytes/rt` lines that `cargo xtask bench`
 //! reads).
+//!
+//! `done/1023`: the cost of one `done` (the host's `jspi_task_done`) while 1,023 lazy
+//! tasks are suspended with live bytes, at pseudo-random positions of the live list.
 
 #![expect(
     missing_docs,
@@ -51,7 +54,7 @@ impl Bench {
         let (id, place) = self.state.enter(self.sp).expect("enter");
         let (_, sp) = self.state.suspend(place - size).expect("suspend");
         self.sp = sp;
-        if let Some(sp) = self.state.leave(id) {
+        if let Some(sp) = self.state.leave(id).expect("leave") {
             self.sp = sp;
         }
         (id, place)
@@ -68,7 +71,7 @@ impl Bench {
     fn finish(&mut self, id: TaskId, stop: u32) {
         self.state.resume(id, self.sp).expect("resume");
         self.sp = stop;
-        if let Some(sp) = self.state.done(id) {
+        if let Some(sp) = self.state.done(id).expect("done") {
             self.sp = sp;
         }
     }
@@ -160,5 +163,81 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(stack_state, benches);
+/// Live tasks in the `done` benchmark (one record is left free for replacements).
+const DONE_LIVE: usize = 1023;
+/// Tasks ended per timed batch; the same number are started again, untimed.
+const DONE_BATCH: usize = 64;
+
+/// `done` with about 1,023 live tasks: each batch ends `DONE_BATCH` tasks picked by a
+/// xorshift (timed), then starts as many replacements (untimed), so the live list stays
+/// between 959 and 1,023 tasks.
+fn done_bench(c: &mut Criterion) {
+    type Big = StackState<VecMemory, 1024>;
+    // 16 bytes per task; room for many replacements before a flush would empty the list.
+    let stack: u32 = 32 << 20;
+    let new_state = || {
+        let config = Config {
+            stack_low: 0,
+            stack_high: stack,
+            min_task_stack: 64,
+            max_tasks: 1024,
+            heap: HeapSource::Grow,
+        };
+        Big::new(
+            VecMemory::new(stack as usize, 1 << 30),
+            Strategy::Lazy,
+            config,
+        )
+    };
+    let start = |state: &mut Big, sp: &mut u32| -> TaskId {
+        let (id, place) = state.enter(*sp).expect("enter");
+        let (_, parked) = state.suspend(place - 16).expect("suspend");
+        *sp = state.leave(id).expect("leave").unwrap_or(parked);
+        id
+    };
+    let mut group = c.benchmark_group("stack_state");
+    group
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_millis(500))
+        .sample_size(10);
+    group.bench_function(BenchmarkId::new("done", DONE_LIVE), |b| {
+        b.iter_custom(|iters| {
+            // Setup: the state and its 1,023 suspended tasks, outside the timing.
+            let mut state = new_state();
+            let mut sp = stack;
+            let mut live: Vec<TaskId> =
+                (0..DONE_LIVE).map(|_| start(&mut state, &mut sp)).collect();
+            let mut x = 0x9E37_79B9_7F4A_7C15u64;
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let batch = left.min(DONE_BATCH as u64) as usize;
+                let picked: Vec<TaskId> = (0..batch)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        live.swap_remove((x % live.len() as u64) as usize)
+                    })
+                    .collect();
+                let begin = Instant::now();
+                for &id in &picked {
+                    if let Some(parked) = state.done(black_box(id)).expect("done") {
+                        sp = parked;
+                    }
+                }
+                total += begin.elapsed();
+                for _ in 0..batch {
+                    live.push(start(&mut state, &mut sp));
+                }
+                left -= batch as u64;
+            }
+            black_box(&state);
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(stack_state, benches, done_bench);
 criterion_main!(stack_state);

@@ -57,14 +57,19 @@
 //! ## Invariants (lazy)
 //!
 //! 1. Live (not evicted) bytes of different suspended tasks never overlap; the *live
-//!    list* holds the tasks with live bytes, highest first, so the lowest is last.
+//!    list* holds each suspended task with live bytes once, highest first, so the
+//!    lowest is last. It is doubly linked through the task records (`live.rs`): a task
+//!    leaves it in constant time when it resumes or is dropped, wherever it is, which
+//!    matters for tasks with empty ranges, which share one address.
 //! 2. Whenever code that is not a task runs (the host's top level, a synchronous
 //!    export), `__stack_pointer` is at or below every live byte, so that code cannot
 //!    overwrite them.
 //! 3. At the host's top level no synchronous frames exist, and the stack pointer is
-//!    `parked`; a hook that sees exactly `parked` with no segment running is at top
-//!    level and may place the task anywhere, otherwise it is nested inside a
-//!    synchronous call and must place it below the caller's frames. A nested task's
+//!    `parked`; a hook that sees exactly `parked` with no segment running and no plain
+//!    call running ([`StackState::enter_within`]) is at top level and may place the
+//!    task anywhere, otherwise it is nested inside a synchronous call and must place
+//!    it below the caller's frames. (The stack pointer alone cannot tell: an export
+//!    that keeps nothing on the shadow stack calls out with it exactly at `parked`.) A nested task's
 //!    caller will pop its frames and reuse the space, so a nested first segment that
 //!    suspends saves its own bytes at once.
 //!
@@ -76,6 +81,30 @@
 //! many tasks come and go. A nested task with no room gets [`Error::CannotFit`]; more
 //! tasks alive than `max_tasks` gets [`Error::TooManyTasks`]. Overlap is never silent:
 //! either the bytes were evicted first, or the task does not start.
+//!
+//! ## The room below
+//!
+//! `min_task_stack` is a guarantee, and the only one: a task, or a plain call the host
+//! makes at top level, may rely on that many bytes below where it starts. Under lazy
+//! the start is just below the lowest live byte, so what lies beyond the room depends
+//! on which tasks happen to be suspended; under eager every top-level task and call
+//! starts at `stack_high`. Code that needs more (a 60 KB buffer, a deep recursion
+//! before the first await) must be given more room: the guest library takes it from
+//! the link (`JSPI_MIN_TASK_STACK` in `jspi.h`) or from `jspi_configure`. Going past
+//! the room is not checked on every frame (compiled code moves the stack pointer
+//! itself), but where it shows, it is named: a task that suspends with its stack
+//! pointer outside `[stack_low, stop)` gets [`Error::OutsideRoom`], and a task entered
+//! while a dead call's pointer is still outside the stack gets
+//! [`Error::StackPointerOutside`].
+//!
+//! ## Ids
+//!
+//! A [`TaskId`] packs a record index and that record's generation, bumped at every
+//! reuse; records are reused oldest-freed first. Every hook checks it: an id that
+//! names no task of this instance (made up, or stale) is refused with
+//! [`Error::UnknownTask`] and changes nothing, and a task ended while suspended cannot
+//! resume ([`Error::TaskEnded`]). See [`StackState::done`] for which ended ids are still
+//! accepted.
 
 #![no_std]
 #![cfg_attr(not(test), warn(missing_docs))]
@@ -83,17 +112,25 @@
 #[cfg(any(test, feature = "sim"))]
 extern crate alloc;
 
+#[cfg(any(test, feature = "sim"))]
+mod check;
+mod error;
 mod heap;
+mod live;
 mod memory;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+mod stats;
 
 pub use heap::{Block, Heap, HeapSource};
 pub use memory::Memory;
 #[cfg(any(test, feature = "sim"))]
 pub use memory::VecMemory;
 
-use core::fmt;
+pub use error::Error;
+pub use stats::Stats;
+
+use live::LiveList;
 
 /// How suspended tasks' bytes are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,135 +161,6 @@ pub struct Config {
 /// A task, as the host sees it: index and generation packed in one `u32`, never 0.
 pub type TaskId = u32;
 
-/// What went wrong. Every error leaves the state consistent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// A nested task needs `needed` bytes of stack but only `available` are left.
-    CannotFit {
-        /// `min_task_stack`.
-        needed: u32,
-        /// Bytes between the caller's stack pointer and `stack_low`.
-        available: u32,
-    },
-    /// `limit` tasks are already alive.
-    TooManyTasks {
-        /// The configured limit.
-        limit: u32,
-    },
-    /// Tasks started from synchronous calls inside tasks nest deeper than supported.
-    NestedTooDeep,
-    /// A suspend outside any task: the export was called plainly, or started with
-    /// `WebAssembly.promising` but without the task hooks.
-    NotInTask,
-    /// Saved bytes need `bytes` more bytes and memory cannot grow.
-    OutOfMemory {
-        /// The block size that could not be had.
-        bytes: u32,
-    },
-    /// An id that names no live task.
-    UnknownTask(TaskId),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Error::CannotFit { needed, available } => write!(
-                f,
-                "a task needs {needed} bytes of shadow stack but only {available} are left below the calling frames"
-            ),
-            Error::TooManyTasks { limit } => {
-                write!(f, "too many tasks alive at once (the limit is {limit})")
-            }
-            Error::NestedTooDeep => {
-                write!(f, "tasks started from synchronous calls nest too deeply")
-            }
-            Error::NotInTask => write!(
-                f,
-                "cannot suspend: no task is running: the export was called plainly, or started \
-                 with WebAssembly.promising but without the task hooks jspi_task_enter/leave/done \
-                 (start it with the host library's promising or spawn, which run them; \
-                 jspi_can_suspend() tells beforehand)"
-            ),
-            Error::OutOfMemory { bytes } => write!(
-                f,
-                "out of memory for saved stack bytes: no room for {bytes} more (memory.grow failed, or the configured region is full)"
-            ),
-            Error::UnknownTask(id) => write!(f, "no live task has id {id:#x}"),
-        }
-    }
-}
-
-/// Counters for hosts and benchmarks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C)]
-pub struct Stats {
-    /// Bytes copied from the stack into saved blocks.
-    pub bytes_saved: u64,
-    /// Bytes copied from saved blocks back to the stack.
-    pub bytes_restored: u64,
-    /// Times another task's bytes were evicted (lazy) or a whole range saved (eager).
-    pub evictions: u64,
-    /// Tasks alive now.
-    pub live_tasks: u64,
-    /// Most saved bytes held at once.
-    pub peak_saved_bytes: u64,
-    /// Saved bytes held now.
-    pub saved_bytes: u64,
-    /// Suspends so far.
-    pub suspends: u64,
-    /// Resumes so far.
-    pub resumes: u64,
-    /// Tasks entered so far.
-    pub tasks_entered: u64,
-    /// Most tasks alive at once.
-    pub peak_live_tasks: u64,
-    /// Bytes the allocator obtained from memory growth or its region.
-    pub heap_reserved_bytes: u64,
-}
-
-impl Stats {
-    const ZERO: Stats = Stats {
-        bytes_saved: 0,
-        bytes_restored: 0,
-        evictions: 0,
-        live_tasks: 0,
-        peak_saved_bytes: 0,
-        saved_bytes: 0,
-        suspends: 0,
-        resumes: 0,
-        tasks_entered: 0,
-        peak_live_tasks: 0,
-        heap_reserved_bytes: 0,
-    };
-
-    /// The counter numbered `which` in field order (the order `jspi_stat` uses), or
-    /// `None` past the last.
-    pub fn get(&self, which: u32) -> Option<u64> {
-        let mut copy = *self;
-        copy.get_mut(which).map(|counter| *counter)
-    }
-
-    /// The counter numbered `which`, to set: how a host fills a `Stats` from
-    /// `jspi_stat(0)`, `jspi_stat(1)`, ... until this gives `None`. The one place that
-    /// lists the fields in `jspi_stat` order.
-    pub fn get_mut(&mut self, which: u32) -> Option<&mut u64> {
-        Some(match which {
-            0 => &mut self.bytes_saved,
-            1 => &mut self.bytes_restored,
-            2 => &mut self.evictions,
-            3 => &mut self.live_tasks,
-            4 => &mut self.peak_saved_bytes,
-            5 => &mut self.saved_bytes,
-            6 => &mut self.suspends,
-            7 => &mut self.resumes,
-            8 => &mut self.tasks_entered,
-            9 => &mut self.peak_live_tasks,
-            10 => &mut self.heap_reserved_bytes,
-            _ => return None,
-        })
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TaskState {
     Free,
@@ -272,6 +180,12 @@ struct Task {
     buf: Option<Block>,
     /// Saved bytes currently held for this task (for the counters).
     saved: u32,
+    /// The task of this generation ended without [`StackState::done`] yet (it died or
+    /// returned in a segment, and `leave` or a later hook dropped it).
+    unreported: bool,
+    /// The same for the previous generation, when this record was reused before that
+    /// task's `done` came.
+    prev_unreported: bool,
 }
 
 impl Task {
@@ -283,7 +197,21 @@ impl Task {
         evicted_hi: 0,
         buf: None,
         saved: 0,
+        unreported: false,
+        prev_unreported: false,
     };
+}
+
+/// What a task id names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lookup {
+    /// A task that is alive (running or suspended), by index.
+    Alive(u16),
+    /// The exact id of a task that has ended; `previous` when its record has been
+    /// reused once since, before its `done` came.
+    Ended { index: u16, previous: bool },
+    /// Nothing this instance handed out, or a task whose record was reused.
+    Unknown,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -306,15 +234,17 @@ pub struct StackState<M: Memory, const N: usize> {
     strategy: Strategy,
     config: Config,
     tasks: [Task; N],
-    /// Indices of free records (a stack), so entering is O(1).
+    /// Indices of free records, a ring taken from `free_head` and given back at its
+    /// end, so entering is O(1) and a record is reused as late as possible (which keeps
+    /// the exact ids of tasks that ended recognizable for longer, see `done`).
     free: [u16; N],
+    free_head: usize,
     nfree: usize,
     live_count: u32,
     segments: [Segment; MAX_NESTING],
     depth: usize,
-    /// Lazy: indices of tasks with live bytes, highest address first.
-    live: [u16; N],
-    nlive: usize,
+    /// Lazy: the tasks with live bytes, highest address first.
+    live: LiveList<N>,
     parked: u32,
     heap: Heap,
     stats: Stats,
@@ -329,8 +259,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         let mut free = [0u16; N];
         let mut i = 0;
         while i < N {
-            // Highest index first, so that index 0 is handed out first.
-            free[i] = (N - 1 - i) as u16;
+            free[i] = i as u16;
             i += 1;
         }
         let mut state = Self {
@@ -339,6 +268,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             config,
             tasks: [Task::FREE; N],
             free,
+            free_head: 0,
             nfree: N,
             live_count: 0,
             segments: [Segment {
@@ -348,8 +278,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
                 first: false,
             }; MAX_NESTING],
             depth: 0,
-            live: [0; N],
-            nlive: 0,
+            live: LiveList::new(),
             parked: 0,
             heap: Heap::new(config.heap),
             stats: Stats::ZERO,
@@ -427,29 +356,83 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         self.heap.in_use_bytes()
     }
 
+    /// Entries on the lazy live list (for tests of its bookkeeping).
+    #[cfg(test)]
+    fn live_len(&self) -> usize {
+        self.live.len()
+    }
+
     fn id_of(&self, index: u16) -> TaskId {
         (u32::from(self.tasks[index as usize].generation) << 16) | (u32::from(index) + 1)
     }
 
-    fn index_of(&self, id: TaskId) -> Option<u16> {
-        let index = (id & 0xffff).checked_sub(1)? as usize;
-        let task = self.tasks.get(index)?;
-        (task.state != TaskState::Free && u32::from(task.generation) == id >> 16)
-            .then_some(index as u16)
+    fn lookup(&self, id: TaskId) -> Lookup {
+        let Some(index) = (id & 0xffff).checked_sub(1) else {
+            return Lookup::Unknown;
+        };
+        let Some(task) = self.tasks.get(index as usize) else {
+            return Lookup::Unknown;
+        };
+        let (index, generation) = (index as u16, id >> 16);
+        if generation == 0 {
+            // Generations start at 1: no id has 0.
+            return Lookup::Unknown;
+        }
+        if u32::from(task.generation) == generation {
+            return match task.state {
+                TaskState::Free => Lookup::Ended {
+                    index,
+                    previous: false,
+                },
+                _ => Lookup::Alive(index),
+            };
+        }
+        let previous = match task.generation {
+            // A record never used: no previous generation (no id has generation 0).
+            0 => 0,
+            1 => u16::MAX,
+            g => g - 1,
+        };
+        if task.prev_unreported && u32::from(previous) == generation {
+            return Lookup::Ended {
+                index,
+                previous: true,
+            };
+        }
+        Lookup::Unknown
     }
 
     /// A promising task is about to start; `sp` is the caller's stack pointer. Returns
-    /// the task's id and the stack pointer it must start with.
+    /// the task's id and the stack pointer it must start with. The same as
+    /// [`Self::enter_within`] with no plain call running.
     pub fn enter(&mut self, sp: u32) -> Result<(TaskId, u32), Error> {
+        self.enter_within(sp, false)
+    }
+
+    /// [`Self::enter`], told whether the host is inside a plain call (between
+    /// `jspi_call_enter` and `jspi_call_leave`). A task started from there is nested
+    /// in that call even when the stack pointer is the parked one, as it is when the
+    /// calling export keeps nothing on the shadow stack: placed as if at top level it
+    /// would leave live bytes above the stack pointer that `jspi_call_leave` puts back.
+    pub fn enter_within(&mut self, sp: u32, in_plain_call: bool) -> Result<(TaskId, u32), Error> {
         if self.depth == MAX_NESTING {
             return Err(Error::NestedTooDeep);
+        }
+        if self.strategy != Strategy::None
+            && (sp < self.config.stack_low || sp > self.config.stack_high)
+        {
+            return Err(Error::StackPointerOutside {
+                sp,
+                stack_low: self.config.stack_low,
+                stack_high: self.config.stack_high,
+            });
         }
         if self.live_count >= self.config.max_tasks {
             return Err(Error::TooManyTasks {
                 limit: self.config.max_tasks,
             });
         }
-        let top_level = self.depth == 0 && sp == self.parked;
+        let top_level = self.depth == 0 && sp == self.parked && !in_plain_call;
         let place = match self.strategy {
             Strategy::None => sp,
             Strategy::Eager | Strategy::Lazy => self.place(sp, top_level)?,
@@ -458,10 +441,13 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             self.nfree > 0,
             "live_count < max_tasks <= N leaves a free record"
         );
+        let index = self.free[self.free_head];
+        self.free_head = (self.free_head + 1) % N;
         self.nfree -= 1;
-        let index = self.free[self.nfree];
         let task = &mut self.tasks[index as usize];
         task.state = TaskState::Running;
+        task.prev_unreported = task.unreported;
+        task.unreported = false;
         task.generation = task.generation.wrapping_add(1).max(1);
         task.start = place;
         task.stop = place;
@@ -514,6 +500,16 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         let seg = self.segments[self.depth - 1];
         let index = seg.task;
         let id = self.id_of(index);
+        let stop = self.tasks[index as usize].stop;
+        if self.strategy != Strategy::None && (sp > stop || sp < self.config.stack_low) {
+            // Its range would be nonsense; saving it could only spread the damage.
+            return Err(Error::OutsideRoom {
+                sp,
+                stop,
+                stack_low: self.config.stack_low,
+                min_task_stack: self.config.min_task_stack,
+            });
+        }
         let new_sp = match self.strategy {
             Strategy::None => sp,
             Strategy::Eager => {
@@ -549,15 +545,32 @@ impl<M: Memory, const N: usize> StackState<M, N> {
 
     /// Task `id` has been resumed; `sp` is the host's stack pointer. Makes the task's
     /// bytes whole and returns the stack pointer it suspended with. On error the task
-    /// is dropped (it cannot run safely) and the caller fails it.
+    /// is dropped (it cannot run safely) and the caller fails it; a task that
+    /// [`Self::done`] already ended gets [`Error::TaskEnded`].
     pub fn resume(&mut self, id: TaskId, sp: u32) -> Result<u32, Error> {
         // Resumes come only from the host's top level: any segment still on the stack
-        // belongs to a task that returned or died without the host saying so yet.
+        // belongs to a task that returned or died without the host saying so yet. Such
+        // a task may have left the stack pointer anywhere (even wrapped, past the
+        // bottom), so the host's is then where top-level code belongs.
+        let dead = self.depth > 0;
         self.drop_dead_segments();
-        let index = self.index_of(id).ok_or(Error::UnknownTask(id))?;
-        if self.tasks[index as usize].state != TaskState::Suspended {
-            return Err(Error::UnknownTask(id));
-        }
+        let index = match self.lookup(id) {
+            Lookup::Alive(index) if self.tasks[index as usize].state == TaskState::Suspended => {
+                index
+            }
+            Lookup::Ended { .. } => return Err(Error::TaskEnded(id)),
+            _ => return Err(Error::UnknownTask(id)),
+        };
+        let sp = match self.strategy {
+            Strategy::Eager | Strategy::Lazy if dead => match self.park() {
+                Ok(parked) => parked,
+                Err(e) => {
+                    self.drop_task(index);
+                    return Err(e);
+                }
+            },
+            _ => sp,
+        };
         self.stats.resumes += 1;
         let result = match self.strategy {
             Strategy::None => Ok(sp),
@@ -585,12 +598,29 @@ impl<M: Memory, const N: usize> StackState<M, N> {
 
     /// The first segment of task `id` has returned control to the host. Returns the
     /// stack pointer to set if the task ended in that segment (it returned or died),
-    /// `None` if it suspended (or is unknown).
-    pub fn leave(&mut self, id: TaskId) -> Option<u32> {
-        let index = self.index_of(id)?;
-        let pos = self.segments[..self.depth]
+    /// `None` if it suspended, or if it already ended (a repeated `leave`, or one after
+    /// [`Self::done`]).
+    ///
+    /// Fails, changing nothing, for an id this instance did not hand out
+    /// ([`Error::UnknownTask`]) and for a task running a resumed segment
+    /// ([`Error::LeaveInsideTask`]: only guest code inside it can be calling). A call
+    /// from guest code inside the task's *first* segment cannot be told apart from the
+    /// host's call after that segment died, and ends the task.
+    pub fn leave(&mut self, id: TaskId) -> Result<Option<u32>, Error> {
+        let index = match self.lookup(id) {
+            Lookup::Alive(index) => index,
+            Lookup::Ended { .. } => return Ok(None),
+            Lookup::Unknown => return Err(Error::UnknownTask(id)),
+        };
+        let Some(pos) = self.segments[..self.depth]
             .iter()
-            .rposition(|s| s.task == index && s.first)?;
+            .rposition(|s| s.task == index && s.first)
+        else {
+            return match self.tasks[index as usize].state {
+                TaskState::Running => Err(Error::LeaveInsideTask(id)),
+                _ => Ok(None),
+            };
+        };
         let seg = self.segments[pos];
         // Segments above it are tasks nested inside it that died with it.
         while self.depth > pos {
@@ -598,33 +628,63 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             let task = self.segments[self.depth].task;
             self.drop_task(task);
         }
-        match self.strategy {
+        Ok(match self.strategy {
             // The baseline never moves the stack pointer.
             Strategy::None => None,
             _ if seg.top_level => Some(self.park().unwrap_or(seg.outer_sp)),
             _ => Some(seg.outer_sp),
-        }
+        })
     }
 
     /// Task `id`'s promise settled; called from the host's top level. Drops whatever
-    /// the task still holds. Returns the stack pointer to set, or `None` to leave it.
-    /// Unknown (already dropped) ids are ignored.
-    pub fn done(&mut self, id: TaskId) -> Option<u32> {
+    /// the task still holds (a suspended task, even one partly evicted, is ended: it
+    /// must not resume after this), and every segment still on the stack, which at top
+    /// level can only belong to tasks that died. Returns the stack pointer to set, or
+    /// `None` to leave it.
+    ///
+    /// Idempotent for the exact id of a task that already ended: `leave` drops a task
+    /// that ended in its first segment, and the host's `done` comes later. Such an id
+    /// is recognized while its record has not been reused, and after one reuse if its
+    /// `done` had not come yet; records are reused in FIFO order, so that takes more
+    /// than `max_tasks` tasks entered in between. Any other id fails with
+    /// [`Error::UnknownTask`] and changes nothing: a made-up id, or the id of a task
+    /// whose record was reused (a stale one).
+    ///
+    /// A call from guest code inside a running task (instead of the host's top level)
+    /// with a valid id cannot be told apart from the host's call after that task
+    /// died: it ends the running task.
+    pub fn done(&mut self, id: TaskId) -> Result<Option<u32>, Error> {
+        let target = match self.lookup(id) {
+            Lookup::Alive(index) => Some(index),
+            Lookup::Ended { index, previous } => {
+                let task = &mut self.tasks[index as usize];
+                if previous {
+                    task.prev_unreported = false;
+                } else {
+                    task.unreported = false;
+                }
+                None
+            }
+            Lookup::Unknown => return Err(Error::UnknownTask(id)),
+        };
         // At top level no segment can still be running.
         self.drop_dead_segments();
-        if let Some(index) = self.index_of(id) {
+        if let Some(index) = target {
+            // It may have been one of the dead segments: dropping again does nothing.
             self.drop_task(index);
+            self.tasks[index as usize].unreported = false;
         }
-        match self.strategy {
+        Ok(match self.strategy {
             Strategy::None => None,
             _ => self.park().ok(),
-        }
+        })
     }
 
     /// The host is at its top level: no guest code of this instance runs (a pooled
     /// worker resumed from the event loop, about to take a task). Drops the segments
-    /// of tasks that died without their hooks yet and returns the stack pointer for
-    /// the top level, as [`Self::done`] does, or `None` to leave it.
+    /// of tasks that died without their hooks yet (their `leave` and `done` are
+    /// accepted later, as after a `done` of another task) and returns the stack
+    /// pointer for the top level, as [`Self::done`] does, or `None` to leave it.
     pub fn top_level(&mut self) -> Option<u32> {
         self.drop_dead_segments();
         match self.strategy {
@@ -646,10 +706,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         if task.state == TaskState::Free {
             return;
         }
-        if let Some(pos) = self.live[..self.nlive].iter().position(|&t| t == index) {
-            self.live.copy_within(pos + 1..self.nlive, pos);
-            self.nlive -= 1;
-        }
+        self.live.remove(index);
         if let Some(block) = task.buf {
             self.heap.free(&mut self.mem, block);
         }
@@ -657,9 +714,11 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         self.tasks[index as usize] = Task {
             state: TaskState::Free,
             generation: task.generation,
+            unreported: true,
+            prev_unreported: task.prev_unreported,
             ..Task::FREE
         };
-        self.free[self.nfree] = index;
+        self.free[(self.free_head + self.nfree) % N] = index;
         self.nfree += 1;
         self.live_count -= 1;
         self.stats.live_tasks = u64::from(self.live_count);
@@ -672,9 +731,9 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             self.parked = self.config.stack_high;
             return Ok(self.parked);
         }
-        let lowest = match self.nlive {
-            0 => self.config.stack_high,
-            n => self.tasks[self.live[n - 1] as usize].evicted_hi,
+        let lowest = match self.live.bottom() {
+            None => self.config.stack_high,
+            Some(index) => self.tasks[index as usize].evicted_hi,
         };
         self.parked = if lowest.saturating_sub(self.config.stack_low) >= self.config.min_task_stack
         {
@@ -688,27 +747,27 @@ impl<M: Memory, const N: usize> StackState<M, N> {
 
     /// Evicts every live byte.
     fn flush(&mut self) -> Result<(), Error> {
-        while self.nlive > 0 {
-            let index = self.live[self.nlive - 1];
+        while let Some(index) = self.live.bottom() {
             let stop = self.tasks[index as usize].stop;
             self.evict(index, stop)?;
-            self.nlive -= 1;
+            self.live.remove(index);
         }
         Ok(())
     }
 
-    /// Lazy, before task `index` runs: evict every other task's live bytes below its
-    /// `stop`, and take it off the live list.
+    /// Lazy, before task `index` runs: take it off the live list, wherever it is, and
+    /// evict every other task's live bytes below its `stop`.
+    ///
+    /// The task leaves the list by its own links, not by being met while walking up
+    /// from the bottom: tasks with empty ranges share addresses, so an empty task of
+    /// another's can sit below the resuming one and end the walk first (issue 12).
     fn make_room_below(&mut self, index: u16) -> Result<(), Error> {
+        self.live.remove(index);
         let stop = self.tasks[index as usize].stop;
-        while self.nlive > 0 {
-            let other = self.live[self.nlive - 1];
-            if other == index {
-                self.nlive -= 1;
-                break;
-            }
+        while let Some(other) = self.live.bottom() {
             let o = self.tasks[other as usize];
             if o.evicted_hi >= stop {
+                // Entries from here up are at or above `stop` (the list's order).
                 break;
             }
             self.evict(other, stop.min(o.stop))?;
@@ -716,7 +775,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
                 // Straddles `stop`: its upper part stays live, and it stays lowest.
                 break;
             }
-            self.nlive -= 1;
+            self.live.remove(other);
         }
         Ok(())
     }
@@ -774,236 +833,14 @@ impl<M: Memory, const N: usize> StackState<M, N> {
 
     fn live_push(&mut self, index: u16) {
         debug_assert!(
-            self.nlive == 0
-                || self.tasks[self.live[self.nlive - 1] as usize].evicted_hi
-                    >= self.tasks[index as usize].stop,
+            self.live.bottom().is_none_or(|lowest| {
+                self.tasks[lowest as usize].evicted_hi >= self.tasks[index as usize].stop
+            }),
             "a suspending task's bytes must be the lowest live ones"
         );
-        self.live[self.nlive] = index;
-        self.nlive += 1;
+        self.live.push_bottom(index);
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state(strategy: Strategy) -> StackState<VecMemory, 16> {
-        let config = Config {
-            stack_low: 0,
-            stack_high: 4096,
-            min_task_stack: 512,
-            max_tasks: 8,
-            heap: HeapSource::Grow,
-        };
-        StackState::new(VecMemory::new(4096, 1 << 20), strategy, config)
-    }
-
-    #[test]
-    fn stats_ids_name_every_field_once() {
-        let mut stats = Stats::default();
-        let mut which = 0;
-        while let Some(counter) = stats.get_mut(which) {
-            *counter = 100 + u64::from(which);
-            which += 1;
-        }
-        assert_eq!(
-            which as usize * 8,
-            core::mem::size_of::<Stats>(),
-            "every field has an id"
-        );
-        assert_eq!(stats.bytes_saved, 100);
-        assert_eq!(stats.heap_reserved_bytes, 110);
-        assert!((0..which).all(|i| stats.get(i) == Some(100 + u64::from(i))));
-        assert_eq!(stats.get(which), None);
-    }
-
-    #[test]
-    fn lifo_lazy_copies_nothing_and_places_tasks_below_each_other() {
-        let mut s = state(Strategy::Lazy);
-        let (a, a_sp) = s.enter(4096).unwrap();
-        assert_eq!(a_sp, 4096);
-        let (_, parked) = s.suspend(4000).unwrap();
-        assert_eq!(parked, 4000, "the host runs below A's live bytes");
-        let (b, b_sp) = s.enter(parked).unwrap();
-        assert_eq!(b_sp, 4000, "B is placed below A");
-        let (_, parked) = s.suspend(3900).unwrap();
-        assert_eq!(parked, 3900);
-        // LIFO: B resumes and ends, then A.
-        assert_eq!(s.resume(b, parked).unwrap(), 3900);
-        s.done(b);
-        assert_eq!(s.resume(a, 4000).unwrap(), 4000);
-        assert_eq!(
-            s.done(a),
-            Some(4096),
-            "with nothing live the host is back at the top"
-        );
-        let st = s.stats();
-        assert_eq!(
-            (st.bytes_saved, st.bytes_restored, st.live_tasks),
-            (0, 0, 0)
-        );
-    }
-
-    #[test]
-    fn fifo_lazy_evicts_exactly_the_overlapped_task() {
-        let mut s = state(Strategy::Lazy);
-        let (a, _) = s.enter(4096).unwrap();
-        let (_, p) = s.suspend(4000).unwrap();
-        let (b, _) = s.enter(p).unwrap();
-        let (_, p) = s.suspend(3900).unwrap();
-        // A resumes first: B (below A's stop) must be saved, 100 bytes.
-        assert_eq!(s.resume(a, p).unwrap(), 4000);
-        assert_eq!(s.stats().bytes_saved, 100);
-        s.done(a);
-        assert_eq!(s.resume(b, 4096).unwrap(), 3900);
-        assert_eq!(s.stats().bytes_restored, 100);
-        s.done(b);
-        assert_eq!(s.heap_in_use(), 0, "saved bytes are freed when tasks end");
-    }
-
-    #[test]
-    fn lazy_evicts_only_the_part_below_a_straddled_stop() {
-        let mut s = state(Strategy::Lazy);
-        let (a, _) = s.enter(4096).unwrap();
-        let (_, p) = s.suspend(4000).unwrap();
-        let (b, b_stop) = s.enter(p).unwrap();
-        assert_eq!(b_stop, 4000);
-        let (_, p) = s.suspend(3800).unwrap();
-        // A resumes and suspends deeper, over B's old range: B is saved whole (200).
-        s.resume(a, p).unwrap();
-        let (_, p) = s.suspend(3950).unwrap();
-        assert_eq!(p, 3950);
-        assert_eq!(s.stats().bytes_saved, 200);
-        // B resumes: only A's bytes below B's stop, [3950, 4000), are in its way.
-        assert_eq!(s.resume(b, p).unwrap(), 3800);
-        let st = s.stats();
-        assert_eq!((st.bytes_saved, st.bytes_restored), (250, 200));
-        assert_eq!(
-            s.done(b),
-            Some(4000),
-            "A's upper part is still live above 4000"
-        );
-        assert_eq!(s.resume(a, 4000).unwrap(), 3950);
-        assert_eq!(
-            s.stats().bytes_restored,
-            250,
-            "only A's evicted 50 bytes come back"
-        );
-        s.done(a);
-        assert_eq!(s.stats().saved_bytes, 0);
-    }
-
-    #[test]
-    fn eager_copies_the_whole_range_every_time() {
-        let mut s = state(Strategy::Eager);
-        let (a, _) = s.enter(4096).unwrap();
-        let (_, p) = s.suspend(4000).unwrap();
-        assert_eq!(p, 4096, "eager gives the range back at once");
-        assert_eq!(s.resume(a, p).unwrap(), 4000);
-        let st = s.stats();
-        assert_eq!((st.bytes_saved, st.bytes_restored), (96, 96));
-    }
-
-    #[test]
-    fn suspending_outside_a_task_names_the_fix() {
-        let mut s = state(Strategy::Lazy);
-        let err = s.suspend(4096).unwrap_err();
-        assert_eq!(err, Error::NotInTask);
-        let text = alloc::format!("{err}");
-        assert!(text.contains("WebAssembly.promising"), "{text}");
-        assert!(!s.can_suspend());
-    }
-
-    #[test]
-    fn limits_give_errors_and_leave_state_usable() {
-        let mut s = state(Strategy::Lazy);
-        let mut ids = alloc::vec::Vec::new();
-        let mut sp = 4096;
-        for _ in 0..8 {
-            let (id, at) = s.enter(sp).unwrap();
-            ids.push(id);
-            sp = s.suspend(at - 16).unwrap().1;
-        }
-        assert_eq!(s.enter(sp), Err(Error::TooManyTasks { limit: 8 }));
-        s.done(ids.pop().unwrap());
-        // A synchronous call running deep in the stack cannot fit a nested task.
-        s.resume(ids[6], 4096).unwrap();
-        assert_eq!(
-            s.enter(100),
-            Err(Error::CannotFit {
-                needed: 512,
-                available: 100
-            })
-        );
-        for id in ids {
-            s.done(id);
-        }
-        assert_eq!(s.stats().live_tasks, 0);
-        assert!(
-            s.enter(4096).is_ok(),
-            "a fresh task starts after the errors"
-        );
-    }
-
-    #[test]
-    fn a_task_that_dies_in_its_first_segment_leaves_nothing() {
-        let mut s = state(Strategy::Lazy);
-        let (a, _) = s.enter(4096).unwrap();
-        // It traps with the stack pointer deep down; the host's leave restores it.
-        assert_eq!(s.leave(a), Some(4096));
-        assert!(!s.can_suspend());
-        assert_eq!(s.stats().live_tasks, 0);
-        assert_eq!(s.done(a), Some(4096), "done after leave is harmless");
-    }
-
-    #[test]
-    fn configuration_is_checked_and_a_region_heap_runs_out_cleanly() {
-        let mut s = state(Strategy::Eager);
-        let bad = Config {
-            min_task_stack: 1 << 20,
-            ..*s.config()
-        };
-        assert!(s.configure(bad).is_err());
-        let overlapping = Config {
-            heap: HeapSource::Region { start: 16, end: 64 },
-            ..*s.config()
-        };
-        assert!(s.configure(overlapping).is_err());
-        // 4 KiB of stack, saved bytes in a 128-byte region beyond it.
-        s.memory_mut().grow(256).unwrap();
-        let region = Config {
-            heap: HeapSource::Region {
-                start: 4096,
-                end: 4224,
-            },
-            ..*s.config()
-        };
-        s.configure(region).unwrap();
-        let (a, _) = s.enter(4096).unwrap();
-        assert!(
-            s.configure(region).is_err(),
-            "no reconfiguration with a task alive"
-        );
-        s.suspend(4000).unwrap();
-        s.resume(a, 4096).unwrap();
-        // 200 bytes do not fit in the region: a clear error, and the task is not kept.
-        assert_eq!(s.suspend(3896), Err(Error::OutOfMemory { bytes: 200 }));
-        s.done(a);
-        assert_eq!((s.stats().live_tasks, s.heap_in_use()), (0, 0));
-        let (b, _) = s.enter(4096).unwrap();
-        assert!(s.suspend(4032).is_ok(), "a fresh task afterwards works");
-        s.done(b);
-    }
-
-    #[test]
-    fn stale_ids_are_rejected() {
-        let mut s = state(Strategy::Eager);
-        let (a, _) = s.enter(4096).unwrap();
-        s.suspend(4000).unwrap();
-        s.done(a);
-        assert_eq!(s.resume(a, 4096), Err(Error::UnknownTask(a)));
-        let (b, _) = s.enter(4096).unwrap();
-        assert_ne!(a, b, "a reused record gets a new generation");
-    }
-}
+mod tests;

@@ -1,17 +1,25 @@
 //! A simulator of C code on a shadow stack, driven by schedules, that checks every
-//! suspended task's frames after every resume.
+//! suspended task's frames after every resume and the state's bookkeeping after every
+//! step.
 //!
 //! It plays both sides exactly as they behave in a guest: compiled C (a call reads
 //! `__stack_pointer`, moves it down by its frame and writes it back; a return sets it
-//! to the value the call saw on entry; nothing else is restored on resume) and the host
-//! (top-level synchronous calls, promising tasks started at top level or from inside a
-//! synchronous call, promise reactions that report a task's end some time later, and
-//! tasks that die). Every frame is filled with bytes that depend on its task and
-//! position (canaries); after every resume the task checks all its frames.
+//! to the value the call saw on entry; a trap leaves it wherever it was, even wrapped
+//! past the bottom; nothing else is restored on resume) and the host (top-level
+//! synchronous calls bracketed by `jspi_call_enter`/`jspi_call_leave`, promising tasks
+//! started at top level or from inside a synchronous call or a running task, promise
+//! reactions that report a task's end some time later, tasks that die, hooks called
+//! out of order or with bad ids). Every frame is filled with bytes that depend on its
+//! task and position (canaries); after every resume the task checks all its frames.
+//! Code that runs may write anything below its stack pointer: that space is free.
 //!
-//! The same [`Op`] schedules drive the property test and, later, fuzz targets. With
+//! The same [`Op`] schedules drive the property test and the fuzz target. With
 //! [`Strategy::None`] the simulator must find corruption: that is the proof the check
 //! can fail.
+
+mod ops;
+
+pub use ops::*;
 
 use alloc::format;
 use alloc::string::String;
@@ -21,56 +29,13 @@ use crate::{Config, Error, HeapSource, StackState, Strategy, TaskId, VecMemory};
 
 /// Task records the simulated guest has room for.
 pub const CAPACITY: usize = 64;
-
-/// One step of a schedule. Numbers are taken modulo what makes sense, so any values
-/// form a valid schedule (a fuzzer can produce them from raw bytes).
-#[derive(Clone, Debug)]
-pub enum Op {
-    /// The host starts a promising task at top level. Its first segment calls down
-    /// `depth` frames of `size` bytes each, then awaits (or returns, if `exit`).
-    Start {
-        /// Frames to push before the first await (0 to 3).
-        depth: u8,
-        /// Frame size in 16-byte units (1 to 64).
-        size: u8,
-        /// Return instead of awaiting.
-        exit: bool,
-    },
-    /// A pending promise settles and its task resumes: it checks its frames, returns
-    /// from `pop` of them, calls `push` new ones, then awaits again (or finishes).
-    Resume {
-        /// Which suspended task (index modulo their number).
-        which: u8,
-        /// Frames to return from (modulo depth + 1).
-        pop: u8,
-        /// Frames to push (0 to 2).
-        push: u8,
-        /// Frame size in 16-byte units.
-        size: u8,
-        /// Return from everything and finish.
-        exit: bool,
-        /// Die (trap) after pushing, instead of awaiting.
-        trap: bool,
-    },
-    /// A synchronous export called from the host's top level: writes a frame of
-    /// `size` units of garbage below the stack pointer, and returns.
-    SyncCall {
-        /// Frame size in 16-byte units.
-        size: u8,
-    },
-    /// A synchronous export that, from inside its own frame, starts a promising task
-    /// (nested), then calls another function that writes garbage, then returns.
-    NestedStart {
-        /// The synchronous caller's frame size in 16-byte units.
-        outer: u8,
-        /// The nested task's first-segment frame size in units.
-        size: u8,
-        /// The nested task returns instead of awaiting.
-        exit: bool,
-    },
-    /// The host's reaction to the oldest settled task runs (`jspi_task_done`).
-    Reaction,
-}
+/// Bytes of shadow stack in the simulated guest (16 KiB under Miri, where every byte
+/// a schedule writes or checks costs microseconds).
+pub const STACK_BYTES: u32 = if cfg!(miri) { 16 * 1024 } else { 64 * 1024 };
+/// `min_task_stack` in the simulated guest: an eighth of the stack.
+pub const MIN_TASK_STACK: u32 = STACK_BYTES / 8;
+/// Violations kept per run (the first is what matters; later ones often follow it).
+const MAX_REPORTED: usize = 16;
 
 #[derive(Clone, Copy, Debug)]
 struct Frame {
@@ -90,7 +55,8 @@ struct SimTask {
 /// What a run found.
 #[derive(Debug, Default)]
 pub struct Report {
-    /// Descriptions of corrupted frames (empty when every check passed).
+    /// Descriptions of corrupted frames, broken bookkeeping and hooks that answered
+    /// wrongly (empty when every check passed).
     pub corruptions: Vec<String>,
     /// Tasks that could not start (placement or limit errors), with the error.
     pub refused: Vec<Error>,
@@ -100,6 +66,8 @@ pub struct Report {
     pub resumes: u32,
     /// Bytes copied (saved + restored).
     pub bytes_copied: u64,
+    /// Hooks that failed as they should (bad ids, resumes of ended tasks).
+    pub hook_errors: u32,
 }
 
 /// The simulated guest and host.
@@ -110,15 +78,14 @@ pub struct Sim {
     suspended: Vec<SimTask>,
     /// Tasks that ended; the host's reaction (`done`) has not run yet.
     settled: Vec<TaskId>,
+    /// Tasks whose `done` has run: their ids are stale from then on.
+    ended: Vec<TaskId>,
     next_name: u32,
     garbage: u32,
+    /// Plain calls running (`jspi_call_enter` without its `jspi_call_leave` yet).
+    plain_calls: u32,
     report: Report,
 }
-
-/// Bytes of shadow stack in the simulated guest.
-pub const STACK_BYTES: u32 = 64 * 1024;
-/// `min_task_stack` in the simulated guest.
-pub const MIN_TASK_STACK: u32 = 8 * 1024;
 
 fn canary(name: u32, salt: u32, offset: u32) -> u8 {
     let mut x = name.wrapping_mul(0x9e37_79b9) ^ salt.wrapping_mul(0x85eb_ca6b) ^ offset;
@@ -129,7 +96,7 @@ fn canary(name: u32, salt: u32, offset: u32) -> u8 {
 }
 
 impl Sim {
-    /// A guest with a 64 KiB shadow stack at `[0, 64 KiB)` and saved bytes above it.
+    /// A guest with a [`STACK_BYTES`] shadow stack at address 0 and saved bytes above it.
     pub fn new(strategy: Strategy) -> Self {
         let config = Config {
             stack_low: 0,
@@ -144,8 +111,10 @@ impl Sim {
             sp: STACK_BYTES,
             suspended: Vec::new(),
             settled: Vec::new(),
+            ended: Vec::new(),
             next_name: 1,
             garbage: 0x1234_5678,
+            plain_calls: 0,
             report: Report::default(),
         }
     }
@@ -162,7 +131,7 @@ impl Sim {
                 which: 0,
                 pop: 255,
                 push: 0,
-                size: 1,
+                size: 0,
                 exit: true,
                 trap: false,
             });
@@ -178,21 +147,48 @@ impl Sim {
         ];
         for (what, n) in leftovers {
             if n != 0 && self.state.strategy() != Strategy::None {
-                self.report
-                    .corruptions
-                    .push(format!("stale state at the end: {n} {what}"));
+                self.violation(format!("stale state at the end: {n} {what}"));
             }
         }
         self.report.bytes_copied = stats.bytes_saved + stats.bytes_restored;
         self.report
     }
 
-    /// Performs one step.
+    fn violation(&mut self, what: String) {
+        if self.report.corruptions.len() < MAX_REPORTED {
+            self.report.corruptions.push(what);
+        }
+    }
+
+    fn strategy(&self) -> Strategy {
+        self.state.strategy()
+    }
+
+    /// Whether the stack pointer is inside the shadow stack (a trap can leave it
+    /// wrapped past the bottom).
+    fn sane(&self) -> bool {
+        let config = self.state.config();
+        (config.stack_low..=config.stack_high).contains(&self.sp)
+    }
+
+    /// Performs one step, then checks the state's bookkeeping.
     pub fn step(&mut self, op: &Op) {
-        match *op {
-            Op::Start { depth, size, exit } => {
-                self.start(depth % 4, size, exit);
+        self.apply(op);
+        if self.strategy() != Strategy::None {
+            if let Err(e) = self.state.check() {
+                self.violation(format!("bookkeeping after {op:?}: {e}"));
             }
+        }
+    }
+
+    fn apply(&mut self, op: &Op) {
+        match *op {
+            Op::Start {
+                depth,
+                size,
+                exit,
+                trap,
+            } => self.start(depth % 4, size, exit, trap),
             Op::Resume {
                 which,
                 pop,
@@ -201,47 +197,97 @@ impl Sim {
                 exit,
                 trap,
             } => {
-                if self.suspended.is_empty() {
+                if let Some(task) = self.take_suspended(which) {
+                    self.resume(task, pop, push % 3, size, exit, trap);
+                }
+            }
+            Op::ResumeNested { which, size, exit } => {
+                if let Some(task) = self.take_suspended(which) {
+                    self.resume_nested(task, size, exit);
+                }
+            }
+            Op::SyncCall {
+                size,
+                depth,
+                trap,
+                huge,
+            } => self.sync_call(size, depth % 4, trap, huge),
+            Op::NestedStart {
+                outer,
+                size,
+                exit,
+                trap,
+            } => {
+                if !self.sane() {
                     return;
                 }
-                let i = which as usize % self.suspended.len();
-                let task = self.suspended.remove(i);
-                self.resume(task, pop, push % 3, size, exit, trap);
-            }
-            Op::SyncCall { size } => {
-                if let Some(f) = self.call(0, 0, size) {
-                    self.scribble(f);
+                let token = self.call_enter();
+                if let Some(f) = self.call(0, 0, frame_len(outer)) {
+                    self.scribble(f.addr, f.len);
+                    self.start(1, size, exit, trap);
+                    // The caller goes on: another call below the stack pointer, then
+                    // returns.
+                    self.temp_call(size);
                     self.ret(f);
                 }
-            }
-            Op::NestedStart { outer, size, exit } => {
-                let Some(f) = self.call(0, 0, outer) else {
-                    return;
-                };
-                self.scribble(f);
-                self.start(1, size, exit);
-                // The caller goes on: another call below the stack pointer, then return.
-                if let Some(g) = self.call(0, 0, size) {
-                    self.scribble(g);
-                    self.ret(g);
-                }
-                self.ret(f);
+                self.call_leave(token);
             }
             Op::Reaction => {
                 if !self.settled.is_empty() {
                     let id = self.settled.remove(0);
-                    if let Some(sp) = self.state.done(id) {
-                        self.sp = sp;
+                    self.done(id, "a reaction");
+                    self.ended.push(id);
+                }
+            }
+            Op::BadHook { kind, salt } => self.bad_hook(kind % 6, salt),
+            Op::Cancel { which, resume } => {
+                let Some(task) = self.take_suspended(which) else {
+                    return;
+                };
+                self.done(task.id, "a cancel");
+                if resume {
+                    match self.state.resume(task.id, self.sp) {
+                        // The shim puts the host's stack pointer back and fails the task,
+                        // whose promise then settles: the host reports it done again.
+                        Err(Error::TaskEnded(_)) => {
+                            self.report.hook_errors += 1;
+                            self.settled.push(task.id);
+                        }
+                        other => {
+                            self.violation(format!("resume after done: {other:?}"));
+                            self.ended.push(task.id);
+                        }
                     }
+                } else {
+                    self.ended.push(task.id);
                 }
             }
         }
     }
 
-    /// A C call: a frame of `units` × 16 bytes below the stack pointer, filled with the
+    fn take_suspended(&mut self, which: u8) -> Option<SimTask> {
+        if self.suspended.is_empty() {
+            return None;
+        }
+        let i = which as usize % self.suspended.len();
+        Some(self.suspended.remove(i))
+    }
+
+    /// `jspi_task_done` for a task that really ended (or is being cancelled).
+    fn done(&mut self, id: TaskId, why: &str) {
+        match self.state.done(id) {
+            Ok(Some(sp)) => self.sp = sp,
+            Ok(None) => {}
+            Err(e) => self.violation(format!("done for {why} failed: {e}")),
+        }
+    }
+
+    /// A C call: a frame of `len` bytes below the stack pointer, filled with the
     /// task's canaries. `None` when it would run off the bottom of the stack.
-    fn call(&mut self, name: u32, salt: u32, units: u8) -> Option<Frame> {
-        let len = (u32::from(units) % 64 + 1) * 16;
+    fn call(&mut self, name: u32, salt: u32, len: u32) -> Option<Frame> {
+        if !self.sane() {
+            return None;
+        }
         let addr = self.sp.checked_sub(len)?;
         if addr < self.state.config().stack_low {
             return None;
@@ -260,24 +306,79 @@ impl Sim {
         Some(frame)
     }
 
+    /// A return: compiled code puts back the stack pointer its call saw, except a
+    /// function that keeps nothing on the shadow stack, which never touches it.
     fn ret(&mut self, frame: Frame) {
-        self.sp = frame.entry_sp;
+        if frame.len > 0 {
+            self.sp = frame.entry_sp;
+        }
     }
 
-    fn scribble(&mut self, frame: Frame) {
+    /// The host library's `jspi_call_enter` before a plain call: the token.
+    fn call_enter(&mut self) -> u32 {
+        self.plain_calls += 1;
+        self.sp
+    }
+
+    /// `jspi_call_leave` after the plain call returned or trapped.
+    fn call_leave(&mut self, token: u32) {
+        self.plain_calls -= 1;
+        self.sp = token;
+    }
+
+    fn scribble(&mut self, addr: u32, len: u32) {
         let mem = &mut self.state.memory_mut().bytes;
-        for off in 0..frame.len {
+        for off in 0..len {
             self.garbage ^= self.garbage << 13;
             self.garbage ^= self.garbage >> 17;
             self.garbage ^= self.garbage << 5;
-            mem[(frame.addr + off) as usize] = self.garbage as u8;
+            mem[(addr + off) as usize] = self.garbage as u8;
         }
+    }
+
+    /// A call that writes garbage in its frame and returns: what any code may do below
+    /// its stack pointer.
+    fn temp_call(&mut self, size: u8) {
+        if let Some(g) = self.call(0, 0, frame_len(size.rotate_left(3))) {
+            self.scribble(g.addr, g.len);
+            self.ret(g);
+        }
+    }
+
+    /// The running code traps. With `huge` it first writes everything below its stack
+    /// pointer down to the bottom (a frame larger than the room left), and the stack
+    /// pointer is left wrapped past the bottom; otherwise it stays where the trap was.
+    fn die(&mut self, huge: bool) {
+        if huge && self.sane() {
+            let low = self.state.config().stack_low;
+            self.scribble(low, self.sp - low);
+            self.sp = low.wrapping_sub(64);
+        }
+    }
+
+    /// `jspi_call_enter`, a plain call, `jspi_call_leave`.
+    fn sync_call(&mut self, size: u8, depth: u8, trap: bool, huge: bool) {
+        if !self.sane() {
+            // Its first frame would trap at once, writing nothing.
+            return;
+        }
+        let token = self.call_enter();
+        for i in 0..=depth {
+            match self.call(0, 0, frame_len(size.wrapping_add(i.wrapping_mul(37)))) {
+                Some(f) => self.scribble(f.addr, f.len),
+                None => break,
+            }
+        }
+        if trap || huge {
+            self.die(huge);
+        }
+        self.call_leave(token);
     }
 
     fn push_frames(&mut self, task: &mut SimTask, count: u8, size: u8) -> bool {
         for _ in 0..count {
             let salt = task.frames.len() as u32 * 7 + u32::from(size);
-            match self.call(task.name, salt, size) {
+            match self.call(task.name, salt, frame_len(size)) {
                 Some(f) => task.frames.push(f),
                 None => return false,
             }
@@ -285,8 +386,10 @@ impl Sim {
         true
     }
 
-    fn start(&mut self, depth: u8, size: u8, exit: bool) {
-        let (id, sp) = match self.state.enter(self.sp) {
+    /// Starts a task here: at top level, or nested when a segment is running or a
+    /// synchronous call has frames on the stack.
+    fn start(&mut self, depth: u8, size: u8, exit: bool, trap: bool) {
+        let (id, sp) = match self.state.enter_within(self.sp, self.plain_calls > 0) {
             Ok(v) => v,
             Err(e) => {
                 self.report.refused.push(e);
@@ -303,41 +406,59 @@ impl Sim {
         self.next_name += 1;
         // The export's own frame, then `depth` more.
         let fits = self.push_frames(&mut task, depth + 1, size);
-        if fits && !exit {
-            self.await_(task);
+        let ended = exit || trap || !fits;
+        if !ended {
+            self.await_(task, size);
+        } else if exit && fits {
+            self.sp = task.frames[0].entry_sp;
         } else {
-            // Returned (or overflowed and died): unwind its frames.
-            if let Some(f) = task.frames.first() {
-                self.sp = f.entry_sp;
+            // It dies where it is; the host's leave must put the stack pointer right.
+            self.die(trap && size % 2 == 1);
+        }
+        match self.state.leave(id) {
+            Ok(Some(sp)) => self.sp = sp,
+            Ok(None) => {}
+            Err(e) => self.violation(format!("leave failed: {e}")),
+        }
+        if ended {
+            if self.strategy() != Strategy::None && !self.sane() {
+                let sp = self.sp;
+                self.violation(format!(
+                    "a task died in its first segment and leave left the stack pointer at {sp:#x}"
+                ));
             }
-        }
-        if let Some(sp) = self.state.leave(id) {
-            self.sp = sp;
-        }
-        if !fits || exit {
             self.settled.push(id);
         }
     }
 
-    fn await_(&mut self, task: SimTask) {
+    fn await_(&mut self, task: SimTask, size: u8) {
+        self.temp_call(size);
         match self.state.suspend(self.sp) {
             Ok((id, sp)) => {
                 assert_eq!(id, task.id, "the suspending task is the running one");
                 self.sp = sp;
+                if self.strategy() != Strategy::None && !self.sane() {
+                    self.violation(format!("a suspend left the stack pointer at {sp:#x}"));
+                }
                 self.suspended.push(task);
             }
-            Err(e) => panic!("suspend failed in a valid schedule: {e}"),
+            Err(e) => {
+                // The shim fails the task where it is.
+                self.violation(format!("suspend failed in a valid schedule: {e}"));
+                self.settled.push(task.id);
+            }
         }
     }
 
     fn check(&mut self, task: &SimTask) {
         let mem = &self.state.memory().bytes;
+        let mut bad_frames = Vec::new();
         for f in &task.frames {
             let bad = (0..f.len)
-                .filter(|&off| mem[(f.addr + off) as usize] != canary(task.name, f.salt, off));
-            let bad = bad.count();
+                .filter(|&off| mem[(f.addr + off) as usize] != canary(task.name, f.salt, off))
+                .count();
             if bad > 0 {
-                self.report.corruptions.push(format!(
+                bad_frames.push(format!(
                     "task {} frame [{:#x}, {:#x}): {bad} bytes differ",
                     task.name,
                     f.addr,
@@ -345,15 +466,55 @@ impl Sim {
                 ));
             }
         }
+        for b in bad_frames {
+            self.violation(b);
+        }
+    }
+
+    /// The host resumes `task`; returns whether it runs (a failed resume is reported).
+    fn resume_task(&mut self, task: &SimTask) -> bool {
+        match self.state.resume(task.id, self.sp) {
+            Ok(sp) => {
+                self.sp = sp;
+                self.report.resumes += 1;
+                self.check(task);
+                // The bookkeeping too, before the task runs on and hides a slip; after
+                // one, the task stops here (it dies) so the run goes on to its end.
+                if self.strategy() != Strategy::None {
+                    if let Err(e) = self.state.check() {
+                        let name = task.name;
+                        self.violation(format!("bookkeeping after resuming task {name}: {e}"));
+                        self.settled.push(task.id);
+                        return false;
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                self.violation(format!("resume failed in a valid schedule: {e}"));
+                self.settled.push(task.id);
+                false
+            }
+        }
+    }
+
+    /// The task finished or died; the host hears of it in a later reaction. A dead
+    /// task leaves the stack pointer wherever it was.
+    fn finish(&mut self, task: &SimTask, exit: bool, huge: bool) {
+        if exit {
+            if let Some(f) = task.frames.first() {
+                self.sp = f.entry_sp;
+            }
+        } else {
+            self.die(huge);
+        }
+        self.settled.push(task.id);
     }
 
     fn resume(&mut self, mut task: SimTask, pop: u8, push: u8, size: u8, exit: bool, trap: bool) {
-        match self.state.resume(task.id, self.sp) {
-            Ok(sp) => self.sp = sp,
-            Err(e) => panic!("resume failed in a valid schedule: {e}"),
+        if !self.resume_task(&task) {
+            return;
         }
-        self.report.resumes += 1;
-        self.check(&task);
         let keep = if exit {
             0
         } else {
@@ -365,104 +526,122 @@ impl Sim {
         }
         let fits = self.push_frames(&mut task, push, size);
         if exit || trap || !fits {
-            // Finished or died; the host hears of it in a later reaction. A dead task
-            // leaves the stack pointer wherever it was.
-            if exit {
-                if let Some(f) = task.frames.first() {
-                    self.sp = f.entry_sp;
-                }
-            }
-            self.settled.push(task.id);
+            self.finish(&task, exit, trap && size % 2 == 1);
             return;
         }
-        self.await_(task);
+        self.await_(task, size);
     }
-}
 
-/// The blog post's reentrancy schedule: a task that awaits with a small frame, a
-/// victim below it, the first one resumes and returns, a synchronous call writes a
-/// long string, then the victim resumes and checks its frame.
-pub fn reentrancy_schedule() -> Vec<Op> {
-    alloc::vec![
-        Op::Start {
-            depth: 0,
-            size: 1,
-            exit: false
-        },
-        Op::Start {
-            depth: 0,
-            size: 2,
-            exit: false
-        },
-        Op::Resume {
-            which: 0,
-            pop: 0,
-            push: 0,
-            size: 1,
-            exit: true,
-            trap: false
-        },
-        Op::Reaction,
-        Op::SyncCall { size: 5 },
-        Op::Resume {
-            which: 0,
-            pop: 0,
-            push: 0,
-            size: 1,
-            exit: true,
-            trap: false
-        },
-    ]
-}
-
-/// Decodes arbitrary bytes into a schedule, so a fuzzer's inputs are schedules: one
-/// byte picks the operation (weighted as in the property test), the next ones fill its
-/// fields; a truncated last operation is dropped.
-pub fn ops_from_bytes(bytes: &[u8]) -> Vec<Op> {
-    let mut ops = Vec::new();
-    let mut rest = bytes;
-    while let Some((&kind, tail)) = rest.split_first() {
-        let need = match kind % 13 {
-            0..=2 => 3,
-            3..=7 => 6,
-            8..=9 => 1,
-            10 => 3,
-            _ => 0,
-        };
-        if tail.len() < need {
-            break;
+    fn resume_nested(&mut self, mut task: SimTask, size: u8, exit: bool) {
+        if !self.resume_task(&task) {
+            return;
         }
-        let (f, next) = tail.split_at(need);
-        rest = next;
-        ops.push(match kind % 13 {
-            0..=2 => Op::Start {
-                depth: f[0],
-                size: f[1],
-                exit: f[2] % 5 == 0,
-            },
-            3..=7 => Op::Resume {
-                which: f[0],
-                pop: f[1],
-                push: f[2],
-                size: f[3],
-                exit: f[4] % 4 == 0,
-                trap: f[5] % 20 == 0,
-            },
-            8..=9 => Op::SyncCall { size: f[0] },
-            10 => Op::NestedStart {
-                outer: f[0],
-                size: f[1],
-                exit: f[2] % 3 == 0,
-            },
-            _ => Op::Reaction,
-        });
+        // The call out to the host, whose frame is the task's until it returns.
+        if !self.push_frames(&mut task, 1, size) {
+            self.finish(&task, false, false);
+            return;
+        }
+        self.start(0, size.rotate_left(1), exit, false);
+        // Back in the task: its frames must have survived the nested task.
+        self.check(&task);
+        let call = task.frames.pop().expect("the call out");
+        self.ret(call);
+        self.await_(task, size);
     }
-    ops
+
+    /// A made-up id: out of the record range, generation 0, or a generation far ahead
+    /// of one that was handed out.
+    fn made_up_id(&self, salt: u16) -> TaskId {
+        let salt = u32::from(salt);
+        match salt % 3 {
+            0 => (salt.max(1) << 16) | (CAPACITY as u32 + 1 + salt % 7),
+            1 => salt % CAPACITY as u32 + 1,
+            _ => match self.ended.last().or(self.suspended.first().map(|t| &t.id)) {
+                Some(id) => id.wrapping_add(0x3e8 << 16) | 0x10000,
+                None => 0xffff_0000 | (salt % CAPACITY as u32 + 1),
+            },
+        }
+    }
+
+    fn bad_hook(&mut self, kind: u8, salt: u16) {
+        if !self.sane() {
+            return;
+        }
+        let before = (self.state.stats(), self.sp);
+        let pick = |ids: &[TaskId]| (!ids.is_empty()).then(|| ids[salt as usize % ids.len()]);
+        let (hook, id, result) = match kind {
+            0 | 5 => {
+                let id = if kind == 5 { 0 } else { self.made_up_id(salt) };
+                ("done", id, self.state.done(id).map(|_| ()))
+            }
+            1 => {
+                let id = self.made_up_id(salt);
+                ("leave", id, self.state.leave(id).map(|_| ()))
+            }
+            2 | 3 => {
+                let Some(id) = pick(&self.ended) else { return };
+                let result = if kind == 2 {
+                    self.state.done(id).map(|sp| {
+                        if let Some(sp) = sp {
+                            self.sp = sp;
+                        }
+                    })
+                } else {
+                    self.state.leave(id).map(|_| ())
+                };
+                // An ended task's id is accepted while recognizable (a `done` then only
+                // drops dead segments, as any `done` does), else refused as stale,
+                // changing nothing.
+                if let Err(e) = result {
+                    self.expect_unknown("a hook again for an ended task", id, e);
+                    self.sp = before.1;
+                    self.expect_unchanged(before.0, "a refused hook for an ended task");
+                } else if kind == 3 {
+                    self.expect_unchanged(before.0, "leave again for an ended task");
+                }
+                return;
+            }
+            _ => {
+                let ids: Vec<TaskId> = self.suspended.iter().map(|t| t.id).collect();
+                let Some(id) = pick(&ids) else { return };
+                match self.state.leave(id) {
+                    Ok(None) => {}
+                    other => self.violation(format!("leave again for a suspended task: {other:?}")),
+                }
+                self.expect_unchanged(before.0, "leave again for a suspended task");
+                return;
+            }
+        };
+        match result {
+            Err(e) => self.expect_unknown(hook, id, e),
+            Ok(()) => self.violation(format!("{hook}({id:#x}) with a made-up id succeeded")),
+        }
+        // The shim puts the stack pointer back and fails the call.
+        self.sp = before.1;
+        self.expect_unchanged(before.0, "a hook with a made-up id");
+    }
+
+    fn expect_unknown(&mut self, hook: &str, id: TaskId, e: Error) {
+        if e == Error::UnknownTask(id) {
+            self.report.hook_errors += 1;
+        } else {
+            self.violation(format!("{hook}({id:#x}) failed with {e:?}"));
+        }
+    }
+
+    fn expect_unchanged(&mut self, before: crate::Stats, what: &str) {
+        let after = self.state.stats();
+        let key = |s: crate::Stats| (s.live_tasks, s.saved_bytes, s.bytes_saved, s.bytes_restored);
+        if key(before) != key(after) {
+            self.violation(format!("{what} changed the state: {before:?} -> {after:?}"));
+        }
+    }
 }
 
 /// What every schedule must satisfy, shared by the property test and the fuzz target:
-/// eager and lazy keep every frame intact, and when both started the same tasks, lazy
-/// copies no more bytes than eager. Returns the first violation.
+/// eager and lazy keep every frame intact and their bookkeeping consistent after every
+/// step, hooks refuse bad ids without changing anything, and when both started the
+/// same tasks, lazy copies no more bytes than eager. Returns the first violation.
 pub fn check_schedule(ops: &[Op]) -> Result<(), String> {
     let eager = Sim::new(Strategy::Eager).run(ops);
     if let Some(c) = eager.corruptions.first() {
@@ -481,35 +660,6 @@ pub fn check_schedule(ops: &[Op]) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The benchmark schedules (shared by the native and the wasmtime benchmarks; the
-/// Node one, `host/js/bench.mjs`, has the same in JavaScript).
-pub const BENCH_SCHEDULES: [&str; 4] = ["lifo", "fifo", "random", "pingpong"];
-/// Live shadow stack per task in the benchmarks, in bytes.
-pub const BENCH_SIZES: [u32; 4] = [64, 1024, 16 * 1024, 64 * 1024];
-/// Task counts in the benchmarks (ping-pong always has two).
-pub const BENCH_TASKS: [u32; 3] = [2, 16, 256];
-
-/// The order in which `n` tasks, started `0..n`, resume in round `round` of a
-/// benchmark schedule: newest first (`lifo`), oldest first (`fifo`), or a seeded
-/// xorshift shuffle that differs each round (anything else).
-pub fn resume_order(schedule: &str, n: usize, round: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    match schedule {
-        "lifo" => order.reverse(),
-        "fifo" => {}
-        _ => {
-            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ round.wrapping_mul(0x2545_F491_4F6C_DD1D);
-            for i in (1..order.len()).rev() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                order.swap(i, (x % (i as u64 + 1)) as usize);
-            }
-        }
-    }
-    order
 }
 
 #[cfg(test)]
@@ -535,8 +685,9 @@ mod tests {
         for _ in 0..4 {
             ops.push(Op::Start {
                 depth: 1,
-                size: 8,
+                size: 63,
                 exit: false,
+                trap: false,
             });
         }
         for _ in 0..3 {
@@ -546,7 +697,7 @@ mod tests {
                     which,
                     pop: 0,
                     push: 0,
-                    size: 1,
+                    size: 0,
                     exit: false,
                     trap: false,
                 });

@@ -1,6 +1,8 @@
 //! Model-based property test: random schedules of tasks that enter, fill their frames
 //! with canaries, suspend, resume in random order, make synchronous calls in between
-//! and exit. Eager and lazy must keep every frame byte-identical; with no strategy the
+//! (some trapping, some running off the bottom), start nested tasks, exit, die, get
+//! ended while suspended, and meet hooks with bad ids (the whole space `sim::Op`
+//! covers). The state's bookkeeping is checked after every step. Eager and lazy must keep every frame byte-identical; with no strategy the
 //! same harness must find corruption, which shows that the check can fail.
 
 use proptest::prelude::*;
@@ -10,15 +12,20 @@ use stack_state::Strategy;
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
     prop_oneof![
-        3 => (any::<u8>(), any::<u8>(), prop::bool::weighted(0.2))
-            .prop_map(|(depth, size, exit)| Op::Start { depth, size, exit }),
+        3 => (any::<u8>(), any::<u8>(), prop::bool::weighted(0.2), prop::bool::weighted(0.05))
+            .prop_map(|(depth, size, exit, trap)| Op::Start { depth, size, exit, trap }),
         5 => (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(),
               prop::bool::weighted(0.25), prop::bool::weighted(0.05))
             .prop_map(|(which, pop, push, size, exit, trap)| Op::Resume { which, pop, push, size, exit, trap }),
-        2 => any::<u8>().prop_map(|size| Op::SyncCall { size }),
         1 => (any::<u8>(), any::<u8>(), prop::bool::weighted(0.3))
-            .prop_map(|(outer, size, exit)| Op::NestedStart { outer, size, exit }),
+            .prop_map(|(which, size, exit)| Op::ResumeNested { which, size, exit }),
+        2 => (any::<u8>(), any::<u8>(), prop::bool::weighted(0.2), prop::bool::weighted(0.1))
+            .prop_map(|(size, depth, trap, huge)| Op::SyncCall { size, depth, trap, huge }),
+        1 => (any::<u8>(), any::<u8>(), prop::bool::weighted(0.3), prop::bool::weighted(0.1))
+            .prop_map(|(outer, size, exit, trap)| Op::NestedStart { outer, size, exit, trap }),
         2 => Just(Op::Reaction),
+        1 => (any::<u8>(), any::<u16>()).prop_map(|(kind, salt)| Op::BadHook { kind, salt }),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(which, resume)| Op::Cancel { which, resume }),
     ]
 }
 
@@ -33,10 +40,15 @@ const CASES: u32 = if cfg!(miri) { 1 } else { 512 };
 /// One more than the longest schedule, in steps (raw bytes: about five per step).
 const MAX_OPS: usize = if cfg!(miri) { 24 } else { 120 };
 
-/// `CASES` cases; under Miri without saving failing seeds, as Miri isolates the test
+/// `CASES` cases (or `PROPTEST_CASES`); under Miri without saving failing seeds, as Miri isolates the test
 /// from the file system where proptest keeps them.
 fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::with_cases(CASES);
+    // PROPTEST_CASES asks for more (or fewer) cases, as proptest's own default does.
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(CASES);
+    let mut config = ProptestConfig::with_cases(cases);
     if cfg!(miri) {
         config.failure_persistence = None;
     }
@@ -99,7 +111,7 @@ fn no_strategy_is_caught_corrupting() {
 #[cfg_attr(miri, ignore = "needs many long schedules: hours under Miri")]
 fn schedules_exercise_the_lazy_paths() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let (mut copied, mut resumes, mut started, mut refused) = (0, 0, 0, 0);
+    let (mut copied, mut resumes, mut started, mut refused, mut hook_errors) = (0, 0, 0, 0, 0);
     for _ in 0..64 {
         let ops = schedule()
             .new_tree(&mut runner)
@@ -110,7 +122,11 @@ fn schedules_exercise_the_lazy_paths() {
         resumes += r.resumes;
         started += r.started;
         refused += r.refused.len();
+        hook_errors += r.hook_errors;
     }
-    println!("lazy: {started} tasks, {resumes} resumes, {copied} bytes copied, {refused} refused");
-    assert!(copied > 0 && resumes > 100 && started > 100);
+    println!(
+        "lazy: {started} tasks, {resumes} resumes, {copied} bytes copied, {refused} refused, \
+         {hook_errors} bad hooks refused"
+    );
+    assert!(copied > 0 && resumes > 100 && started > 100 && hook_errors > 10);
 }

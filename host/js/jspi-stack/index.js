@@ -264,18 +264,20 @@ export class Guest {
     const callEnter = this.#callEnter;
     if (!callEnter) return plain(fn, name, args);
     const token = callEnter();
+    let value;
     try {
-      return plain(fn, name, args);
+      value = plain(fn, name, args);
     } catch (error) {
-      // A call that returns has put the stack pointer back itself; one that failed
-      // is what the token is for. If even that is refused (the stack pointer was
-      // already outside the shadow stack when the call began: a module the `none`
-      // strategy let corrupt itself), the call's own error is the one to report.
+      // If even the token is refused (the stack pointer was already outside the
+      // shadow stack when the call began: a module the `none` strategy let corrupt
+      // itself), the call's own error is the one to report.
       try {
         this.#callLeave(token);
       } catch {}
       throw error;
     }
+    this.#callLeave(token);
+    return value;
   }
 
   /** The guest library's counters as plain numbers (see STAT_NAMES). */

@@ -1,7 +1,10 @@
 //! Fuzz target: any bytes are a schedule of tasks entering, suspending, resuming in any
-//! order, making synchronous calls and nested starts, trapping and finishing; eager and
-//! lazy must keep every frame intact, and lazy must copy no more than eager. The same
-//! decoding and check run in the property test (`tests/model.rs`).
+//! order, making synchronous calls (some trapping, some running off the bottom) and
+//! nested starts (from plain calls and from resumed tasks), with empty, 1-byte and odd
+//! frames, trapping, finishing, being ended while suspended, and meeting hooks with bad
+//! ids (`stack_state::sim::Op`); eager and lazy must keep every frame intact and their
+//! bookkeeping consistent after every step, and lazy must copy no more than eager. The
+//! same decoding and check run in the property test (`tests/model.rs`).
 
 #![no_main]
 
