@@ -14,14 +14,14 @@
 //                     jspi_task_top()                 the host's top level: see below
 //                     id = jspi_task_enter(); began(w, id)
 //                     result = export_k(arg(w, 0), ...)
-//                     jspi_task_leave(id); jspi_task_done(id)
+//                     jspi_task_done(id)              the task ended: drop its state
 //                     ret(w, result) }                the task's promise is fulfilled
 //
 // A trap or a thrown error (a failed await, a throwing import) ends the worker's call:
-// its promise rejects, the host runs leave and done for the task it ran, rejects that
-// task's promise, and the worker's number goes to the next new worker. Those hooks run
-// a microtask after the death, and another worker may resume first, with the stack
-// pointer where the dead task left it; `jspi_task_top` at every resume cleans up.
+// its promise rejects, the host runs done for the task it ran, rejects that task's
+// promise, and the worker's number goes to the next new worker. That runs a microtask
+// after the death, and another worker may resume first, with the stack pointer where
+// the dead task left it; `jspi_task_top` at every resume cleans up.
 
 import { Code, EXTERNREF, F32, F64, I32, I64, encodeModule, exportTypes, typeName } from "./wasm.js";
 
@@ -34,10 +34,9 @@ const ARG = new Map([I32, I64, F32, F64, EXTERNREF].map((t, i) => [t, 2 + i]));
 const RET_VOID = 7;
 const RET = new Map([I32, I64, F32, F64, EXTERNREF].map((t, i) => [t, 8 + i]));
 const ENTER = 13;
-const LEAVE = 14;
-const DONE = 15;
-const TOP = 16;
-const FIRST_EXPORT = 17;
+const DONE = 14;
+const TOP = 15;
+const FIRST_EXPORT = 16;
 
 /** Why export type `type` cannot run on a worker, or null. */
 function unsupported(type) {
@@ -77,7 +76,6 @@ function adapterBytes(callable) {
   add("p", "ret_void", [I32], []);
   for (const t of RET.keys()) add("p", `ret_${typeName(t)}`, [I32, t], []);
   add("g", "enter", [], [I32]);
-  add("g", "leave", [I32], []);
   add("g", "done", [I32], []);
   add("g", "top", [], []);
   callable.forEach(({ type }, k) => add("g", `f${k}`, type.params, type.results));
@@ -101,7 +99,11 @@ function adapterBytes(callable) {
     body.localGet(0); // ret's first argument, below the result
     type.params.forEach((t, i) => body.localGet(0).i32Const(i).call(ARG.get(t)));
     body.call(FIRST_EXPORT + k);
-    body.localGet(2).call(LEAVE).localGet(2).call(DONE);
+    // `done` alone, from what is now the top level of the worker's stack: `leave`
+    // belongs right after a first run returns to the host, which a task here never
+    // does (its first return is into this loop), and `done` drops its segment, in
+    // whichever run it ended.
+    body.localGet(2).call(DONE);
     body.call(type.results.length === 0 ? RET_VOID : RET.get(type.results[0]));
     body.br(n - 1 - k); // back to the loop
   });
@@ -159,7 +161,7 @@ export class Pool {
     };
     for (const t of ARG.keys()) p[`arg_${typeName(t)}`] = (w, i) => current(w).args[i];
     for (const t of RET.keys()) p[`ret_${typeName(t)}`] = (w, value) => settle(slots[w], value);
-    const g = { enter: hooks.enter, leave: hooks.leave, done: hooks.done, top: hooks.top };
+    const g = { enter: hooks.enter, done: hooks.done, top: hooks.top };
     const exports = guest.exports;
     callable.forEach(({ name }, k) => {
       g[`f${k}`] = exports[name];
@@ -220,10 +222,10 @@ export class Pool {
     this.slots[w] = null;
     this.free.push(w);
     if (!item) return;
-    if (item.id !== 0) {
-      this.hooks.leave(item.id);
-      this.hooks.done(item.id);
-    }
+    // `done` from the top level drops whatever the dead task left, in whichever
+    // segment it died (`leave` belongs right after a first run returns, which a
+    // worker's task never does to the host).
+    if (item.id !== 0) this.hooks.done(item.id);
     item.reject(error);
   }
 }
