@@ -64,6 +64,13 @@ function readString(memory, ptr, len) {
   return utf8.decode(bytes.subarray(start, end));
 }
 
+/** `len` bytes that depend on `seed`: byte i is (seed + 7 i) mod 256. */
+export function pattern(len, seed) {
+  const bytes = new Uint8Array(Math.max(0, len));
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (seed + 7 * i) & 0xff;
+  return bytes;
+}
+
 /**
  * The `env` import module for one instance.
  *
@@ -71,9 +78,10 @@ function readString(memory, ptr, len) {
  * returns the instance's exported memory (known only after instantiation);
  * `start(name, exportName, args)` starts a promising task as a `start` step does;
  * `callPlain(exportName, arg)` makes one plain call of the instance, as a `call` step
- * does, and throws what the call throws.
+ * does, and throws what the call throws; `currentTask()` is the package's
+ * `guest.currentTask()`.
  */
-export function makeImports({ log, clock, memory, start, callPlain }) {
+export function makeImports({ log, clock, memory, start, callPlain, currentTask }) {
   const int32 = (x) => x | 0;
   const env = {
     log_int: (x) => log(`C: ${x}`),
@@ -82,6 +90,36 @@ export function makeImports({ log, clock, memory, start, callPlain }) {
     log_ref: (value) => log(`C: ${formatValue(value)}`),
     escape: () => {},
     delay: (ms) => clock.resolveAfter(ms, null),
+    bytes_after: (len, seed, ms) => clock.resolveAfter(ms, pattern(len, seed)),
+    read_into(dst, len, seed, ms) {
+      // The task-aware path: the bytes go wherever the task's buffer is when they
+      // arrive (in place, or in its saved block).
+      const task = currentTask();
+      if (task === null) throw new EnvFailure("env.read_into: called outside a task");
+      return new Promise((resolve, reject) =>
+        clock.after(ms, () => {
+          try {
+            task.write(dst, pattern(len, seed));
+            resolve(len);
+          } catch (error) {
+            reject(error);
+          }
+        }),
+      );
+    },
+    read_naive(dst, len, seed, ms) {
+      // The hazard: the bytes go to the buffer's address while the task is suspended.
+      return new Promise((resolve, reject) =>
+        clock.after(ms, () => {
+          try {
+            new Uint8Array(memory().buffer, dst >>> 0, len).set(pattern(len, seed));
+            resolve(len);
+          } catch (error) {
+            reject(error);
+          }
+        }),
+      );
+    },
     delayed_int: (value, ms) => clock.resolveAfter(ms, value),
     fake_fetch(x) {
       log(`env: fake_fetch(${x}) started`);

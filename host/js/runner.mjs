@@ -207,6 +207,7 @@ async function main(argv) {
     clock,
     memory: () => run.guest.memory,
     start: (...args) => run.startNested(...args),
+    currentTask: () => run.guest.currentTask(),
     callPlain: (exportName, arg) => {
       if (typeof run.guest.exports[exportName] !== "function") {
         throw new EnvFailure(`env.call_plain: the module has no exported function \`${exportName}\``);

@@ -65,6 +65,8 @@ const TASK_HOOKS: [&str; 3] = ["jspi_task_enter", "jspi_task_leave", "jspi_task_
 const CALL_HOOKS: [&str; 2] = ["jspi_call_enter", "jspi_call_leave"];
 /// The counters' export.
 const STAT: &str = "jspi_stat";
+/// The task-memory exports.
+const MEMORY_HOOKS: [&str; 2] = ["jspi_task_current", "jspi_task_locate"];
 
 /// The error for a module that was not linked with the guest library but is used as
 /// if it were (a task the library must place, [`Instance::require_guest_library`]):
@@ -113,6 +115,8 @@ pub(crate) struct Hooks {
     pub(crate) call: Option<CallHooks>,
     /// `jspi_stat`, when exported.
     stat: Option<usize>,
+    /// `jspi_task_current` and `jspi_task_locate`, when the module has both.
+    memory: Option<(usize, usize)>,
 }
 
 /// `jspi_task_enter`, `jspi_task_leave`, `jspi_task_done`, as export indices.
@@ -144,10 +148,15 @@ impl Hooks {
             [Some(enter), Some(leave)] => Some(CallHooks { enter, leave }),
             _ => None,
         };
+        let memory = match MEMORY_HOOKS.map(index) {
+            [Some(current), Some(locate)] => Some((current, locate)),
+            _ => None,
+        };
         Hooks {
             task,
             call,
             stat: index(STAT),
+            memory,
         }
     }
 
@@ -248,6 +257,68 @@ impl CallHooks {
     }
 }
 
+impl Hooks {
+    fn memory(&self) -> Result<(usize, usize)> {
+        self.memory.ok_or_else(|| {
+            Error::msg(format!(
+                "the module was not linked with this guest library's task memory exports ({})",
+                MEMORY_HOOKS.join(", ")
+            ))
+        })
+    }
+}
+
+/// The id of the task running now (inside an import it called), or `None`.
+pub(crate) fn current_task<T: 'static>(
+    hooks: &Hooks,
+    store: &mut StoreContextMut<'_, Data<T>>,
+) -> Result<Option<u32>> {
+    match invoke(store, hooks.memory()?.0, &[])? {
+        Some(Val::I32(0)) => Ok(None),
+        Some(Val::I32(id)) => Ok(Some(id as u32)),
+        other => Err(Error::msg(format!("{} returned {other:?}", MEMORY_HOOKS[0]))),
+    }
+}
+
+/// Calls `visit(memory, place, offset, n)` for each run of `[addr, addr + len)` of
+/// task `id` as it lies now (in place, or in the task's saved block): the library's
+/// `jspi_task_locate`, one run at a time. The range must lie inside memory.
+pub(crate) fn task_runs<T: 'static>(
+    hooks: &Hooks,
+    store: &mut StoreContextMut<'_, Data<T>>,
+    id: u32,
+    addr: u32,
+    len: usize,
+    mut visit: impl FnMut(&mut [u8], usize, usize, usize),
+) -> Result<()> {
+    let locate = hooks.memory()?.1;
+    let memory = store
+        .data()
+        .memory
+        .ok_or_else(|| Error::msg("the module exports no `memory`"))?;
+    let size = memory.data_size(&*store);
+    let start = addr as usize;
+    if start.checked_add(len).is_none_or(|end| end > size) {
+        return Err(Exception::error(format!(
+            "task memory: {start}..{} lies outside memory ({size} bytes)",
+            start.saturating_add(len)
+        )));
+    }
+    let mut done = 0;
+    while done < len {
+        let at = (start + done) as i32;
+        let packed = match invoke(store, locate, &[id as i32, at])? {
+            Some(Val::I64(packed)) => packed as u64,
+            other => return Err(Error::msg(format!("{} returned {other:?}", MEMORY_HOOKS[1]))),
+        };
+        let place = (packed >> 32) as usize;
+        let n = (len - done).min((packed & 0xffff_ffff) as usize);
+        visit(memory.data_mut(&mut *store), place, done, n);
+        done += n;
+    }
+    Ok(())
+}
+
 /// Every counter of `jspi_stat`, or `None` for a module that does not export it.
 pub(crate) fn stats<T: 'static>(
     hooks: &Hooks,
@@ -272,7 +343,7 @@ pub(crate) fn stats<T: 'static>(
     Ok(Some(stats))
 }
 
-/// The guest library's imports: the six functions of module `jspi`.
+/// The guest library's imports: the functions of module `jspi`.
 pub(crate) fn imports<T: 'static>() -> Imports<T> {
     let mut imports = Imports::new();
     add(&mut imports);
@@ -312,7 +383,7 @@ fn read_message(memory: &[u8], ptr: i32, len: i32) -> Result<String> {
     }
 }
 
-/// Adds the six `jspi.*` imports (docs/abi.md) to `imports`.
+/// Adds the `jspi.*` imports (docs/abi.md) to `imports`.
 fn add<T: 'static>(imports: &mut Imports<T>) {
     imports
         .suspending(MODULE, "await", |_cx, args| {
@@ -344,6 +415,29 @@ fn add<T: 'static>(imports: &mut Imports<T>) {
         })
         .func(MODULE, "throw", |_cx, args| {
             Err(Exception::thrown(&value(args, 0)))
+        })
+        .func(MODULE, "bytes_length", |_cx, args| {
+            Ok(Some(Val::I32(match value(args, 0) {
+                JsValue::Bytes(bytes) => bytes.len() as i32,
+                _ => -1,
+            })))
+        })
+        .func(MODULE, "bytes_copy", |cx, args| {
+            let JsValue::Bytes(bytes) = value(args, 0) else {
+                return Err(Exception::error("jspi.bytes_copy: the value is not bytes"));
+            };
+            let (dst, len) = (int(args, 1) as u32 as usize, int(args, 2) as u32 as usize);
+            let len = len.min(bytes.len());
+            let memory = cx.memory_mut();
+            let size = memory.len();
+            let Some(target) = memory.get_mut(dst..dst.saturating_add(len)) else {
+                return Err(Exception::error(format!(
+                    "jspi.bytes_copy: {dst}..{} lies outside memory ({size} bytes)",
+                    dst.saturating_add(len)
+                )));
+            };
+            target.copy_from_slice(&bytes[..len]);
+            Ok(None)
         })
         .func(MODULE, "fail", |cx, args| {
             Err(Exception::error(read_message(

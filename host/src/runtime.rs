@@ -218,6 +218,15 @@ impl<T: 'static> Cx<'_, '_, T> {
         stats_in(self.caller.as_context_mut())
     }
 
+    /// The id of the task that called this host function, or `None` when a plain call
+    /// did: what [`Instance::read_task`] and [`Instance::write_task`] take later, while
+    /// the task is suspended.
+    pub fn current_task(&mut self) -> Result<Option<u32>> {
+        let mut store = self.caller.as_context_mut();
+        let hooks = store.data_mut().machine()?.hooks;
+        jspi::current_task(&hooks, &mut store)
+    }
+
     /// Names and parameter counts of the exports the host can call
     /// ([`Instance::exports`]).
     pub fn exports(&mut self) -> Vec<(String, usize)> {
@@ -258,7 +267,7 @@ pub struct Data<T: 'static> {
     args: Vec<i32>,
     /// Result of the call that just finished.
     result: Option<Val>,
-    memory: Option<Memory>,
+    pub(crate) memory: Option<Memory>,
     /// Set once instantiation is complete.
     machine: Option<Machine<T>>,
 }
@@ -1029,6 +1038,57 @@ impl<T: 'static> Instance<T> {
     pub fn stats(&self) -> Result<Option<Stats>> {
         run_deferred_done(&self.inner);
         stats_in(self.state()?.store.as_context_mut())
+    }
+
+    /// `len` bytes of task `id`'s memory at `addr`, wherever they are now: while a task
+    /// is suspended its stack bytes may be saved in a block rather than at their
+    /// address (docs/abi.md, "What a host may touch"). `id` is what
+    /// [`Cx::current_task`] gave inside an import the task called.
+    pub fn read_task(&self, id: u32, addr: u32, len: usize) -> Result<Vec<u8>> {
+        let mut out = vec![0; len];
+        let mut state = self.state()?;
+        let mut store = state.store.as_context_mut();
+        let hooks = store.data_mut().machine()?.hooks;
+        jspi::task_runs(&hooks, &mut store, id, addr, len, |memory, place, at, n| {
+            out[at..at + n].copy_from_slice(&memory[place..place + n]);
+        })?;
+        Ok(out)
+    }
+
+    /// Writes `bytes` at `addr` of the guest's memory as it is, ignoring where tasks'
+    /// bytes are (what a host must not do to a suspended task's stack: see
+    /// [`Instance::write_task`]).
+    pub fn write_memory(&self, addr: u32, bytes: &[u8]) -> Result<()> {
+        let mut state = self.state()?;
+        let store = &mut state.store;
+        let memory = store
+            .data()
+            .memory
+            .ok_or_else(|| Error::msg("the module exports no `memory`"))?;
+        let data = memory.data_mut(&mut *store);
+        let size = data.len();
+        let start = addr as usize;
+        match data.get_mut(start..start.saturating_add(bytes.len())) {
+            Some(target) => {
+                target.copy_from_slice(bytes);
+                Ok(())
+            }
+            None => Err(crate::Exception::error(format!(
+                "{start}..{} lies outside memory ({size} bytes)",
+                start.saturating_add(bytes.len())
+            ))),
+        }
+    }
+
+    /// Writes `bytes` into task `id`'s memory at `addr`, wherever each byte is now, so
+    /// the task finds them when it resumes ([`Instance::read_task`]).
+    pub fn write_task(&self, id: u32, addr: u32, bytes: &[u8]) -> Result<()> {
+        let mut state = self.state()?;
+        let mut store = state.store.as_context_mut();
+        let hooks = store.data_mut().machine()?.hooks;
+        jspi::task_runs(&hooks, &mut store, id, addr, bytes.len(), |memory, place, at, n| {
+            memory[place..place + n].copy_from_slice(&bytes[at..at + n]);
+        })
     }
 
     /// `Ok` when the module was linked with the guest library

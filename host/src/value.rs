@@ -32,6 +32,8 @@ pub enum JsValue {
     Promise(Promise),
     /// What `jspi.await` returns for a rejected promise: the reason.
     Rejection(Rc<JsValue>),
+    /// Bytes (a `Uint8Array` in JavaScript): what `jspi_await_bytes` takes.
+    Bytes(Rc<[u8]>),
 }
 
 impl fmt::Display for JsValue {
@@ -45,6 +47,11 @@ impl fmt::Display for JsValue {
             JsValue::Error(message) => write!(f, "Error: {message}"),
             JsValue::Promise(_) => f.write_str("[object Promise]"),
             JsValue::Rejection(reason) => write!(f, "rejection({reason})"),
+            // As `String(uint8Array)`: the bytes in decimal, comma-separated.
+            JsValue::Bytes(bytes) => {
+                let shown: Vec<String> = bytes.iter().map(u8::to_string).collect();
+                f.write_str(&shown.join(","))
+            }
         }
     }
 }

@@ -31,6 +31,8 @@ typedef enum jspi_status {
     JSPI_OK = 0,          /* fulfilled (with an int32, for the int variants) */
     JSPI_REJECTED = 1,    /* the promise rejected */
     JSPI_NOT_AN_INT = 2,  /* fulfilled, but not with an int32 */
+    JSPI_NOT_BYTES = 3,   /* fulfilled, but not with bytes (jspi_try_await_bytes) */
+    JSPI_TOO_LONG = 4,    /* fulfilled with more bytes than the buffer holds */
 } jspi_status;
 
 /* Suspend until `promise` settles and return the int32 it fulfilled with. A
@@ -48,6 +50,31 @@ jspi_status jspi_try_await_int(__externref_t promise, int32_t *out);
 /* Suspend until `promise` settles. Stores JSPI_OK or JSPI_REJECTED in *status and
  * returns the value, or the rejection reason. */
 __externref_t jspi_try_await_externref(__externref_t promise, jspi_status *status);
+
+/* Suspend until `promise` settles with bytes (a Uint8Array, an ArrayBuffer or another
+ * typed-array view on JS hosts; a byte buffer on wasmtime), copy them to `dst` and
+ * return how many there were. The copy happens inside wasm after the task's stack is
+ * restored, so `dst` may be a buffer on the task's own stack: a host that wrote into
+ * it while the task was suspended could hit a saved copy or another task's frame
+ * (docs/abi.md, "What a host may touch"). More than `len` bytes, a value that is not
+ * bytes, a rejection, or a buffer outside memory fail the task with a message saying
+ * so; len 0 takes only an empty value. */
+int32_t jspi_await_bytes(__externref_t promise, void *dst, uint32_t len);
+
+/* As jspi_await_bytes, reporting instead of failing: JSPI_OK with the length in
+ * *size; JSPI_TOO_LONG with the first `len` bytes copied and the whole length in
+ * *size; JSPI_REJECTED or JSPI_NOT_BYTES with nothing copied and *size left alone.
+ * A buffer outside memory still fails the task. */
+jspi_status jspi_try_await_bytes(__externref_t promise, void *dst, uint32_t len,
+                                 uint32_t *size);
+
+/* Makes [ptr, ptr + len) task-local: every task has its own copy, saved when it
+ * suspends and put back when it resumes, so what another task leaves there (libc's
+ * errno, a strtok buffer) never shows across an await. Register before any task
+ * starts, at most 8 regions of 4096 bytes in all, outside the shadow stack; returns 0,
+ * or -1 when refused. A new task starts with what the region holds when it enters.
+ * The none strategy swaps nothing. */
+int jspi_task_local(void *ptr, uint32_t len);
 
 /* 1 when the running code is inside a promising task and may await, 0 when it was
  * called synchronously (an await would fail with a message naming the fix). */

@@ -25,6 +25,23 @@ JSPI_ENV("fake_fetch") __externref_t fake_fetch(int32_t x);        /* x + 1 afte
 JSPI_ENV("fake_db_query") __externref_t fake_db_query(int32_t x);  /* x * x after 1000 ms */
 JSPI_ENV("rejecting") __externref_t rejecting(int32_t code, int32_t ms);
 
+/* Bytes: byte i of each is (seed + 7 i) mod 256 (jspi_host_pattern below). */
+/* A promise fulfilled with `len` such bytes after ms: for jspi_await_bytes. */
+JSPI_ENV("bytes_after") __externref_t bytes_after(int32_t len, int32_t seed, int32_t ms);
+/* After ms, writes `len` such bytes into the calling task's memory at `dst` through the
+ * host library's task memory (wherever the buffer is then: in place or saved), then
+ * fulfils with len. */
+JSPI_ENV("read_into") __externref_t read_into(void *dst, int32_t len, int32_t seed, int32_t ms);
+/* The same, written the naive way: straight to `dst`'s address while the task is
+ * suspended (the hazard of docs/abi.md: the bytes can be lost or land in another
+ * task's frame). */
+JSPI_ENV("read_naive") __externref_t read_naive(void *dst, int32_t len, int32_t seed, int32_t ms);
+
+/* Byte i of the host's byte patterns. */
+static inline uint8_t jspi_host_pattern(int32_t seed, int32_t i) {
+    return (uint8_t)(seed + 7 * i);
+}
+
 /* Fails at once: the host throws "host import failed with code <code>". */
 JSPI_ENV("failing") void failing(int32_t code);
 

@@ -15,6 +15,12 @@ JSPI_IMPORT("jspi", "rejection_reason") __externref_t jspi_host_rejection_reason
 /* Throws `reason` (Node) or traps with it (wasmtime), like `await` on a rejection. */
 JSPI_IMPORT("jspi", "throw") void jspi_host_throw(__externref_t reason);
 JSPI_IMPORT("jspi", "fail") void jspi_host_fail(const char *msg, uint32_t len);
+/* The length of a settled value that is bytes (a Uint8Array, an ArrayBuffer, another
+ * typed-array view or a DataView on JS; a byte buffer on wasmtime), or -1. */
+JSPI_IMPORT("jspi", "bytes_length") int32_t jspi_host_bytes_length(__externref_t settled);
+/* Copies the first `len` bytes of such a value to `dst`. */
+JSPI_IMPORT("jspi", "bytes_copy") void jspi_host_bytes_copy(__externref_t settled, void *dst,
+                                                            uint32_t len);
 
 /* ---- From jspi_shim.s and the Rust side ----------------------------------------- */
 
@@ -107,6 +113,90 @@ __externref_t jspi_await_externref(__externref_t promise) {
         __builtin_unreachable();
     }
     return settled;
+}
+
+/* ---- Await into a buffer ---------------------------------------------------------
+ * The bytes are copied in by the host synchronously, after the resume has restored the
+ * task's stack, so a buffer on the task's own stack gets them and nothing else does. */
+
+/* Appends `text` at `out`; returns the end. */
+static char *put_text(char *out, const char *text) {
+    while (*text) *out++ = *text++;
+    return out;
+}
+
+/* Appends `text` and the decimal digits of `value` at `out`; returns the end. */
+static char *put(char *out, const char *text, uint32_t value) {
+    out = put_text(out, text);
+    char digits[10];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    while (n > 0) *out++ = digits[--n];
+    return out;
+}
+
+/* Fails unless [dst, dst + len) lies inside memory. */
+static void check_buffer(const char *who, void *dst, uint32_t len) {
+    uint32_t size = (uint32_t)__builtin_wasm_memory_size(0) * 65536u;
+    uint32_t at = (uint32_t)(uintptr_t)dst;
+    if (at <= size && len <= size - at) return;
+    char message[200];
+    char *out = put(message, who, at);
+    out = put(out, "..", at + len);
+    out = put(out, " lies outside memory (", size);
+    *put_text(out, " bytes)") = 0;
+    fail(message);
+}
+
+/* The value's length as bytes, or a status for what it is instead. */
+static int32_t settled_bytes(__externref_t settled, jspi_status *status) {
+    if (jspi_host_classify(settled) == CLASS_REJECTED) {
+        *status = JSPI_REJECTED;
+        return -1;
+    }
+    int32_t total = jspi_host_bytes_length(settled);
+    *status = total < 0 ? JSPI_NOT_BYTES : JSPI_OK;
+    return total;
+}
+
+jspi_status jspi_try_await_bytes(__externref_t promise, void *dst, uint32_t len,
+                                 uint32_t *size) {
+    check_buffer("jspi_try_await_bytes: the buffer at ", dst, len);
+    __externref_t settled = jspi_raw_await(promise);
+    jspi_status status;
+    int32_t total = settled_bytes(settled, &status);
+    if (status != JSPI_OK) return status;
+    uint32_t n = (uint32_t)total;
+    jspi_host_bytes_copy(settled, dst, n < len ? n : len);
+    *size = n;
+    return n > len ? JSPI_TOO_LONG : JSPI_OK;
+}
+
+int32_t jspi_await_bytes(__externref_t promise, void *dst, uint32_t len) {
+    check_buffer("jspi_await_bytes: the buffer at ", dst, len);
+    __externref_t settled = jspi_raw_await(promise);
+    jspi_status status;
+    int32_t total = settled_bytes(settled, &status);
+    if (status == JSPI_REJECTED) {
+        jspi_host_throw(jspi_host_rejection_reason(settled));
+        __builtin_unreachable();
+    }
+    if (status == JSPI_NOT_BYTES) {
+        fail("jspi_await_bytes: the promise fulfilled with a value that is not bytes (a "
+             "Uint8Array, an ArrayBuffer or another typed-array view)");
+    }
+    if ((uint32_t)total > len) {
+        char message[200];
+        char *out = put(message, "jspi_await_bytes: the promise fulfilled with ", (uint32_t)total);
+        out = put(out, " bytes, more than the ", len);
+        *put_text(out, " the buffer holds (jspi_try_await_bytes takes the first part)") = 0;
+        fail(message);
+    }
+    jspi_host_bytes_copy(settled, dst, (uint32_t)total);
+    return total;
 }
 
 /* ---- The externref slot table ----------------------------------------------------

@@ -39,6 +39,8 @@
         .functype jspi_rs_leave (i32) -> (i64)
         .functype jspi_rs_done (i32) -> (i64)
         .functype jspi_rs_top () -> (i64)
+        .functype jspi_rs_locate (i32, i32) -> (i64)
+        .functype jspi_rs_current () -> (i32)
         .functype jspi_rs_suspend (i32) -> (i64)
         .functype jspi_rs_resume (i32, i32) -> (i64)
         .functype jspi_rs_error_ptr () -> (i32)
@@ -268,6 +270,42 @@ jspi_task_top:
         i32.wrap_i64
         global.set __stack_pointer
         end_if
+        end_function
+
+# Task memory, for hosts (guest/stack-state/src/taskmem.rs). These only read the
+# state, so the Rust side runs on the caller's stack.
+#
+#   i64 jspi_task_locate(i32 id, i32 addr): (where << 32) | run: the byte at `addr` of
+#   task `id` is at `where` now (in place, or in the task's saved block), and `run`
+#   bytes from it lie in the same place. Fails for a task that ended or never was.
+        .section .text.jspi_task_locate,"",@
+        .globl jspi_task_locate
+        .export_name jspi_task_locate, jspi_task_locate   # exported by any link that pulls this file in
+        .type jspi_task_locate,@function
+jspi_task_locate:
+        .functype jspi_task_locate (i32, i32) -> (i64)
+        .local i64                      # 2: result
+        local.get 0
+        local.get 1
+        call jspi_rs_locate             # packed, or all ones for an error
+        local.tee 2
+        i64.const -1
+        i64.eq
+        if                              # no such task: fail with the recorded message
+        call jspi_fail_last
+        end_if
+        local.get 2
+        end_function
+
+#   i32 jspi_task_current(void): the running task's id, 0 outside any task (for a host
+#   function that needs to know which task called it).
+        .section .text.jspi_task_current,"",@
+        .globl jspi_task_current
+        .export_name jspi_task_current, jspi_task_current # exported by any link that pulls this file in
+        .type jspi_task_current,@function
+jspi_task_current:
+        .functype jspi_task_current () -> (i32)
+        call jspi_rs_current
         end_function
 
 # externref jspi_raw_await(externref promise): suspend the running task until the

@@ -248,6 +248,42 @@ extern "C" fn jspi_rs_top() -> u64 {
     unsafe { state() }.top_level().map_or(0, |sp| pack(1, sp))
 }
 
+/// `jspi_task_locate` (the shim's export): `(where << 32) | run` for the byte at
+/// `addr` of task `id`, or `u64::MAX` with the message recorded. Reads only, so it
+/// runs on the caller's stack.
+#[unsafe(no_mangle)]
+extern "C" fn jspi_rs_locate(id: u32, addr: u32) -> u64 {
+    // SAFETY: as in `jspi_rs_enter`.
+    match unsafe { state() }.locate(id, addr) {
+        Ok((place, run)) => pack(place, run),
+        Err(e) => {
+            record("jspi_task_locate", e);
+            u64::MAX
+        }
+    }
+}
+
+/// `jspi_task_current` (the shim's export): the running task's id, or 0.
+#[unsafe(no_mangle)]
+extern "C" fn jspi_rs_current() -> u32 {
+    // SAFETY: as in `jspi_rs_enter`.
+    unsafe { state() }.current().unwrap_or(0)
+}
+
+/// Registers a task-local region (see `jspi.h`): 0, or -1 when refused (tasks alive,
+/// too many or too large regions, overlapping the shadow stack or another region).
+#[unsafe(no_mangle)]
+pub extern "C" fn jspi_task_local(ptr: *mut u8, len: u32) -> i32 {
+    // SAFETY: as in `jspi_rs_enter`.
+    match unsafe { state() }.register_local(ptr as u32, len) {
+        Ok(()) => 0,
+        Err(e) => {
+            record("jspi_task_local", e);
+            -1
+        }
+    }
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn jspi_rs_suspend(sp: u32) -> u64 {
     // SAFETY: as in `jspi_rs_enter`.

@@ -60,11 +60,24 @@ pub enum Error {
         /// The configured room (`min_task_stack`).
         min_task_stack: u32,
     },
+    /// A task-local region that cannot be registered.
+    BadLocal {
+        /// Its address.
+        addr: u32,
+        /// Its length.
+        len: u32,
+        /// Why not.
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
+            Error::BadLocal { addr, len, why } => write!(
+                f,
+                "the task-local region of {len} bytes at {addr:#x} cannot be registered: {why}"
+            ),
             Error::CannotFit { needed, available } => write!(
                 f,
                 "a task needs {needed} bytes of shadow stack but only {available} are left below the calling frames"

@@ -121,6 +121,7 @@ mod memory;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 mod stats;
+mod taskmem;
 
 pub use heap::{Block, Heap, HeapSource};
 pub use memory::Memory;
@@ -129,8 +130,10 @@ pub use memory::VecMemory;
 
 pub use error::Error;
 pub use stats::Stats;
+pub use taskmem::{MAX_LOCALS, MAX_LOCAL_BYTES};
 
 use live::LiveList;
+use taskmem::Locals;
 
 /// How suspended tasks' bytes are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,6 +189,8 @@ struct Task {
     /// The same for the previous generation, when this record was reused before that
     /// task's `done` came.
     prev_unreported: bool,
+    /// Its copy of the task-local regions, once it has suspended (`taskmem`).
+    locals: Option<Block>,
 }
 
 impl Task {
@@ -199,6 +204,7 @@ impl Task {
         saved: 0,
         unreported: false,
         prev_unreported: false,
+        locals: None,
     };
 }
 
@@ -248,6 +254,8 @@ pub struct StackState<M: Memory, const N: usize> {
     parked: u32,
     heap: Heap,
     stats: Stats,
+    /// Task-local regions (`taskmem`).
+    locals: Locals,
 }
 
 impl<M: Memory, const N: usize> StackState<M, N> {
@@ -282,6 +290,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             parked: 0,
             heap: Heap::new(config.heap),
             stats: Stats::ZERO,
+            locals: Locals::NONE,
         };
         if let Err(message) = state.configure(config) {
             panic!("{}", message);
@@ -510,6 +519,8 @@ impl<M: Memory, const N: usize> StackState<M, N> {
                 min_task_stack: self.config.min_task_stack,
             });
         }
+        // Its task-local regions first: if there is no room for them, nothing changed.
+        self.save_locals(index)?;
         let new_sp = match self.strategy {
             Strategy::None => sp,
             Strategy::Eager => {
@@ -579,6 +590,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         };
         match result {
             Ok(new_sp) => {
+                self.restore_locals(index);
                 self.tasks[index as usize].state = TaskState::Running;
                 self.segments[0] = Segment {
                     task: index,
@@ -708,6 +720,9 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         }
         self.live.remove(index);
         if let Some(block) = task.buf {
+            self.heap.free(&mut self.mem, block);
+        }
+        if let Some(block) = task.locals {
             self.heap.free(&mut self.mem, block);
         }
         self.stats.saved_bytes -= u64::from(task.saved);

@@ -401,3 +401,66 @@ fn stats_ids_name_every_field_once() {
     assert!((0..which).all(|i| stats.get(i) == Some(100 + u64::from(i))));
     assert_eq!(stats.get(which), None);
 }
+
+#[test]
+fn locate_says_where_a_suspended_tasks_bytes_are() {
+    for strategy in [Strategy::Eager, Strategy::Lazy] {
+        let mut s = state(strategy);
+        let (a, _) = s.enter(4096).unwrap();
+        let (_, p) = s.suspend(4000).unwrap();
+        assert_eq!(s.locate(a, 3000).unwrap(), (3000, 1000), "below the range: in place");
+        assert_eq!(s.locate(a, 4096).unwrap().0, 4096, "above the range: in place");
+        let (place, run) = s.locate(a, 4010).unwrap();
+        match strategy {
+            Strategy::Eager => {
+                assert_ne!(place, 4010, "eager saved it: it is in the block");
+                assert_eq!(run, 86);
+            }
+            _ => assert_eq!((place, run), (4010, 86), "lazy left it in place"),
+        }
+        // B runs over A's lower part under lazy: those bytes move to A's block.
+        let (b, _) = s.enter(p).unwrap();
+        s.suspend(3900).unwrap();
+        if strategy == Strategy::Lazy {
+            s.resume(a, 3900).unwrap();
+            s.suspend(3950).unwrap();
+            // B's range [3900, 4000) lies below A's stop; A now runs from 3950 up.
+            let (place, run) = s.locate(b, 3920).unwrap();
+            assert_ne!(place, 3920, "B was evicted to make room for A");
+            assert_eq!(run, 80);
+        }
+        assert_eq!(s.current(), None, "nothing runs at the top level");
+        s.done(b).unwrap();
+        assert_eq!(s.locate(b, 3920), Err(Error::TaskEnded(b)));
+        s.done(a).unwrap();
+    }
+}
+
+#[test]
+fn task_locals_are_swapped_at_suspend_and_resume() {
+    let mut s = state(Strategy::Lazy);
+    s.memory_mut().grow(4096).unwrap();
+    let local = 4096 + 64; // outside the shadow stack
+    s.register_local(local, 4).unwrap();
+    assert!(s.register_local(local + 2, 4).is_err(), "overlapping regions are refused");
+    assert!(s.register_local(100, 4).is_err(), "the shadow stack is not a local");
+    let write = |s: &mut StackState<VecMemory, 16>, v: u32| s.memory_mut().write_u32(local, v);
+    let read = |s: &StackState<VecMemory, 16>| s.memory().read_u32(local);
+    let (a, _) = s.enter(4096).unwrap();
+    assert_eq!(s.current(), Some(a));
+    write(&mut s, 1);
+    let (_, p) = s.suspend(4000).unwrap();
+    let (b, _) = s.enter(p).unwrap();
+    write(&mut s, 2);
+    s.suspend(3900).unwrap();
+    write(&mut s, 3); // the host's own use of the region
+    s.resume(a, 3900).unwrap();
+    assert_eq!(read(&s), 1, "A sees its own value across its await");
+    s.suspend(3990).unwrap();
+    s.resume(b, 4096).unwrap();
+    assert_eq!(read(&s), 2, "and B its own");
+    s.done(b).unwrap();
+    s.done(a).unwrap();
+    assert_eq!(s.heap_in_use(), 0, "the locals blocks are freed with their tasks");
+    assert!(s.register_local(local + 8, 4).is_ok(), "more regions once no task is alive");
+}

@@ -54,6 +54,18 @@ export class Rejection {
   readonly reason: unknown;
 }
 
+/** A task's memory as it is now, for a host that reads or writes a suspended task's
+ * stack buffers (their bytes may be saved elsewhere while it is suspended). */
+export class TaskMemory {
+  private constructor();
+  /** The library's id of the task. */
+  readonly id: number;
+  /** `len` bytes of the task's memory at `addr`, wherever they are now. */
+  read(addr: number, len: number): Uint8Array;
+  /** Writes `bytes` into the task's memory at `addr`, wherever each byte is now. */
+  write(addr: number, bytes: ArrayBuffer | ArrayBufferView): void;
+}
+
 /** A guest instance and the host side of the guest library for it. */
 export class Guest {
   private constructor();
@@ -74,6 +86,8 @@ export class Guest {
   spawn<R = unknown>(name: string, ...args: WasmValue[]): Promise<R>;
   /** Calls export `name` plainly; a failure leaves the shadow stack where it began. */
   call<R = unknown>(name: string, ...args: WasmValue[]): R;
+  /** The task running now (inside an import it called), or null outside any task. */
+  currentTask(): TaskMemory | null;
   /** Throws, naming what is missing, unless the module was linked with the guest
    * library (what `promising` and `spawn` need). */
   checkLinked(): void;

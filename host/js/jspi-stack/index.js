@@ -72,6 +72,69 @@ function readUtf8(memory, ptr, len) {
 
 const int32 = (x) => x | 0;
 
+/** The bytes of a value that is bytes (a Uint8Array, an ArrayBuffer, another typed
+ * array or a DataView), or null. */
+function bytesOf(value) {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return null;
+}
+
+/**
+ * A task's memory as it is now, for a host that reads or writes a *suspended* task's
+ * stack buffers: while a task is suspended, its stack bytes may be saved in a block
+ * rather than at their address (docs/abi.md, "What a host may touch"). Get one with
+ * `guest.currentTask()` inside an import the task called; it stays valid until the
+ * task ends. Each access is synchronous and asks the library where each byte is.
+ */
+export class TaskMemory {
+  #guest;
+  #locate;
+
+  /** @internal */
+  constructor(guest, id, locate) {
+    this.#guest = guest;
+    this.#locate = locate;
+    this.id = id;
+  }
+
+  /** Calls `visit(where, offset, n)` for each run of [addr, addr + len) as it lies
+   * now; checks the range is inside memory first. */
+  #runs(what, addr, len, visit) {
+    const size = this.#guest.memory.buffer.byteLength;
+    const start = addr >>> 0;
+    if (!Number.isInteger(len) || len < 0 || start + len > size) {
+      throw new RangeError(`task.${what}: ${start}..${start + len} lies outside memory (${size} bytes)`);
+    }
+    for (let done = 0; done < len; ) {
+      const packed = BigInt.asUintN(64, this.#locate(this.id, start + done));
+      const where = Number(packed >> 32n);
+      const n = Math.min(len - done, Number(packed & 0xffffffffn));
+      visit(where, done, n);
+      done += n;
+    }
+  }
+
+  /** `len` bytes of the task's memory at `addr`, wherever they are now. */
+  read(addr, len) {
+    const out = new Uint8Array(len);
+    this.#runs("read", addr, len, (where, offset, n) => {
+      out.set(new Uint8Array(this.#guest.memory.buffer, where, n), offset);
+    });
+    return out;
+  }
+
+  /** Writes `bytes` (a Uint8Array, an ArrayBuffer or a view) into the task's memory
+   * at `addr`, wherever each byte is now, so the task finds them when it resumes. */
+  write(addr, bytes) {
+    const source = bytesOf(bytes);
+    if (!source) throw new TypeError("task.write needs bytes (a Uint8Array, an ArrayBuffer or a view)");
+    this.#runs("write", addr, source.length, (where, offset, n) => {
+      new Uint8Array(this.#guest.memory.buffer, where, n).set(source.subarray(offset, offset + n));
+    });
+  }
+}
+
 /** Whether `value` is a number that is exactly an int32. */
 function isInt32(value) {
   return typeof value === "number" && int32(value) === value && !Object.is(value, -0);
@@ -112,6 +175,10 @@ export class Guest {
       },
       fail(ptr, len) {
         throw new GuestError(readUtf8(guest.memory, ptr, len));
+      },
+      bytes_length: (value) => bytesOf(value)?.length ?? -1,
+      bytes_copy(value, dst, len) {
+        new Uint8Array(guest.memory.buffer, dst >>> 0, len >>> 0).set(bytesOf(value).subarray(0, len >>> 0));
       },
       // The wasm-bindgen bridge (docs/abi.md): values between wasm-bindgen's handles
       // and the library's slot table.
@@ -278,6 +345,17 @@ export class Guest {
     }
     this.#callLeave(token);
     return value;
+  }
+
+  /** The task running now (inside an import it called), as a TaskMemory that can
+   * read and write its memory later, while it is suspended; null outside any task. */
+  currentTask() {
+    const ex = this.exports;
+    if (typeof ex.jspi_task_current !== "function" || typeof ex.jspi_task_locate !== "function") {
+      throw new Error("the module was not linked with this guest library's task memory exports (jspi_task_current, jspi_task_locate)");
+    }
+    const id = ex.jspi_task_current();
+    return id === 0 ? null : new TaskMemory(this, id, ex.jspi_task_locate);
   }
 
   /** The guest library's counters as plain numbers (see STAT_NAMES). */

@@ -154,6 +154,14 @@ fn value(args: &[Val], i: usize) -> JsValue {
         .unwrap_or(JsValue::Undefined)
 }
 
+/// `len` bytes that depend on `seed`: byte i is (seed + 7 i) mod 256 (`pattern` in
+/// hostenv.mjs).
+fn pattern(len: i32, seed: i32) -> Vec<u8> {
+    (0..len.max(0))
+        .map(|i| seed.wrapping_add(7 * i) as u8)
+        .collect()
+}
+
 fn promise_val(promise: Promise) -> Option<Val> {
     Some(JsValue::Promise(promise).into_val())
 }
@@ -223,6 +231,45 @@ pub fn imports() -> Imports<Env> {
                 .filter(|_| cx.call(&export, &[arg]).is_err())
                 .count();
             Ok(Some(Val::I32(failed as i32)))
+        })
+        .func("env", "bytes_after", |cx, args| {
+            let bytes = JsValue::Bytes(pattern(int(args, 0), int(args, 1)).into());
+            Ok(promise_val(cx.data().clock.resolve_after(int(args, 2), bytes)))
+        })
+        .func("env", "read_into", |cx, args| {
+            // The task-aware path: the bytes go wherever the task's buffer is when they
+            // arrive (in place, or in its saved block).
+            let (dst, len, seed, ms) = (int(args, 0), int(args, 1), int(args, 2), int(args, 3));
+            let Some(task) = cx.current_task()? else {
+                return Err(Exception::error("env.read_into: called outside a task"));
+            };
+            let instance = cx.instance()?;
+            let promise = Promise::new();
+            let settle = promise.clone();
+            cx.data().clock.after(ms, move || {
+                let written = instance.write_task(task, dst as u32, &pattern(len, seed));
+                settle.settle(match written {
+                    Ok(()) => Ok(JsValue::Int(len)),
+                    Err(error) => Err(JsValue::Error(crate::runner::describe(&error))),
+                });
+            });
+            Ok(promise_val(promise))
+        })
+        .func("env", "read_naive", |cx, args| {
+            // The hazard: the bytes go to the buffer's address while the task is
+            // suspended.
+            let (dst, len, seed, ms) = (int(args, 0), int(args, 1), int(args, 2), int(args, 3));
+            let instance = cx.instance()?;
+            let promise = Promise::new();
+            let settle = promise.clone();
+            cx.data().clock.after(ms, move || {
+                let written = instance.write_memory(dst as u32, &pattern(len, seed));
+                settle.settle(match written {
+                    Ok(()) => Ok(JsValue::Int(len)),
+                    Err(error) => Err(JsValue::Error(crate::runner::describe(&error))),
+                });
+            });
+            Ok(promise_val(promise))
         })
         .func("env", "delay", |cx, args| {
             Ok(promise_val(
