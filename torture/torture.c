@@ -38,7 +38,7 @@ struct frame {
 
 /* What a task was asked to do and how far it got; lives in the task's first frame. */
 struct ctx {
-    uint32_t id, depth, size, awaits, delays, churn, fault;
+    uint32_t id, depth, size, awaits, delays, churn, fault, io;
     uint32_t awaited;   /* awaits done so far */
     int32_t sum;        /* of the values awaited */
 };
@@ -103,11 +103,50 @@ static void check_chain(const struct ctx *cx, const struct frame *f, uint32_t de
                         (uint32_t)(uintptr_t)f);
 }
 
+/* An await that brings bytes into a slice of `target`'s array (this level's, or the
+ * task's first): through jspi_await_bytes (`how` 1) or the host writing into the
+ * suspended task through its library's task memory (`how` 2, 3). The slice is first
+ * set to the complement of what must arrive, then checked, then given its canaries
+ * back; its offset and length (1-4096 bytes) vary with the task and the await, so
+ * slices straddle bytes in place and bytes saved. */
+static void io_await(struct ctx *cx, const struct frame *f, const struct frame *target,
+                     uint32_t n, int32_t ms, uint32_t how) {
+    uint32_t h = canary(cx->id, n, 77) | (uint32_t)canary(cx->id, n, 78) << 8 |
+                 (uint32_t)canary(cx->id, n, 79) << 16;
+    uint32_t offset = h % target->size;
+    uint32_t len = 1 + (h >> 8) % (target->size - offset);
+    if (len > 4096) len = 4096;
+    int32_t seed = (int32_t)(cx->id * 31 + n);
+    uint8_t *dst = target->bytes + offset;
+    for (uint32_t i = 0; i < len; i++) dst[i] = (uint8_t)~jspi_host_pattern(seed, (int32_t)i);
+    int32_t got = how == 1 ? jspi_await_bytes(bytes_after((int32_t)len, seed, ms), dst, len)
+                           : jspi_await_int(read_into(dst, (int32_t)len, seed, ms));
+    if (got != (int32_t)len) corrupt(cx->id, target->level, "io length", n, len, (uint32_t)got);
+    for (uint32_t i = 0; i < len; i++) {
+        uint8_t want = jspi_host_pattern(seed, (int32_t)i);
+        if (dst[i] != want) corrupt(cx->id, target->level, "io byte ", offset + i, want, dst[i]);
+        dst[i] = canary(cx->id, target->level, offset + i);
+    }
+    cx->sum += got;
+    check_chain(cx, f, f->level);
+}
+
 /* One await: a promise of a known int that settles after 0-3 ms (two bits of
- * `delays` per await, reused after 16), then the whole chain is checked. */
+ * `delays` per await, reused after 16), then the whole chain is checked; or, as two
+ * bits of `io` per await say (1 await_bytes, 2 a host write into this level, 3 one
+ * into the first level), bytes brought into a slice of a frame (`io_await`). */
 static void await_and_check(struct ctx *cx, const struct frame *f) {
     uint32_t n = cx->awaited++;
     int32_t ms = (int32_t)((cx->delays >> (2 * (n % 16))) & 3);
+    uint32_t how = (cx->io >> (2 * (n % 16))) & 3;
+    const struct frame *target = f;
+    if (how == 3) {
+        while (target->up != 0) target = target->up;
+    }
+    if (how != 0 && target->size > 0) {
+        io_await(cx, f, target, n, ms, how);
+        return;
+    }
     int32_t want = (int32_t)(cx->id * 1000 + n);
     int32_t got = jspi_await_int(delayed_int(want, ms));
     if (got != want) corrupt(cx->id, f->level, "await value", n, (uint32_t)want, (uint32_t)got);
@@ -169,11 +208,12 @@ level(struct ctx *cx, struct frame *up, uint32_t k) {
 /* A task: `depth` levels (1-8) of `size` + 8 * level bytes each (size 0-65536);
  * bit 2k of `awaits` awaits at level k before going deeper, bit 2k+1 after coming
  * back; bit k of `churn` makes a synchronous call at level k; `fault` (0-3, see
- * `inject`) fails the task at its deepest level. Returns the sum of the values
- * awaited, so every host and strategy must print the same result. */
+ * `inject`) fails the task at its deepest level; `io` (see `await_and_check`) makes
+ * awaits bring bytes into its frames. Returns the sum of the values awaited (and of
+ * the byte counts), so every host and strategy must print the same result. */
 JSPI_EXPORT("task")
 int32_t task(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t delays,
-             int32_t churn_mask, int32_t fault) {
+             int32_t churn_mask, int32_t fault, int32_t io) {
     if (depth < 1 || depth > MAX_DEPTH || size < 0 || size > 65536 || fault < 0 ||
         fault > 3) {
         static const char message[] = "task: depth must be 1-8, size 0-65536, fault 0-3";
@@ -187,6 +227,7 @@ int32_t task(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t de
         .delays = (uint32_t)delays,
         .churn = (uint32_t)churn_mask,
         .fault = (uint32_t)fault,
+        .io = (uint32_t)io,
     };
     escape(&cx);
     level(&cx, 0, 0);
@@ -199,7 +240,7 @@ int32_t task(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t de
  * task has suspended or ended. Returns the task's id. */
 JSPI_EXPORT("spawner")
 int32_t spawner(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t delays,
-                int32_t churn_mask, int32_t fault, int32_t frame) {
+                int32_t churn_mask, int32_t fault, int32_t io, int32_t frame) {
     if (frame < 0 || frame > 65536) {
         static const char message[] = "spawner: frame must be 0-65536";
         jspi_fail(message, sizeof message - 1);
@@ -210,8 +251,8 @@ int32_t spawner(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t
     escape(bytes);
     char name[16] = "T";
     *jspi_format_u64(name + 1, (uint32_t)id) = 0;
-    int32_t args[7] = {id, depth, size, awaits, delays, churn_mask, fault};
-    jspi_host_start(name, "task", args, 7);
+    int32_t args[8] = {id, depth, size, awaits, delays, churn_mask, fault, io};
+    jspi_host_start(name, "task", args, 8);
     for (int32_t i = 0; i < frame; i++) {
         uint8_t want = canary(own, 0, (uint32_t)i);
         if (bytes[i] != want) corrupt((uint32_t)id, 0, "spawner byte ", (uint32_t)i, want, bytes[i]);

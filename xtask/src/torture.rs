@@ -94,10 +94,13 @@ struct Shape {
     /// 0, or the fault the task fails with at its deepest level (see `inject` in
     /// torture.c): 1 a rejection, 2 a trap, 3 a host import that throws.
     fault: i32,
+    /// Two bits per await: 0 an int, 1 bytes through `jspi_await_bytes`, 2 and 3 a host
+    /// write into the suspended task's frames (see `await_and_check` in torture.c).
+    io: i32,
 }
 
 impl Shape {
-    fn args(&self) -> [i32; 7] {
+    fn args(&self) -> [i32; 8] {
         [
             self.id,
             self.depth,
@@ -106,6 +109,7 @@ impl Shape {
             self.delays,
             self.churn,
             self.fault,
+            self.io,
         ]
     }
 
@@ -153,6 +157,9 @@ impl Shape {
         }
         if self.fault != 0 {
             out.push(Shape { fault: 0, ..*self });
+        }
+        if self.io != 0 {
+            out.push(Shape { io: 0, ..*self });
         }
         out
     }
@@ -250,6 +257,8 @@ fn generate(seed: u64) -> Vec<Step> {
                 } else {
                     0
                 },
+                // Half the tasks bring bytes into their frames at some awaits.
+                io: if rng.below(2) == 0 { rng.next() as i32 } else { 0 },
             };
             let how = rng.below(20);
             if !flushing && how < 4 {
@@ -881,6 +890,7 @@ mod tests {
             delays: 0,
             churn: 0,
             fault: 2,
+            io: 0,
         };
         let trapped = "[t=0] start T1 = task()\n[t=0] T1 rejected: trap: unreachable\n";
         assert_eq!(
