@@ -9,6 +9,7 @@
 mod badmod;
 mod bench;
 mod bless;
+mod browser;
 mod compile;
 mod diff;
 mod examples;
@@ -60,7 +61,7 @@ commands:
   files or a Cargo.toml (a Rust guest crate).
 
 options:
-  --host node24|node26|wasmtime|all (default: all)
+  --host node24|node26|wasmtime|chromium|firefox|all (default: all)
   --strategy none|eager|lazy|all    (default: all the example allows)
   --no-miri                         test: skip Miri (a quick local run; CI runs it)
   -v, --verbose                     print each external command before running it

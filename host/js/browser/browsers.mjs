@@ -19,7 +19,8 @@ export const BROWSERS = {
 };
 
 // Chromium as root needs --no-sandbox; the network here is closed, and without the
-// background-networking flags Chromium keeps trying (and failing) to reach Google.
+// background-networking flags Chromium keeps trying (and failing) to reach its
+// services.
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -29,6 +30,10 @@ const CHROMIUM_ARGS = [
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
+  // Without the sandbox, a wasm trap caught by V8's signal handler (an out-of-bounds
+  // memory access) kills the renderer ("Target closed") instead of throwing a
+  // RuntimeError; with the handler off, V8 checks bounds explicitly and throws.
+  "--disable-features=WebAssemblyTrapHandler",
 ];
 
 function puppeteer() {
@@ -73,7 +78,9 @@ export async function launch(name, executable = BROWSERS[name]) {
         };
   let browser;
   try {
-    browser = await puppeteer().launch({ ...options, protocolTimeout: 900_000 });
+    // JSPI_BROWSER_DUMPIO=1 shows the browser's own output (on the driver's stderr).
+    const dumpio = process.env.JSPI_BROWSER_DUMPIO === "1";
+    browser = await puppeteer().launch({ ...options, dumpio, protocolTimeout: 900_000 });
   } catch (error) {
     rmSync(profile, { recursive: true, force: true });
     throw error;
