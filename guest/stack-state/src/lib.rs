@@ -507,7 +507,12 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         let index = seg.task;
         let id = self.id_of(index);
         let new_sp = match self.strategy {
-            Strategy::None => sp,
+            Strategy::None => {
+                // Nothing is kept, but the range is recorded, for `task_views`.
+                self.tasks[index as usize].start = sp;
+                self.tasks[index as usize].evicted_hi = sp;
+                sp
+            }
             Strategy::Eager => {
                 self.tasks[index as usize].start = sp;
                 self.tasks[index as usize].evicted_hi = sp;
@@ -776,9 +781,82 @@ impl<M: Memory, const N: usize> StackState<M, N> {
     }
 }
 
+/// A task as a debugger or a picture of the shadow stack sees it
+/// ([`StackState::task_views`]; the guest library's `jspi_debug_tasks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskView {
+    /// Its id, as the hooks know it.
+    pub id: TaskId,
+    /// 1: running, in the innermost segment; 2: suspended; 3: running, but a task it
+    /// started from a synchronous call runs above it.
+    pub state: u32,
+    /// The stack pointer when it last suspended (its placement before that).
+    pub start: u32,
+    /// Where its frames begin: its placement.
+    pub stop: u32,
+    /// While suspended: `[start, evicted_hi)` is saved in `block`, `[evicted_hi,
+    /// stop)` is in place.
+    pub evicted_hi: u32,
+    /// The address of the heap block holding its saved bytes, or 0 for none.
+    pub block: u32,
+}
+
+impl<M: Memory, const N: usize> StackState<M, N> {
+    /// Every live task, in record order, for debuggers: read-only.
+    pub fn task_views(&self) -> impl Iterator<Item = TaskView> + '_ {
+        let innermost = self.depth.checked_sub(1).map(|d| self.segments[d].task);
+        self.tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.state != TaskState::Free)
+            .map(move |(index, t)| TaskView {
+                id: self.id_of(index as u16),
+                state: match t.state {
+                    TaskState::Suspended => 2,
+                    _ if innermost == Some(index as u16) => 1,
+                    _ => 3,
+                },
+                start: t.start,
+                stop: t.stop,
+                evicted_hi: t.evicted_hi,
+                block: t.buf.map_or(0, |b| b.addr),
+            })
+    }
+
+    /// Where the host's top level runs now (the next top-level task is placed here).
+    pub fn parked(&self) -> u32 {
+        self.parked
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn task_views_show_ranges_and_evicted_parts() {
+        use alloc::vec::Vec;
+        let mut s = state(Strategy::Lazy);
+        let (a, _) = s.enter(4096).unwrap();
+        s.suspend(4000).unwrap();
+        let (b, b_sp) = s.enter(s.parked()).unwrap();
+        assert_eq!(b_sp, 4000, "B goes below A's live bytes");
+        let views: Vec<TaskView> = s.task_views().collect();
+        assert_eq!(views.len(), 2);
+        assert_eq!((views[0].id, views[0].state, views[0].start, views[0].stop), (a, 2, 4000, 4096));
+        assert_eq!((views[1].id, views[1].state), (b, 1));
+        s.suspend(3900).unwrap();
+        s.resume(a, s.parked()).unwrap();
+        let b_view = s.task_views().find(|v| v.id == b).unwrap();
+        assert_eq!((b_view.start, b_view.stop, b_view.evicted_hi), (3900, 4000, 4000));
+        assert_ne!(b_view.block, 0, "B's bytes went to a heap block");
+
+        let mut none = state(Strategy::None);
+        none.enter(4096).unwrap();
+        none.suspend(4000).unwrap();
+        let view = none.task_views().next().unwrap();
+        assert_eq!((view.start, view.stop, view.evicted_hi, view.block), (4000, 4096, 4000, 0));
+    }
 
     fn state(strategy: Strategy) -> StackState<VecMemory, 16> {
         let config = Config {
