@@ -129,10 +129,12 @@ class Run {
    * after every drain (the page redraws there). */
   async runUntil(done, tick) {
     await drainMicrotasks();
-    tick();
+    let paused = tick();
+    if (paused) await paused;
     while (!done() && this.clock.fireNext()) {
       await drainMicrotasks();
-      tick();
+      paused = tick();
+      if (paused) await paused;
     }
   }
 
@@ -146,6 +148,7 @@ class Run {
 }
 
 const describe = (exportName, args) => `${exportName}(${args.join(", ")})`;
+
 
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -161,7 +164,8 @@ export class Player {
    * `loadGlue(path, imports)` (Node only) runs wasm-bindgen glue with the host's
    * import modules and returns the instance it made; `print(line)` takes each
    * transcript line (`[t=<ms>] <text>`, no newline); `tick()`, if given, runs after
-   * every step's microtasks have drained and after every timer.
+   * every step's microtasks have drained and after every timer (if it returns a
+   * promise, the run waits for it: the page animates so).
    */
   static async load({ modulePath, scenarioPath, read, loadGlue, print, tick = () => {} }) {
     const player = new Player();
@@ -228,9 +232,11 @@ export class Player {
 
   /**
    * Plays the next step. Returns null, or the one-line error that ends the run (a
-   * wait on a task that can never settle).
+   * wait on a task that can never settle), or a promise of either. A start, spawn or
+   * call step returns at once (unless the page's tick pauses): awaiting between two
+   * steps would let microtasks run there, which the runners never do.
    */
-  async step() {
+  step() {
     const step = this.scenario.steps[this.next++];
     const run = this.run;
     if (step.kind === "start") {
@@ -240,27 +246,36 @@ export class Player {
     } else if (step.kind === "call") {
       run.call(step.export, step.args);
     } else if (step.kind === "reset") {
-      await run.finish(this.tick);
-      this.clock.restart();
-      this.run = new Run(this.clock, run.log);
-      this.run.guest = this.again();
-      this.run.log(`reset ${step.label}`);
+      return (async () => {
+        await run.finish(this.tick);
+        this.clock.restart();
+        this.run = new Run(this.clock, run.log);
+        this.run.guest = this.again();
+        this.run.log(`reset ${step.label}`);
+        await this.tick();
+        return null;
+      })();
     } else {
-      const task = run.tasks.get(step.task);
-      await run.runUntil(() => task.settled, this.tick);
-      if (!task.settled) {
-        return `wait ${step.task}: the task can never settle (no timer is left at t=${this.clock.now})`;
-      }
+      return (async () => {
+        const task = run.tasks.get(step.task);
+        await run.runUntil(() => task.settled, this.tick);
+        if (!task.settled) {
+          return `wait ${step.task}: the task can never settle (no timer is left at t=${this.clock.now})`;
+        }
+        await this.tick();
+        return null;
+      })();
     }
-    this.tick();
-    return null;
+    const paused = this.tick();
+    return paused ? paused.then(() => null) : null;
   }
 
   /** The end of the scenario: the event loop until no timer is left, then the tasks
    * still pending. */
   async finish() {
     await this.run.finish(this.tick);
-    this.tick();
+    const paused = this.tick();
+    if (paused) await paused;
   }
 }
 
@@ -287,7 +302,8 @@ export async function play(options) {
     return 2;
   }
   while (!player.done) {
-    const stuck = await player.step();
+    let stuck = player.step();
+    if (stuck instanceof Promise) stuck = await stuck;
     if (stuck) {
       options.printError(`error: ${stuck}`);
       return 1;
