@@ -18,6 +18,7 @@ mod jstest;
 mod miri;
 mod process;
 mod run;
+mod serve;
 mod test;
 mod tools;
 mod torture;
@@ -53,6 +54,9 @@ commands:
                   eager and lazy; eager on the first host always runs, as the
                   reference); exits 1 on any failure and prints the first failing
                   seed with a minimal schedule (saved as target/torture/minimal.json)
+  serve [--port P]
+                  build the examples and serve the page that draws the shadow
+                  stack live on http://127.0.0.1:P (default 8040) until Ctrl-C
   install         install what is missing: wasm32 target, clang-19, lld-19, Node,
                   the nightly toolchain with Miri, wasm-bindgen-cli
 
@@ -155,6 +159,10 @@ enum Command {
         verbose: bool,
         quick: bool,
     },
+    Serve {
+        verbose: bool,
+        port: u16,
+    },
     Torture {
         options: Options,
         seed: u64,
@@ -170,6 +178,7 @@ fn main() -> ExitCode {
         Command::Bless(options) => bless::bless(&options),
         Command::Install(options) => tools::install(options.verbose),
         Command::Bench { verbose, quick } => bench::bench(verbose, quick),
+        Command::Serve { verbose, port } => serve::serve(port, verbose),
         Command::Torture {
             options,
             seed,
@@ -211,14 +220,15 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         "run" | "test" => (true, true),
         "torture" => (false, true),
         "bless" => (true, false),
-        "install" | "bench" => (false, false),
+        "install" | "bench" | "serve" => (false, false),
         other => {
             return Err(Error::usage(format!(
-                "unknown command `{other}` (commands: run, test, bless, bench, torture, install; see --help)"
+                "unknown command `{other}` (commands: run, test, bless, bench, torture, serve, install; see --help)"
             )))
         }
     };
     let mut quick = false;
+    let mut port = 8040u16;
     let (mut seed, mut count) = (1u64, 1000u64);
     let mut strategy_given = false;
     let mut options = Options {
@@ -259,6 +269,12 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
                 } else {
                     count = number;
                 }
+            }
+            "--port" if name == "serve" => {
+                let text = value(&flag)?;
+                port = text.parse().map_err(|_| {
+                    Error::usage(format!("--port takes a port number, got `{text}`"))
+                })?;
             }
             "--no-miri" if name == "test" && inline_value.is_none() => options.miri = false,
             "--host" if takes_matrix => {
@@ -313,6 +329,10 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         "bench" => Command::Bench {
             verbose: options.verbose,
             quick,
+        },
+        "serve" => Command::Serve {
+            verbose: options.verbose,
+            port,
         },
         "torture" => Command::Torture {
             options: Options {
