@@ -391,6 +391,22 @@ mod tests {
     }
 
     #[test]
+    fn serve_takes_a_port_and_hosts_include_the_browsers() {
+        assert_eq!(
+            parse(&["serve", "--port=9000"]).unwrap(),
+            Command::Serve {
+                verbose: false,
+                port: 9000
+            }
+        );
+        let Ok(Command::Run(options)) = parse(&["run", "--host", "firefox"]) else {
+            panic!()
+        };
+        assert_eq!(options.hosts, [Host::Firefox]);
+        assert!(Host::ALL.contains(&Host::Chromium));
+    }
+
+    #[test]
     fn bad_input_exits_with_2() {
         for args in [
             &["run", "--frobnicate"][..],
@@ -404,6 +420,10 @@ mod tests {
             &["torture", "--seed", "-1"],
             &["torture", "04"],
             &["run", "--seed", "3"],
+            &["serve", "--port", "http"],
+            &["serve", "04"],
+            &["run", "--port", "8040"],
+            &["run", "--host", "safari"],
             &["launch"],
             &[],
         ] {
