@@ -19,13 +19,18 @@ export function formatValue(value) {
   return String(value);
 }
 
-// V8's trap messages, mapped to the kinds docs/abi.md lists (the wasmtime host maps
-// its own trap codes to the same words).
+// The engines' trap messages, mapped to the kinds docs/abi.md lists (the wasmtime
+// host maps its own trap codes to the same words). V8 (Node, Chromium) says
+// "unreachable", "memory access out of bounds", "divide by zero", "remainder by
+// zero", "function signature mismatch", "null function or function signature
+// mismatch"; SpiderMonkey (Firefox) "unreachable executed", "index out of bounds",
+// "integer divide by zero", "indirect call signature mismatch", "indirect call to
+// null".
 const TRAP_KINDS = [
   [/^unreachable/, "unreachable"],
-  [/memory access out of bounds/, "memory access out of bounds"],
+  [/memory access out of bounds|^index out of bounds$/, "memory access out of bounds"],
   [/divide by zero|remainder by zero/, "integer divide by zero"],
-  [/function signature mismatch|null function/, "indirect call type mismatch"],
+  [/signature mismatch|null function|indirect call to null/, "indirect call type mismatch"],
 ];
 
 /** The message of a failed call or task, as transcripts print it. */
@@ -37,7 +42,12 @@ export function formatError(error) {
     }
     return `trap: ${error.message}`;
   }
-  if (error instanceof RangeError && /call stack size/.test(error.message)) {
+  // V8: RangeError "Maximum call stack size exceeded"; SpiderMonkey: InternalError
+  // "too much recursion".
+  if (
+    (error instanceof RangeError && /call stack size/.test(error.message)) ||
+    (error instanceof Error && error.name === "InternalError" && /too much recursion/.test(error.message))
+  ) {
     return "trap: call stack exhausted";
   }
   if (error instanceof Error) return error.message;

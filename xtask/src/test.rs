@@ -14,8 +14,8 @@ use crate::compile::Strategy;
 use crate::run::{check_hosts, label, strategies_for};
 use crate::torture::{self, TEST_COUNT, TEST_SEED};
 use crate::{
-    badmod, diff, examples, jstest, miri, process, project_root, rel, tools, Error, Options,
-    Result,
+    badmod, diff, examples, jstest, miri, process, project_root, rel, serve, tools, Error,
+    Options, Result,
 };
 
 /// Runs the workspace tests, Miri, the example matrix, the bad modules, then the
@@ -137,6 +137,11 @@ pub fn test(options: &Options) -> Result<()> {
         let (js_passed, js_failed) = jstest::test(&mut builder, &options.hosts, options.verbose);
         passed += js_passed;
         failed.extend(js_failed);
+        println!("== page ==");
+        let (page_passed, page_failed) =
+            serve::page_test(&mut builder, &options.hosts, options.verbose);
+        passed += page_passed;
+        failed.extend(page_failed);
         println!("== torture ==");
         torture_budget(options, &mut builder, &mut passed, &mut failed);
     }

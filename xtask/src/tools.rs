@@ -8,6 +8,9 @@
 //!   `tools/node<major>/` (npm itself comes from apt-get when missing, as root);
 //! - TypeScript, pinned, from npm into `tools/typescript/` (the JS package's types are
 //!   checked with its `tsc`);
+//! - the browsers of the browser hosts, Debian's `chromium-headless-shell` and
+//!   `firefox-esr`, through apt-get as root, and `puppeteer-core`, pinned, from npm into
+//!   `tools/puppeteer/`, which drives them (it never downloads a browser);
 //! - the nightly toolchain that `cargo xtask test` runs Miri with, pinned to one date,
 //!   with its `miri` and `rust-src` components, through rustup: by `install`, and by
 //!   `test` unless `--no-miri`;
@@ -19,9 +22,10 @@
 //! `error: ...` line.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::browser;
 use crate::hosts::{Host, NodePin};
 use crate::process::{self, on_path};
 use crate::{rel, Error, Result};
@@ -36,6 +40,11 @@ const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// npm, and where it goes, relative to the project root.
 const TYPESCRIPT_VERSION: &str = "6.0.3";
 const TYPESCRIPT_PREFIX: &str = "tools/typescript";
+
+/// The package that drives the browser hosts (`host/js/browser/browsers.mjs`), from
+/// npm, and where it goes, relative to the project root.
+const PUPPETEER_VERSION: &str = "25.16.0";
+const PUPPETEER_PREFIX: &str = "tools/puppeteer";
 
 /// Where `cargo install` puts wasm-bindgen-cli, relative to the project root.
 const WASM_BINDGEN_ROOT: &str = "tools/wasm-bindgen";
@@ -70,7 +79,45 @@ pub fn ensure(verbose: bool) -> Result<()> {
             ensure_node(&pin, &mut apt)?;
         }
     }
-    ensure_typescript(&mut apt)?;
+    ensure_npm_package(
+        &mut apt,
+        TYPESCRIPT_PREFIX,
+        "typescript",
+        TYPESCRIPT_VERSION,
+    )?;
+    ensure_browsers(&mut apt)?;
+    ensure_npm_package(
+        &mut apt,
+        PUPPETEER_PREFIX,
+        "puppeteer-core",
+        PUPPETEER_VERSION,
+    )?;
+    Ok(())
+}
+
+/// Ensures the browser hosts' binaries, installing their Debian packages.
+fn ensure_browsers(apt: &mut Apt) -> Result<()> {
+    let packages = [
+        (Host::Chromium, "chromium-headless-shell"),
+        (Host::Firefox, "firefox-esr"),
+    ];
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(host, _)| !browser::executable(*host).is_some_and(|b| Path::new(b).is_file()))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt.install(&missing.join(" and "), &missing)?;
+    for (host, package) in packages {
+        let binary = browser::executable(host).unwrap_or_default();
+        if !Path::new(binary).is_file() {
+            return Err(Error::failure(format!(
+                "{binary} is still missing after installing {package}"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -81,11 +128,11 @@ pub fn tsc() -> PathBuf {
         .join("node_modules/typescript/bin/tsc")
 }
 
-/// Ensures [`TYPESCRIPT_VERSION`] is installed into [`TYPESCRIPT_PREFIX`] with npm.
-fn ensure_typescript(apt: &mut Apt) -> Result<()> {
+/// Ensures npm package `name` at exactly `version` is installed into `prefix`.
+fn ensure_npm_package(apt: &mut Apt, prefix: &str, name: &str, version: &str) -> Result<()> {
     let manifest = crate::project_root()
-        .join(TYPESCRIPT_PREFIX)
-        .join("node_modules/typescript/package.json");
+        .join(prefix)
+        .join(format!("node_modules/{name}/package.json"));
     let installed = fs::read_to_string(&manifest).ok().and_then(|text| {
         serde_json::from_str::<serde_json::Value>(&text)
             .ok()?
@@ -93,27 +140,34 @@ fn ensure_typescript(apt: &mut Apt) -> Result<()> {
             .as_str()
             .map(str::to_string)
     });
-    if installed.as_deref() == Some(TYPESCRIPT_VERSION) && tsc().is_file() {
+    if installed.as_deref() == Some(version) {
         return Ok(());
     }
     if !on_path("npm") {
         apt.install("npm", &["nodejs", "npm"])?;
     }
-    let package = format!("typescript@{TYPESCRIPT_VERSION}");
-    announce(&format!("npm install {package} into {TYPESCRIPT_PREFIX}"));
-    fs::create_dir_all(crate::project_root().join(TYPESCRIPT_PREFIX))
-        .map_err(|e| Error::failure(format!("creating {TYPESCRIPT_PREFIX}: {e}")))?;
+    let package = format!("{name}@{version}");
+    announce(&format!("npm install {package} into {prefix}"));
+    fs::create_dir_all(crate::project_root().join(prefix))
+        .map_err(|e| Error::failure(format!("creating {prefix}: {e}")))?;
     process::run_checked(
         Command::new("npm")
-            .args(["install", "--prefix", TYPESCRIPT_PREFIX, "--no-audit", "--no-fund"])
+            .args([
+                "install",
+                "--prefix",
+                prefix,
+                "--no-audit",
+                "--no-fund",
+                "--save-exact",
+            ])
             .arg(&package),
         apt.verbose,
     )
     .map_err(|e| Error::failure(format!("could not install {package}: {e}")))?;
-    if !tsc().is_file() {
+    if !manifest.is_file() {
         return Err(Error::failure(format!(
             "npm installed {package} but {} is missing",
-            rel(&tsc()).display()
+            rel(&manifest).display()
         )));
     }
     Ok(())

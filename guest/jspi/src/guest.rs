@@ -401,3 +401,41 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         None => fail(format_args!("panicked: {}", info.message())),
     }
 }
+
+/// Words in `jspi_debug_tasks`'s header, and in each of its task records.
+const DEBUG_HEADER: usize = 4;
+const DEBUG_RECORD: usize = 6;
+
+/// Read-only state for debuggers and pictures of the shadow stack (docs/abi.md):
+/// writes the header `[stack_low, stack_high, parked, count]` and then the first
+/// `cap` of the `count` live tasks as `[id, state, start, stop, evicted_hi, block]`
+/// (u32 each; see `stack_state::TaskView`) at `buf`, and returns `count`. Exported.
+/// Call it only from the host's top level or synchronously inside an import call.
+///
+/// # Safety
+///
+/// `buf` must point to `4 + 6 * cap` writable `u32`s in linear memory that no task's
+/// frames or saved bytes use (a host grows memory by a page for it, say).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn jspi_debug_tasks(buf: *mut u32, cap: u32) -> u32 {
+    // SAFETY: as in `jspi_rs_enter`; this only reads the state.
+    let state = unsafe { state() };
+    let config = state.config();
+    let mut count = 0;
+    for view in state.task_views() {
+        if count < cap as usize {
+            let record = [view.id, view.state, view.start, view.stop, view.evicted_hi, view.block];
+            for (i, word) in record.into_iter().enumerate() {
+                // SAFETY: `count < cap`, so the word lies in the caller's buffer.
+                unsafe { buf.add(DEBUG_HEADER + count * DEBUG_RECORD + i).write_unaligned(word) };
+            }
+        }
+        count += 1;
+    }
+    let header = [config.stack_low, config.stack_high, state.parked(), count as u32];
+    for (i, word) in header.into_iter().enumerate() {
+        // SAFETY: the buffer holds at least the header (the caller's contract).
+        unsafe { buf.add(i).write_unaligned(word) };
+    }
+    count as u32
+}

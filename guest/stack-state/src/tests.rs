@@ -464,3 +464,28 @@ fn task_locals_are_swapped_at_suspend_and_resume() {
     assert_eq!(s.heap_in_use(), 0, "the locals blocks are freed with their tasks");
     assert!(s.register_local(local + 8, 4).is_ok(), "more regions once no task is alive");
 }
+
+#[test]
+fn task_views_show_ranges_and_evicted_parts() {
+    use alloc::vec::Vec;
+    let mut s = state(Strategy::Lazy);
+    let (a, _) = s.enter(4096).unwrap();
+    s.suspend(4000).unwrap();
+    let (b, b_sp) = s.enter(s.parked()).unwrap();
+    assert_eq!(b_sp, 4000, "B goes below A's live bytes");
+    let views: Vec<TaskView> = s.task_views().collect();
+    assert_eq!(views.len(), 2);
+    assert_eq!((views[0].id, views[0].state, views[0].start, views[0].stop), (a, 2, 4000, 4096));
+    assert_eq!((views[1].id, views[1].state), (b, 1));
+    s.suspend(3900).unwrap();
+    s.resume(a, s.parked()).unwrap();
+    let b_view = s.task_views().find(|v| v.id == b).unwrap();
+    assert_eq!((b_view.start, b_view.stop, b_view.evicted_hi), (3900, 4000, 4000));
+    assert_ne!(b_view.block, 0, "B's bytes went to a heap block");
+
+    let mut none = state(Strategy::None);
+    none.enter(4096).unwrap();
+    none.suspend(4000).unwrap();
+    let view = none.task_views().next().unwrap();
+    assert_eq!((view.start, view.stop, view.evicted_hi, view.block), (4000, 4096, 4000, 0));
+}
