@@ -103,6 +103,12 @@ static void check_chain(const struct ctx *cx, const struct frame *f, uint32_t de
                         (uint32_t)(uintptr_t)f);
 }
 
+/* Whether the guest library was built with strategy none. */
+static int none_strategy(void) {
+    const char *name = jspi_strategy();
+    return name[0] == 'n';
+}
+
 /* An await that brings bytes into a slice of `target`'s array (this level's, or the
  * task's first): through jspi_await_bytes (`how` 1) or the host writing into the
  * suspended task through its library's task memory (`how` 2, 3). The slice is first
@@ -138,14 +144,21 @@ static void io_await(struct ctx *cx, const struct frame *f, const struct frame *
 static void await_and_check(struct ctx *cx, const struct frame *f) {
     uint32_t n = cx->awaited++;
     int32_t ms = (int32_t)((cx->delays >> (2 * (n % 16))) & 3);
-    uint32_t how = (cx->io >> (2 * (n % 16))) & 3;
+    // Under strategy none frames are corrupted freely, and a write steered by a
+    // corrupted frame can land anywhere (and has hung the guest): none awaits ints.
+    uint32_t how = none_strategy() ? 0 : (cx->io >> (2 * (n % 16))) & 3;
     const struct frame *target = f;
     if (how == 3) {
         while (target->up != 0) target = target->up;
     }
-    if (how != 0 && target->size > 0) {
-        io_await(cx, f, target, n, ms, how);
-        return;
+    if (how != 0) {
+        // Frames corrupted already (as under strategy none) must not steer a write:
+        // check them all before bytes go into one.
+        check_chain(cx, f, f->level);
+        if (target->size > 0) {
+            io_await(cx, f, target, n, ms, how);
+            return;
+        }
     }
     int32_t want = (int32_t)(cx->id * 1000 + n);
     int32_t got = jspi_await_int(delayed_int(want, ms));
@@ -196,7 +209,9 @@ level(struct ctx *cx, struct frame *up, uint32_t k) {
         churn(8, cx->id);
         check_chain(cx, &f, k);
     }
-    if (k + 1 < cx->depth) {
+    // MAX_DEPTH bounds the recursion even when `cx` is corrupted (strategy none): a
+    // garbage depth would otherwise recurse, await and check for ever.
+    if (k + 1 < cx->depth && k + 1 < MAX_DEPTH) {
         level(cx, &f, k + 1);
     } else {
         inject(cx);

@@ -9,7 +9,10 @@
 //   node host/js/bench-start.mjs DIR [FILTER]
 //
 // DIR holds lazy.wasm (the benchmark guest, built by `cargo xtask bench`). Prints
-// `time node/start/<N>/0/<variant> <ns per task>` lines, as bench.mjs does.
+// `time node/start/<N>/0/<variant> <ns per task>` lines, as bench.mjs does, and
+// `time node/await/1/<len>/<variant> <ns per await>`: one task awaiting settled
+// promises, plainly (`plain`) or `len` bytes into a stack buffer (`bytes`,
+// jspi_await_bytes), the cost of an await into a buffer against a plain await.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,7 +30,16 @@ function benchGuest(dir) {
   const waiting = [];
   let guest;
   const imports = makeImports({ log: () => {}, clock: new VirtualClock(), memory: () => guest.memory });
-  imports.bench = { next: () => new Promise((resolve) => waiting.push(resolve)) };
+  const ready = Promise.resolve(null);
+  const chunks = new Map();
+  imports.bench = {
+    next: () => new Promise((resolve) => waiting.push(resolve)),
+    ready: () => ready,
+    ready_bytes: (len) => {
+      if (!chunks.has(len)) chunks.set(len, Promise.resolve(new Uint8Array(len)));
+      return chunks.get(len);
+    },
+  };
   guest = instantiateSync(readFileSync(join(dir, "lazy.wasm")), imports);
   return { guest, waiting };
 }
@@ -85,6 +97,23 @@ async function measure(name, alive, dir) {
   return Number(elapsed) / tasks;
 }
 
+/** ns per await in one task: plain (`len` -1) or `len` bytes into a buffer. */
+async function awaitCost(dir, len) {
+  const { guest } = benchGuest(dir);
+  const loop = guest.promising("awaitLoop");
+  await loop(2000, len); // warm up
+  const n = 20000;
+  let awaits = 0;
+  const start = process.hrtime.bigint();
+  let elapsed = 0n;
+  while (elapsed < MEASURE_NS) {
+    await loop(n, len);
+    awaits += n;
+    elapsed = process.hrtime.bigint() - start;
+  }
+  return Number(elapsed) / awaits;
+}
+
 async function main([dir, filter]) {
   if (!dir) {
     process.stderr.write("usage: bench-start.mjs DIR [FILTER]\n");
@@ -97,6 +126,15 @@ async function main([dir, filter]) {
       if (filter && !id.includes(filter)) continue;
       console.log(`time ${id} ${(await measure(name, alive, dir)).toFixed(1)}`);
     }
+  }
+  for (const [len, name] of [
+    [-1, "plain"],
+    [64, "bytes"],
+    [4096, "bytes"],
+  ]) {
+    const id = `node/await/1/${Math.max(len, 0)}/${name}`;
+    if (filter && !id.includes(filter)) continue;
+    console.log(`time ${id} ${(await awaitCost(dir, len)).toFixed(1)}`);
   }
 }
 

@@ -9,5 +9,6 @@ fn main() {
         .declare("fn delayed_int(value: i32, ms: i32) -> ExternRef")
         .declare("fn rejecting(code: i32, ms: i32) -> Promise<ExternRef>")
         .declare("fn log_ref(value: &ExternRef)")
+        .declare("fn bytes_after(len: i32, seed: i32, ms: i32) -> Promise<Bytes>")
         .generate();
 }

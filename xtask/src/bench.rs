@@ -241,7 +241,7 @@ fn summary(results: &Results) -> String {
     let mut combos: Vec<(String, u32, u32)> = results
         .ns
         .keys()
-        .filter(|(_, s, ..)| s != START)
+        .filter(|(_, s, ..)| s != START && s != AWAIT)
         .map(|(_, s, n, size, _)| (s.clone(), *n, *size))
         .collect();
     combos.sort_by_key(|(s, n, size)| {
@@ -306,12 +306,17 @@ fn summary(results: &Results) -> String {
         }
     }
     start_summary(results, &mut out);
+    await_summary(results, &mut out);
     out
 }
 
 /// The schedule name of bench-start.mjs's rows: start + finish of one task, with `n`
 /// other tasks alive.
 const START: &str = "start";
+
+/// The schedule name of bench-start.mjs's await rows: one task awaiting settled
+/// promises, plainly or into a buffer (`jspi_await_bytes`), per await.
+const AWAIT: &str = "await";
 
 /// The goal of pooled task starts against the raw-JSPI floor (issue 11).
 const POOLED_GOAL: f64 = 1.5;
@@ -356,6 +361,36 @@ fn start_summary(results: &Results, out: &mut String) {
             fmt_ns(pooled),
             ratio(promising, floor),
             ratio(pooled, floor)
+        );
+    }
+}
+
+/// Node's await into a buffer against a plain await.
+fn await_summary(results: &Results, out: &mut String) {
+    let plain = results.ns_of("node", AWAIT, 1, 0, "plain");
+    let sizes: Vec<u32> = results
+        .ns
+        .keys()
+        .filter(|(h, s, _, _, v)| h == "node" && s == AWAIT && v == "bytes")
+        .map(|(_, _, _, size, _)| *size)
+        .collect();
+    if plain.is_none() && sizes.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "\n### node: one await, plain and into a buffer (jspi_await_bytes)\n\n\
+         | await | ns per await | over plain |\n|---|---|---|\n| plain | {} | 1.00 |\n",
+        fmt_ns(plain)
+    );
+    for size in sizes {
+        let bytes = results.ns_of("node", AWAIT, 1, size, "bytes");
+        let _ = writeln!(
+            out,
+            "| {} into a buffer | {} | {} |",
+            size_name(size),
+            fmt_ns(bytes),
+            ratio(bytes, plain)
         );
     }
 }

@@ -314,6 +314,26 @@ void jspi_slot_await_void(uint32_t promise) {
     (void)jspi_await_externref(take(promise));
 }
 
+int32_t jspi_slot_await_bytes(uint32_t promise, void *dst, uint32_t len) {
+    return jspi_await_bytes(take(promise), dst, len);
+}
+
+/* (status << 32) | the rejection's reason slot; *size as jspi_try_await_bytes. */
+uint64_t jspi_slot_try_await_bytes(uint32_t promise, void *dst, uint32_t len, uint32_t *size) {
+    check_buffer("Promise<Bytes>::try_wait_into: the buffer at ", dst, len);
+    __externref_t settled = jspi_raw_await(take(promise));
+    jspi_status status;
+    int32_t total = settled_bytes(settled, &status);
+    if (status == JSPI_REJECTED) {
+        return pack(JSPI_REJECTED, jspi_ref_store_or_fail(jspi_host_rejection_reason(settled)));
+    }
+    if (status != JSPI_OK) return pack(status, 0);
+    uint32_t n = (uint32_t)total;
+    jspi_host_bytes_copy(settled, dst, n < len ? n : len);
+    *size = n;
+    return pack(n > len ? JSPI_TOO_LONG : JSPI_OK, 0);
+}
+
 uint64_t jspi_slot_try_await_int(uint32_t promise) {
     __externref_t settled = jspi_raw_await(take(promise));
     switch (jspi_host_classify(settled)) {

@@ -82,6 +82,7 @@ impl Type {
             "Promise<i32>" => Type::Promise("i32"),
             "Promise<ExternRef>" => Type::Promise("::jspi::ExternRef"),
             "Promise<()>" => Type::Promise("()"),
+            "Promise<Bytes>" => Type::Promise("::jspi::Bytes"),
             _ => return None,
         })
     }
@@ -431,7 +432,7 @@ fn parse(module: &str, signature: &str) -> Result<Import, String> {
         match Type::parse(ty) {
             Some(Type::RefParam) | None => {
                 return Err(format!(
-                    "unsupported result type `{}` (use a number type, ExternRef, Promise<i32>, Promise<ExternRef> or Promise<()>)",
+                    "unsupported result type `{}` (use a number type, ExternRef, Promise<i32>, Promise<ExternRef>, Promise<()> or Promise<Bytes>)",
                     ty.trim()
                 ))
             }

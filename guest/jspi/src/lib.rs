@@ -76,7 +76,7 @@ mod promise;
 mod sys;
 
 pub use externref::{ExternRef, ForeignHandle};
-pub use promise::{Promise, Rejected, Settled, Task};
+pub use promise::{Awaitable, Bytes, BytesError, Promise, Rejected, Settled, Task};
 
 /// Whether the running code is inside a promising task and may wait; `false` in an
 /// export the host called synchronously (and always, natively).

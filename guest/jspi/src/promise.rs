@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 
 use crate::{sys, ExternRef};
 
-/// A host promise whose value is a `T`: `i32`, [`ExternRef`] or `()`.
+/// A host promise whose value is a `T`: `i32`, [`ExternRef`], `()` or [`Bytes`].
 ///
 /// The type is part of the import's declaration, so waiting yields a `T` and nothing
 /// else: a `Promise<i32>` gives an `i32`, a `Promise<ExternRef>` an owned handle, a
@@ -16,7 +16,7 @@ use crate::{sys, ExternRef};
 /// (the host's work goes on). Like [`ExternRef`], it is neither `Copy`, `Send` nor
 /// `Sync`.
 #[must_use = "a promise does nothing for the guest unless it is awaited with `wait`"]
-pub struct Promise<T: Settled> {
+pub struct Promise<T: Awaitable> {
     handle: ExternRef,
     _value: PhantomData<fn() -> T>,
 }
@@ -26,11 +26,55 @@ mod sealed {
     impl Sealed for i32 {}
     impl Sealed for crate::ExternRef {}
     impl Sealed for () {}
+    impl Sealed for super::Bytes {}
+}
+
+/// What a [`Promise`] can be declared to settle to: the [`Settled`] values, taken with
+/// [`Promise::wait`], and [`Bytes`], taken into a buffer with [`Promise::wait_into`].
+/// Sealed.
+pub trait Awaitable: sealed::Sealed {}
+impl Awaitable for i32 {}
+impl Awaitable for ExternRef {}
+impl Awaitable for () {}
+impl Awaitable for Bytes {}
+
+/// The value of a `Promise<Bytes>`: bytes (a `Uint8Array`, an `ArrayBuffer` or another
+/// typed-array view on JS hosts, a byte buffer on wasmtime), which
+/// [`Promise::wait_into`] copies into a buffer of the caller's after the task's stack
+/// is restored, so the buffer may be on the task's own stack.
+#[derive(Debug)]
+pub enum Bytes {}
+
+/// Why [`Promise::try_wait_into`] took no bytes, or not all.
+#[derive(Debug)]
+pub enum BytesError {
+    /// The promise rejected.
+    Rejected(Rejected),
+    /// It fulfilled with a value that is not bytes.
+    NotBytes,
+    /// It fulfilled with `total` bytes, more than the buffer holds; the buffer got the
+    /// first part.
+    TooLong {
+        /// How many bytes there were.
+        total: usize,
+    },
+}
+
+impl fmt::Display for BytesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BytesError::Rejected(_) => f.write_str("the promise rejected"),
+            BytesError::NotBytes => f.write_str("the promise fulfilled with a value that is not bytes"),
+            BytesError::TooLong { total } => {
+                write!(f, "the promise fulfilled with {total} bytes, more than the buffer holds")
+            }
+        }
+    }
 }
 
 /// What a [`Promise`] can settle to: `i32`, [`ExternRef`] or `()`. Sealed: the guest
 /// library knows how to take each of these out of a settled JS value.
-pub trait Settled: sealed::Sealed + Sized {
+pub trait Settled: Awaitable + Sized {
     #[doc(hidden)]
     /// Waits on the promise in `promise`; the shim frees that slot.
     fn __wait(promise: u32) -> Self;
@@ -95,7 +139,7 @@ impl Settled for () {
     }
 }
 
-impl<T: Settled> Promise<T> {
+impl<T: Awaitable> Promise<T> {
     /// Takes ownership of a promise the C shim just stored in `slot`, typed as `T` by
     /// the import's declaration.
     ///
@@ -120,6 +164,54 @@ impl<T: Settled> Promise<T> {
         }
     }
 
+    /// Gives up the slot to the shim, which frees it when it takes the promise out
+    /// (so no handle is left in this frame across the suspension).
+    fn into_slot(self) -> u32 {
+        let slot = self.handle.__slot();
+        core::mem::forget(self);
+        slot
+    }
+}
+
+impl Promise<Bytes> {
+    /// Suspends the running task until the promise settles with bytes, copies them
+    /// into `buf` and returns how many there were. The copy happens inside wasm after
+    /// the task's stack is restored, so `buf` may live on the task's own stack. A
+    /// rejection fails the task with its reason; more bytes than `buf` holds, or a value
+    /// that is not bytes, fail it with a message saying so ([`Promise::try_wait_into`]
+    /// reports those instead).
+    pub fn wait_into(self, buf: &mut [u8], task: &Task) -> usize {
+        let _ = task;
+        // SAFETY: the slot is the promise's, given up; `buf` is writable for its length
+        // and lives across the call (the shim checks it lies inside memory).
+        let n = unsafe {
+            sys::jspi_slot_await_bytes(self.into_slot(), buf.as_mut_ptr(), buf.len() as u32)
+        };
+        n as usize
+    }
+
+    /// As [`Promise::wait_into`], but what went wrong comes back as a [`BytesError`]
+    /// (with [`BytesError::TooLong`] the buffer holds the first part).
+    pub fn try_wait_into(self, buf: &mut [u8], task: &Task) -> Result<usize, BytesError> {
+        let _ = task;
+        let mut size = 0u32;
+        // SAFETY: as in `wait_into`; `size` is a live u32 the shim writes.
+        let packed = unsafe {
+            sys::jspi_slot_try_await_bytes(self.into_slot(), buf.as_mut_ptr(), buf.len() as u32, &mut size)
+        };
+        match sys::unpack(packed) {
+            (sys::STATUS_OK, _) => Ok(size as usize),
+            (sys::STATUS_TOO_LONG, _) => Err(BytesError::TooLong { total: size as usize }),
+            (sys::STATUS_REJECTED, reason) => Err(BytesError::Rejected(Rejected {
+                // SAFETY: on a rejection the shim stored the reason in a fresh slot.
+                reason: unsafe { ExternRef::__from_slot(reason) },
+            })),
+            _ => Err(BytesError::NotBytes),
+        }
+    }
+}
+
+impl<T: Settled> Promise<T> {
     /// Suspends the running task until the promise settles, and returns its value.
     ///
     /// Other tasks and synchronous calls run meanwhile; the guest library saves and
@@ -159,17 +251,9 @@ impl<T: Settled> Promise<T> {
         let _ = task;
         T::__try_wait(self.into_slot())
     }
-
-    /// Gives up the slot to the shim, which frees it when it takes the promise out
-    /// (so no handle is left in this frame across the suspension).
-    fn into_slot(self) -> u32 {
-        let slot = self.handle.__slot();
-        core::mem::forget(self);
-        slot
-    }
 }
 
-impl<T: Settled> fmt::Debug for Promise<T> {
+impl<T: Awaitable> fmt::Debug for Promise<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,

@@ -15,6 +15,8 @@ mod imp {
         pub fn jspi_slot_await_void(promise: u32);
         pub fn jspi_slot_try_await_int(promise: u32) -> u64;
         pub fn jspi_slot_try_await_ref(promise: u32) -> u64;
+        pub fn jspi_slot_await_bytes(promise: u32, dst: *mut u8, len: u32) -> i32;
+        pub fn jspi_slot_try_await_bytes(promise: u32, dst: *mut u8, len: u32, size: *mut u32) -> u64;
     }
 }
 
@@ -47,6 +49,12 @@ mod imp {
     pub unsafe fn jspi_slot_try_await_ref(_: u32) -> u64 {
         native()
     }
+    pub unsafe fn jspi_slot_await_bytes(_: u32, _: *mut u8, _: u32) -> i32 {
+        native()
+    }
+    pub unsafe fn jspi_slot_try_await_bytes(_: u32, _: *mut u8, _: u32, _: *mut u32) -> u64 {
+        native()
+    }
 }
 
 pub use imp::*;
@@ -66,3 +74,7 @@ pub fn unpack(packed: u64) -> (u32, u32) {
 
 /// `JSPI_OK` in `jspi.h`.
 pub const STATUS_OK: u32 = 0;
+/// `JSPI_REJECTED` in `jspi.h`.
+pub const STATUS_REJECTED: u32 = 1;
+/// `JSPI_TOO_LONG` in `jspi.h`.
+pub const STATUS_TOO_LONG: u32 = 4;

@@ -19,3 +19,22 @@ void task(int32_t size, int32_t awaits) {
         (void)jspi_await_externref(bench_next());
     }
 }
+
+JSPI_IMPORT("bench", "ready") __externref_t bench_ready(void);
+JSPI_IMPORT("bench", "ready_bytes") __externref_t bench_ready_bytes(int32_t len);
+
+/* `n` awaits of promises that are already settled, in one task: with `len` < 0 a
+ * plain await (jspi_await_externref), otherwise an await of `len` bytes into a buffer
+ * on the task's stack (jspi_await_bytes); the driver divides by n. */
+JSPI_EXPORT("awaitLoop")
+void awaitLoop(int32_t n, int32_t len) {
+    uint8_t buf[65536];
+    escape(buf);
+    for (int32_t i = 0; i < n; i++) {
+        if (len < 0) {
+            (void)jspi_await_externref(bench_ready());
+        } else {
+            (void)jspi_await_bytes(bench_ready_bytes(len), buf, (uint32_t)len);
+        }
+    }
+}

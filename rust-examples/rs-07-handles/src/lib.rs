@@ -64,6 +64,23 @@ promising! {
         unreachable!("the wait above fails the task");
     }
 
+    /// Waits for `len` bytes into a buffer on its own stack (`Promise<Bytes>`), and
+    /// returns how many of them match the host's pattern (byte i is seed + 7 i); then
+    /// shows what a buffer too small for the bytes gets.
+    #[unsafe(export_name = "readBytes")]
+    pub fn read_bytes(task: &Task, len: i32, seed: i32) -> i32 {
+        let mut buf = [0u8; 256];
+        let n = host::bytes_after(len, seed, 10).wait_into(&mut buf, task);
+        let good = (0..n).filter(|&i| buf[i] == (seed as u8).wrapping_add(7 * i as u8)).count();
+        let mut small = [0u8; 4];
+        match host::bytes_after(10, seed, 1).try_wait_into(&mut small, task) {
+            Err(jspi::BytesError::TooLong { total: 10 }) if small[1] == (seed as u8).wrapping_add(7) => {
+                good as i32
+            }
+            _ => -1,
+        }
+    }
+
     /// Declares a promise of a string (a rejection's reason) as a `Promise<i32>`.
     #[unsafe(export_name = "notAnInt")]
     pub fn not_an_int(task: &Task) -> i32 {
