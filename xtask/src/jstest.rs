@@ -1,5 +1,5 @@
 //! `cargo xtask test`'s step for the JS package (`host/js/jspi-stack`): its API tests
-//! (`host/js/test/package.mjs`) on every Node host, the pooled-task memory test
+//! (`host/js/test/package.mjs`) on every Node host, the pooled-task memory test (1,000,000 tasks)
 //! (`host/js/test/pool-memory.mjs`) on Node 26, README's "Embedding in JavaScript"
 //! example on every Node host with its output compared with the one README shows, the
 //! runner's scenario reading on the cases shared with the wasmtime runner
@@ -138,7 +138,7 @@ fn scenario_text(host: Host, verbose: bool) -> Result<()> {
     run_script(command, verbose).map(|_| ())
 }
 
-/// 200,000 pooled tasks with memory read from /proc. The new space is pinned to its
+/// 1,000,000 pooled tasks with memory read from /proc (about 5 s). The new space is pinned to its
 /// smallest size: V8 grows it in steps up to a cap as it sees the allocation rate,
 /// which is bounded growth, not a leak, but can land between the two readings.
 fn pool_memory(builder: &mut Builder, verbose: bool) -> Result<()> {

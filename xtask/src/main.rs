@@ -17,6 +17,7 @@ mod jstest;
 mod miri;
 mod process;
 mod run;
+mod scale;
 mod test;
 mod tools;
 mod torture;
@@ -44,8 +45,11 @@ commands:
   bless [EXAMPLE...]
                   rewrite the expected transcripts from Node 26 (every other host
                   must agree); with no EXAMPLE, also the bad modules' errors
-  bench [--quick] run every benchmark (native, wasmtime, Node 26) and print one
-                  summary; writes target/bench/summary.md and plot.svg
+  bench [--quick] [--steps]
+                  run every benchmark (native, wasmtime, Node 26) and print one
+                  summary; writes target/bench/summary.md and plot.svg; --quick:
+                  only the 16-task schedules; --steps: only 100,000 against
+                  1,000,000 scenario steps on every host
   torture [--seed S] [--count N] [--host H] [--strategy S]
                   run the torture guest through N seeded random schedules (seeds
                   S..S+N; default 1 and 1000) on each host and strategy (default:
@@ -153,6 +157,7 @@ enum Command {
     Bench {
         verbose: bool,
         quick: bool,
+        steps_only: bool,
     },
     Torture {
         options: Options,
@@ -168,7 +173,11 @@ fn main() -> ExitCode {
         Command::Test(options) => test::test(&options),
         Command::Bless(options) => bless::bless(&options),
         Command::Install(options) => tools::install(options.verbose),
-        Command::Bench { verbose, quick } => bench::bench(verbose, quick),
+        Command::Bench {
+            verbose,
+            quick,
+            steps_only,
+        } => bench::bench(verbose, quick, steps_only),
         Command::Torture {
             options,
             seed,
@@ -217,7 +226,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
             )))
         }
     };
-    let mut quick = false;
+    let (mut quick, mut steps_only) = (false, false);
     let (mut seed, mut count) = (1u64, 1000u64);
     let mut strategy_given = false;
     let mut options = Options {
@@ -246,6 +255,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
             "-h" | "--help" => return Ok(Command::Help),
             "-v" | "--verbose" if inline_value.is_none() => options.verbose = true,
             "--quick" if name == "bench" && inline_value.is_none() => quick = true,
+            "--steps" if name == "bench" && inline_value.is_none() => steps_only = true,
             "--seed" | "--count" if name == "torture" => {
                 let text = value(&flag)?;
                 let number: u64 = text.parse().map_err(|_| {
@@ -312,6 +322,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         "bench" => Command::Bench {
             verbose: options.verbose,
             quick,
+            steps_only,
         },
         "torture" => Command::Torture {
             options: Options {

@@ -113,6 +113,9 @@ export class Guest {
       fail(ptr, len) {
         throw new GuestError(readUtf8(guest.memory, ptr, len));
       },
+      // The library is done with a value: the garbage collector frees it here (a host
+      // without one, wasmtime, frees its id).
+      release() {},
       // The wasm-bindgen bridge (docs/abi.md): values between wasm-bindgen's handles
       // and the library's slot table.
       bindgen_store: (value) => exports().jspi_bindgen_store(value),

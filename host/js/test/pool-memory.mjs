@@ -1,6 +1,6 @@
-// 200,000 pooled tasks through one instance, 64 alive at a time: the process's
-// resident memory and address space must stay flat (within 10%) between task 50,000
-// and task 200,000, and every task must get its frame back intact.
+// 1,000,000 pooled tasks through one instance, 64 alive at a time: the process's
+// resident memory and address space must stay flat (within 10%) between task 250,000
+// and task 1,000,000, and every task must get its frame back intact.
 //
 //   node host/js/test/pool-memory.mjs MODULE.wasm     (06-lazy-fix, any strategy)
 //
@@ -11,9 +11,9 @@ import { instantiateSync } from "../jspi-stack/index.js";
 import { VirtualClock, drainMicrotasks } from "../clock.mjs";
 import { makeImports } from "../hostenv.mjs";
 
-const TOTAL = 200_000;
-const FIRST = 50_000;
-const BATCH = 64; // 200,000 is a multiple of it
+const TOTAL = 1_000_000;
+const FIRST = 250_000;
+const BATCH = 64; // 1,000,000 is a multiple of it
 const MARGIN = 0.1;
 
 /** VmRSS and VmSize of this process, in KiB. */
