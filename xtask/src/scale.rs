@@ -184,7 +184,8 @@ fn task_memory(builder: &mut Builder, verbose: bool) -> Result<String> {
         Command::new(cargo).args(["build", "-p", "host", "--example", "task_memory"]),
         verbose,
     )?;
-    let mut command = Command::new(project_root().join("target/debug/examples/task_memory"));
+    let mut command =
+        Command::new(crate::hosts::cargo_target_dir().join("debug/examples/task_memory"));
     command.arg(rel(&wasm));
     let started = Instant::now();
     let captured = process::capture(&mut command, LIMIT, verbose)?;

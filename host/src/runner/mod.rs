@@ -369,7 +369,9 @@ fn check_exports(
     scenario: &str,
 ) -> Result<(), BadInput> {
     let exports = instance.exports();
-    let has = |name: &str| exports.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
+    let params: std::collections::HashMap<&str, usize> =
+        exports.iter().map(|(n, p)| (n.as_str(), *p)).collect();
+    let has = |name: &str| params.get(name).copied();
     // A scenario's tasks are the guest library's tasks.
     if steps
         .iter()
