@@ -144,7 +144,8 @@ impl<T: 'static> Imports<T> {
     /// called, the ids the guest held them by are freed (the host's own references to
     /// the objects are untouched). For the guest library's imports ([`crate::jspi`]).
     pub(crate) fn consumes_refs(&mut self, module: &str, name: &str) -> &mut Self {
-        self.consuming.insert((module.to_string(), name.to_string()));
+        self.consuming
+            .insert((module.to_string(), name.to_string()));
         self
     }
 

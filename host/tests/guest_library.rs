@@ -553,8 +553,7 @@ fn host_values_are_freed_when_the_guest_gives_them_up() {
     let promises: Vec<Promise> = (0..3).map(|_| Promise::resolved(JsValue::Int(5))).collect();
     let executor = Executor::new();
     let wasm = wat::parse_str(HOLDER).unwrap();
-    let instance =
-        Instance::new(&engine().unwrap(), &wasm, &imports, promises, &executor).unwrap();
+    let instance = Instance::new(&engine().unwrap(), &wasm, &imports, promises, &executor).unwrap();
     // 1,000 awaits: each promise consumed by its await, each value released.
     for _ in 0..1000 {
         let mut task = instance.promising("await_int", &[0]).unwrap();

@@ -153,8 +153,14 @@ fn instance() -> (Instance<Waits>, Executor, Waits) {
     let waits = Waits::default();
     let executor = Executor::new();
     let wasm = wat::parse_str(GUEST).unwrap();
-    let instance =
-        Instance::new(&engine().unwrap(), &wasm, &imports, waits.clone(), &executor).unwrap();
+    let instance = Instance::new(
+        &engine().unwrap(),
+        &wasm,
+        &imports,
+        waits.clone(),
+        &executor,
+    )
+    .unwrap();
     (instance, executor, waits)
 }
 
@@ -218,7 +224,10 @@ fn host_calls_deep_inside_resumed_tasks_that_call_back_in_then_suspend_again() {
     // A host function called back into the instance while on a worker, and the
     // later suspends still reached the adapter: nothing is left running.
     assert_eq!(instance.workers(), 300);
-    assert_eq!(instance.call("leaf", &[21]).unwrap().unwrap().i32(), Some(42));
+    assert_eq!(
+        instance.call("leaf", &[21]).unwrap().unwrap().i32(),
+        Some(42)
+    );
 }
 
 /// The deepest `climb(n)` that succeeds on a worker, found by doubling and halving
@@ -268,7 +277,11 @@ fn recursion_to_the_edge_of_a_workers_stack_after_a_switch() {
             .map(|_| instance.promising("climb", &[near]).unwrap())
             .collect();
         assert_eq!(
-            instance.call("climb_plain", &[1000]).unwrap().unwrap().i32(),
+            instance
+                .call("climb_plain", &[1000])
+                .unwrap()
+                .unwrap()
+                .i32(),
             Some(1000)
         );
         resume_all(&waits, &executor);
@@ -319,7 +332,11 @@ fn many_workers_suspended_at_once() {
             .collect();
         resume_all(&waits, &executor);
         for (i, task) in &mut tasks {
-            assert_eq!(finished(task), Some(Ok(4 * *i + 3 * (*i % 20))), "round {round}");
+            assert_eq!(
+                finished(task),
+                Some(Ok(4 * *i + 3 * (*i % 20))),
+                "round {round}"
+            );
         }
     }
     assert_eq!(instance.workers(), 2_000);
@@ -350,7 +367,11 @@ fn the_guests_own_gc_objects_while_tasks_are_suspended_on_workers() {
         .map(|i| (i, instance.promising("deep", &[i, i]).unwrap()))
         .collect();
     // 1,000,000 structs, collected as they go, with 16 workers suspended.
-    let sum = instance.call("allocate", &[1_000_000]).unwrap().unwrap().i32();
+    let sum = instance
+        .call("allocate", &[1_000_000])
+        .unwrap()
+        .unwrap()
+        .i32();
     assert_eq!(sum, Some(1_000_000));
     resume_all(&waits, &executor);
     for (i, task) in &mut tasks {

@@ -397,7 +397,11 @@ fn steps_summary(rows: &[(Host, usize, f64)], out: &mut String) {
             continue;
         };
         let ratio = b / a;
-        let met = if ratio <= (long / short) as f64 * 1.2 { "met" } else { "missed" };
+        let met = if ratio <= (long / short) as f64 * 1.2 {
+            "met"
+        } else {
+            "missed"
+        };
         let _ = writeln!(
             out,
             "| {} | {a:.2} s | {b:.2} s | {ratio:.1} | {met} |",

@@ -63,7 +63,10 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
                 .and_then(|modules| package_test(host, modules, verbose)),
         );
         record(format!("js/readme [{}]", host.name()), readme_example(host, builder, verbose));
-        record(format!("js/scenario-text [{}]", host.name()), scenario_text(host, verbose));
+        record(
+            format!("js/scenario-text [{}]", host.name()),
+            scenario_text(host, verbose),
+        );
     }
     if nodes.contains(&Host::Node26) {
         record("js/pool-memory [node26]".into(), pool_memory(builder, verbose));

@@ -15,8 +15,8 @@ use crate::compile::Strategy;
 use crate::run::{check_hosts, label, strategies_for};
 use crate::torture::{self, TEST_COUNT, TEST_SEED};
 use crate::{
-    badmod, diff, examples, jstest, miri, process, project_root, rel, scale, tools, Error,
-    Options, Result,
+    badmod, diff, examples, jstest, miri, process, project_root, rel, scale, tools, Error, Options,
+    Result,
 };
 
 /// Runs the workspace tests, Miri, the example matrix, the bad modules, then the

@@ -62,7 +62,10 @@ impl Clock {
 
     /// Back to t=0 for a fresh run (after the last timer has fired).
     pub fn restart(&self) {
-        assert!(self.0.timers.borrow().is_empty(), "restart with timers left");
+        assert!(
+            self.0.timers.borrow().is_empty(),
+            "restart with timers left"
+        );
         self.0.now.set(0);
         self.0.seq.set(0);
     }

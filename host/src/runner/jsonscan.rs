@@ -89,7 +89,8 @@ fn width(text: &[u8], i: usize) -> usize {
 pub fn scan(text: &str) -> Option<String> {
     let text = text.as_bytes();
     let (mut line, mut column, mut depth) = (1usize, 1usize, 0usize);
-    let at = |line: usize, column: usize, what: &str| format!("line {line}, column {column}: {what}");
+    let at =
+        |line: usize, column: usize, what: &str| format!("line {line}, column {column}: {what}");
     let mut i = 0;
     while i < text.len() {
         match text[i] {
@@ -101,7 +102,11 @@ pub fn scan(text: &str) -> Option<String> {
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    return Some(at(line, column, &format!("nested deeper than {MAX_DEPTH} levels")));
+                    return Some(at(
+                        line,
+                        column,
+                        &format!("nested deeper than {MAX_DEPTH} levels"),
+                    ));
                 }
                 column += 1;
                 i += 1;
@@ -171,7 +176,11 @@ pub fn scan(text: &str) -> Option<String> {
                     } else {
                         number.to_string()
                     };
-                    return Some(at(line, column, &format!("the number {shown} is too large")));
+                    return Some(at(
+                        line,
+                        column,
+                        &format!("the number {shown} is too large"),
+                    ));
                 }
                 column += length;
                 i += length;

@@ -102,7 +102,12 @@ fn js_keys(object: &Map<String, Value>) -> Vec<&str> {
         .collect();
     indices.sort_unstable();
     let mut keys: Vec<&str> = indices.into_iter().map(|(_, k)| k).collect();
-    keys.extend(object.keys().map(String::as_str).filter(|k| index(k).is_none()));
+    keys.extend(
+        object
+            .keys()
+            .map(String::as_str)
+            .filter(|k| index(k).is_none()),
+    );
     keys
 }
 
@@ -317,13 +322,21 @@ mod tests {
 
     #[test]
     fn names_are_short_and_printable() {
-        let name = |n: usize| format!(r#"{{"steps": [{{"start": "f", "as": "{}"}}]}}"#, "é".repeat(n));
+        let name = |n: usize| {
+            format!(
+                r#"{{"steps": [{{"start": "f", "as": "{}"}}]}}"#,
+                "é".repeat(n)
+            )
+        };
         assert!(parse(&name(128), "s.json").is_ok());
         assert_eq!(
             parse(&name(129), "s.json").unwrap_err(),
             "s.json: step 1: `as` is longer than 128 characters"
         );
-        assert_eq!(name_problem("a\u{9f}"), Some("contains a control character (U+009F)".into()));
+        assert_eq!(
+            name_problem("a\u{9f}"),
+            Some("contains a control character (U+009F)".into())
+        );
         assert_eq!(name_problem("a\u{a0}\u{feff}😀"), None);
         // 150,000 names: a HashSet, not a list.
         let steps: Vec<String> = (0..150_000)
@@ -345,7 +358,9 @@ mod tests {
             let (text, message) = (case[0].as_str().unwrap(), case[1].as_str().unwrap());
             assert_eq!(parse(text, "s.json").unwrap_err(), message, "{text}");
         }
-        assert!(parse("[", "s.json").unwrap_err().starts_with("s.json: malformed JSON: "));
+        assert!(parse("[", "s.json")
+            .unwrap_err()
+            .starts_with("s.json: malformed JSON: "));
     }
 
     #[test]
