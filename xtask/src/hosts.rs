@@ -38,7 +38,7 @@ pub enum Host {
     Node24,
     /// Node 26.10.0: JSPI on by default (the flag is rejected).
     Node26,
-    /// wasmtime 50 with JSPI's semantics built on stack switching (`host/`).
+    /// wasmtime 48 with JSPI's semantics built on stack switching (`host/`).
     Wasmtime,
 }
 
