@@ -73,6 +73,13 @@ void survivor(void) {
     log_str_str("survivor:", note);
 }
 
+/* A task name that would forge a transcript line: env.start refuses it, and only
+ * this call fails. */
+JSPI_EXPORT("forgedName")
+void forgedName(void) {
+    jspi_host_start("S2\n[t=0] S2 fulfilled", "survivor", 0, 0);
+}
+
 JSPI_EXPORT("report")
 void report(void) {
     jspi_log_stats("stats:");

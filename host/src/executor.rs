@@ -29,14 +29,43 @@ struct Inner {
     /// Spawned futures by id; `None` once finished (or while being polled).
     tasks: RefCell<Vec<Option<LocalFuture>>>,
     /// Ids of futures to poll, in order. Shared with wakers, which may be `Send`.
-    ready: Arc<Mutex<VecDeque<usize>>>,
+    ready: Arc<Mutex<Ready>>,
     /// Ids of finished futures, for reuse.
     free: RefCell<Vec<usize>>,
 }
 
+/// The run queue, with how many times each id is in it, so that a wake checks
+/// "already queued" in O(1).
+#[derive(Default)]
+struct Ready {
+    queue: VecDeque<usize>,
+    /// By id: how many times it is in `queue`.
+    queued: Vec<u32>,
+}
+
+impl Ready {
+    fn push(&mut self, id: usize) {
+        if self.queued.len() <= id {
+            self.queued.resize(id + 1, 0);
+        }
+        self.queued[id] += 1;
+        self.queue.push_back(id);
+    }
+
+    fn contains(&self, id: usize) -> bool {
+        self.queued.get(id).is_some_and(|&n| n > 0)
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        let id = self.queue.pop_front()?;
+        self.queued[id] -= 1;
+        Some(id)
+    }
+}
+
 struct TaskWaker {
     id: usize,
-    ready: Arc<Mutex<VecDeque<usize>>>,
+    ready: Arc<Mutex<Ready>>,
 }
 
 impl Wake for TaskWaker {
@@ -47,8 +76,8 @@ impl Wake for TaskWaker {
     fn wake_by_ref(self: &Arc<Self>) {
         let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
         // A future woken twice before it runs is polled once.
-        if !ready.contains(&self.id) {
-            ready.push_back(self.id);
+        if !ready.contains(self.id) {
+            ready.push(self.id);
         }
     }
 }
@@ -72,10 +101,10 @@ impl Executor {
                 tasks.len() - 1
             }
         };
-        self.lock_ready().push_back(id);
+        self.lock_ready().push(id);
     }
 
-    fn lock_ready(&self) -> std::sync::MutexGuard<'_, VecDeque<usize>> {
+    fn lock_ready(&self) -> std::sync::MutexGuard<'_, Ready> {
         self.inner.ready.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -84,7 +113,7 @@ impl Executor {
     pub fn run_until_stalled(&self) -> usize {
         let mut polls = 0;
         loop {
-            let Some(id) = self.lock_ready().pop_front() else {
+            let Some(id) = self.lock_ready().pop() else {
                 return polls;
             };
             // Take the future out while it runs: it may spawn others.

@@ -5,11 +5,16 @@
 //! to do four things, and this module does all of them, so an embedder writes none:
 //!
 //! - **The `jspi.*` imports.** [`Compiled::new`](crate::Compiled::new) gives a module
-//!   that imports module `jspi` the library's six imports (`await`, `classify`,
-//!   `int_value`, `rejection_reason`, `throw`, `fail`) over the values of
+//!   that imports module `jspi` the library's seven imports (`await`, `classify`,
+//!   `int_value`, `rejection_reason`, `throw`, `fail`, `release`) over the values of
 //!   [`crate::value`]: `jspi.await` suspends the calling task until a [`Promise`]
 //!   settles and resumes it with the value or a rejection marker. The module name is
 //!   reserved: `Imports` that define a `jspi.*` function are refused.
+//! - **Host values freed.** Values cross to the guest as `i31` ids (no garbage
+//!   collector runs), so the host frees an id when the guest gives the value up: the
+//!   promise `jspi.await` takes, the reason `jspi.throw` fails with, and what the
+//!   library hands `jspi.release` (a settled value it has read, a Rust handle
+//!   dropped). A value the guest's own C code holds lives until the instance goes.
 //! - **The task start protocol.** For a module that exports `jspi_task_enter`,
 //!   `jspi_task_leave` and `jspi_task_done`, every promising call
 //!   ([`Instance::promising`](crate::Instance::promising),
@@ -445,7 +450,14 @@ fn add<T: 'static>(imports: &mut Imports<T>) {
                 int(args, 0),
                 int(args, 1),
             )?))
-        });
+        })
+        // Nothing to do but what consuming does: free the guest's id for the value.
+        .func(MODULE, "release", |_cx, _args| Ok(None))
+        // What the guest hands these it gives up: the promise an await takes, the
+        // reason a task fails with, a value the library is done with.
+        .consumes_refs(MODULE, "await")
+        .consumes_refs(MODULE, "throw")
+        .consumes_refs(MODULE, "release");
 }
 
 /// What `jspi.await` resumes its task with: the value, or a rejection marker.

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -109,12 +109,16 @@ pub(crate) enum Entry<T: 'static> {
 /// ([`crate::jspi`]): [`Compiled::new`] refuses imports that define a `jspi.*` function.
 pub struct Imports<T: 'static> {
     entries: HashMap<(String, String), Rc<Entry<T>>>,
+    /// Imports that consume their externref arguments (`jspi.await`, `jspi.throw`,
+    /// `jspi.release`): the guest's ids for them are freed by the call.
+    consuming: HashSet<(String, String)>,
 }
 
 impl<T: 'static> Default for Imports<T> {
     fn default() -> Self {
         Self {
             entries: HashMap::new(),
+            consuming: HashSet::new(),
         }
     }
 }
@@ -134,6 +138,20 @@ impl<T: 'static> Imports<T> {
         self.entries
             .get(&(module.to_string(), name.to_string()))
             .cloned()
+    }
+
+    /// Marks import `module.name` as consuming its externref arguments: once it is
+    /// called, the ids the guest held them by are freed (the host's own references to
+    /// the objects are untouched). For the guest library's imports ([`crate::jspi`]).
+    pub(crate) fn consumes_refs(&mut self, module: &str, name: &str) -> &mut Self {
+        self.consuming
+            .insert((module.to_string(), name.to_string()));
+        self
+    }
+
+    fn consumes(&self, module: &str, name: &str) -> bool {
+        self.consuming
+            .contains(&(module.to_string(), name.to_string()))
     }
 
     /// A plain import: runs to completion while the guest waits, like a JavaScript
@@ -257,8 +275,12 @@ pub struct Data<T: 'static> {
     user: T,
     /// Guest import index -> its host function.
     imports: Vec<Option<Rc<Entry<T>>>>,
-    /// Host objects the guest has seen; id = index + 1 (0 is null).
-    objects: Vec<HostRef>,
+    /// Guest import index -> whether it consumes its externref arguments.
+    consumes: Vec<bool>,
+    /// Host objects the guest holds, by id (0 is null): see [`Data::object_id`].
+    objects: HashMap<i32, HostRef>,
+    /// The id the next object gets, if free.
+    next_object: i32,
     /// Futures of suspended tasks, by pending id, with the result type they resume with.
     pending: Slab<(ImportFuture, Option<Ty>)>,
     /// Errors on their way to `host.raise`.
@@ -279,24 +301,55 @@ impl<T: 'static> Data<T> {
             .ok_or_else(|| Error::msg("the instance is not ready: it is still being made"))
     }
 
+    /// The id the guest holds `object` by: an `i31`, 1 to 2^31 - 1 (0 is null).
+    ///
+    /// Ids count up and wrap around, skipping those still held, so an id freed by
+    /// [`Data::release`] comes back only after two billion others: a guest that uses
+    /// a value it gave up (awaits a promise twice) gets an error, not another value.
     fn object_id(&mut self, object: Option<HostRef>) -> Result<i32> {
+        const LAST: i32 = i32::MAX; // the largest i31 (i31.get_u)
         let Some(object) = object else { return Ok(0) };
-        if self.objects.len() >= (1 << 31) - 2 {
-            return Err(Error::msg("too many host objects for i31 ids"));
+        if self.objects.len() >= LAST as usize {
+            return Err(Error::msg("too many host objects held at once for i31 ids"));
         }
-        self.objects.push(object);
-        Ok(self.objects.len() as i32)
+        loop {
+            let id = self.next_object.max(1);
+            self.next_object = if id == LAST { 1 } else { id + 1 };
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.objects.entry(id) {
+                slot.insert(object);
+                return Ok(id);
+            }
+        }
     }
 
     fn object(&self, id: i32) -> Result<Option<HostRef>> {
         if id == 0 {
             return Ok(None);
         }
-        self.objects
-            .get(id as usize - 1)
-            .cloned()
-            .map(Some)
-            .ok_or_else(|| Error::msg(format!("unknown host object id {id}")))
+        self.objects.get(&id).cloned().map(Some).ok_or_else(|| {
+            Error::msg(format!(
+                "host value {id} is no longer held by the guest: a promise is consumed by the \
+                 await that takes it, and the guest library releases the values it is done \
+                 with (docs/abi.md, \"Host values\")"
+            ))
+        })
+    }
+
+    /// Frees the guest's id for an object (which lives on while the host holds it).
+    fn release(&mut self, id: i32) {
+        self.objects.remove(&id);
+    }
+
+    /// Frees the ids of the externref arguments of a consuming import.
+    fn release_params(&mut self, index: usize, sig: &Sig, params: &[wasmtime::Val]) {
+        if !self.consumes.get(index).copied().unwrap_or(false) {
+            return;
+        }
+        for (ty, value) in sig.params.iter().zip(params) {
+            if *ty == Ty::Ref {
+                self.release(value.unwrap_i32());
+            }
+        }
     }
 }
 
@@ -464,6 +517,7 @@ fn call_sync<T: 'static>(
     results: &mut [wasmtime::Val],
 ) -> Result<()> {
     let args = lift_params(caller, sig, params)?;
+    caller.data_mut().release_params(index, sig, params);
     let Some(Some(entry)) = caller.data().imports.get(index).cloned() else {
         return Err(Error::msg("import not linked"));
     };
@@ -638,6 +692,7 @@ pub struct Compiled<T: 'static> {
     shape: GuestShape,
     routes: Vec<ImportRoute>,
     entries: Vec<Option<Rc<Entry<T>>>>,
+    consumes: Vec<bool>,
     hooks: Hooks,
 }
 
@@ -659,6 +714,7 @@ impl<T: 'static> Compiled<T> {
         let mut missing: Vec<String> = shape.other_imports.clone();
         let mut routes = Vec::new();
         let mut entries = Vec::new();
+        let mut consumes = Vec::new();
         for import in &shape.imports {
             let source = if import.module == jspi::MODULE {
                 &library
@@ -666,6 +722,7 @@ impl<T: 'static> Compiled<T> {
                 imports
             };
             let entry = source.get(&import.module, &import.name);
+            consumes.push(source.consumes(&import.module, &import.name));
             let qualified = format!("{}.{}", import.module, import.name);
             let route = match entry.as_deref() {
                 None => {
@@ -713,6 +770,7 @@ impl<T: 'static> Compiled<T> {
             shape,
             routes,
             entries,
+            consumes,
             hooks,
         })
     }
@@ -733,6 +791,7 @@ impl<T: 'static> Compiled<T> {
             shape,
             routes,
             entries,
+            consumes,
             hooks,
         } = self;
         let (shape, routes) = (shape.clone(), routes.clone());
@@ -741,7 +800,9 @@ impl<T: 'static> Compiled<T> {
             Data {
                 user: data,
                 imports: entries.clone(),
-                objects: Vec::new(),
+                consumes: consumes.clone(),
+                objects: HashMap::new(),
+                next_object: 1,
                 pending: Slab::default(),
                 errors: Slab::default(),
                 args: Vec::new(),
@@ -847,6 +908,7 @@ impl<T: 'static> Compiled<T> {
                                     },
                                     &args,
                                 )?;
+                                caller.data_mut().release_params(i, &sig, params);
                                 let kind = sig.results.first().copied();
                                 let id = caller.data_mut().pending.insert((future, kind));
                                 results[0] = wasmtime::Val::I32(id);
@@ -1136,7 +1198,8 @@ impl<T: 'static> Instance<T> {
         self.inner.state.borrow().store.data().memory.is_some()
     }
 
-    /// Host objects the guest has been handed so far.
+    /// Host objects the guest holds now: handed to it and not yet given back (a
+    /// promise its await consumed, a value the guest library released).
     pub fn objects(&self) -> usize {
         self.inner.state.borrow().store.data().objects.len()
     }

@@ -514,3 +514,63 @@ fn the_jspi_imports_come_with_the_host() {
     // Not linked with the library: no hooks ran, no counters.
     assert_eq!(instance.stats().unwrap(), None);
 }
+
+/// A guest that holds host values the way the library does: awaits consume their
+/// promise, `jspi.release` gives a value back, and a value given up cannot be used.
+const HOLDER: &str = r#"
+(module
+  (import "jspi" "await" (func $await (param externref) (result externref)))
+  (import "jspi" "int_value" (func $int_value (param externref) (result i32)))
+  (import "jspi" "release" (func $release (param externref)))
+  (import "env" "promise" (func $promise (param i32) (result externref)))
+  (memory (export "memory") 1)
+  (table $kept 1 externref)
+  ;; jspi_await_int: await, read, release the settled value
+  (func (export "await_int") (param i32) (result i32)
+    (local $v externref) (local $n i32)
+    (local.set $v (call $await (call $promise (local.get 0))))
+    (local.set $n (call $int_value (local.get $v)))
+    (call $release (local.get $v))
+    (local.get $n))
+  ;; a promise kept in a table (as C may keep one in a local), not awaited
+  (func (export "keep") (param i32)
+    (table.set $kept (i32.const 0) (call $promise (local.get 0))))
+  ;; awaiting the same promise twice: the first await consumed it
+  (func (export "await_twice") (param i32) (result i32)
+    (local $p externref)
+    (local.set $p (call $promise (local.get 0)))
+    (drop (call $await (local.get $p)))
+    (call $int_value (call $await (local.get $p)))))
+"#;
+
+#[test]
+fn host_values_are_freed_when_the_guest_gives_them_up() {
+    let mut imports: Imports<Vec<Promise>> = Imports::new();
+    imports.func("env", "promise", |cx, args| {
+        let promise = cx.data()[args[0].i32().unwrap() as usize].clone();
+        Ok(Some(JsValue::Promise(promise).into_val()))
+    });
+    let promises: Vec<Promise> = (0..3).map(|_| Promise::resolved(JsValue::Int(5))).collect();
+    let executor = Executor::new();
+    let wasm = wat::parse_str(HOLDER).unwrap();
+    let instance = Instance::new(&engine().unwrap(), &wasm, &imports, promises, &executor).unwrap();
+    // 1,000 awaits: each promise consumed by its await, each value released.
+    for _ in 0..1000 {
+        let mut task = instance.promising("await_int", &[0]).unwrap();
+        assert_eq!(instance.objects(), 0, "the await consumed the promise");
+        executor.run_until_stalled();
+        assert_eq!(poll(&mut task).unwrap(), Ok(Some(5)));
+    }
+    assert_eq!(instance.objects(), 0, "every settled value released");
+    // A value the guest keeps stays (no collector can tell it is unreachable).
+    instance.call("keep", &[1]).unwrap();
+    assert_eq!(instance.objects(), 1);
+    // A promise awaited twice: the second use is an error, never another value.
+    let mut task = instance.promising("await_twice", &[2]).unwrap();
+    executor.run_until_stalled();
+    let error = poll(&mut task).unwrap().unwrap_err();
+    assert!(
+        error.contains("host value ") && error.contains("is no longer held by the guest"),
+        "{error}"
+    );
+}

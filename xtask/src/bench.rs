@@ -12,7 +12,12 @@
 //!    `target/bench/summary.md`, and draws `target/bench/plot.svg`: time against
 //!    live stack size, per strategy and host.
 //!
-//! `--quick` runs only the 16-task schedules (LIFO, FIFO, random).
+//! It also times a generated scenario of 100,000 and of 1,000,000 steps on every
+//! host (`scale::bench_steps`) and prints the two and their ratio, which linear time
+//! keeps near 10.
+//!
+//! `--quick` runs only the 16-task schedules (LIFO, FIFO, random); `--steps` only the
+//! steps benchmark.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,7 +27,7 @@ use std::process::Command;
 
 use crate::compile::{Builder, Strategy, CLANG_COMPILE};
 use crate::hosts::Host;
-use crate::{process, project_root, rel, tools, Error, Result};
+use crate::{process, project_root, rel, scale, tools, Error, Result};
 
 /// Where the benchmark guests and reports go.
 const OUT: &str = "target/bench";
@@ -36,11 +41,20 @@ struct Results {
     bytes: BTreeMap<Key, u64>,
 }
 
-/// Runs everything; `quick` narrows the schedules.
-pub fn bench(verbose: bool, quick: bool) -> Result<()> {
+/// Runs everything; `quick` narrows the schedules, `steps_only` runs only the steps
+/// benchmark.
+pub fn bench(verbose: bool, quick: bool, steps_only: bool) -> Result<()> {
     tools::ensure(verbose)?;
     let out = project_root().join(OUT);
     fs::create_dir_all(&out).map_err(|e| Error::failure(format!("creating {OUT}: {e}")))?;
+    if steps_only {
+        println!("== steps: every host ==");
+        let steps = scale::bench_steps(&Host::ALL, verbose)?;
+        let mut summary = String::new();
+        steps_summary(&steps, &mut summary);
+        print!("{summary}");
+        return Ok(());
+    }
     let mut builder = Builder::new(verbose);
     for strategy in Strategy::ALL {
         build_guest(&mut builder, strategy, &out, verbose)?;
@@ -74,7 +88,11 @@ pub fn bench(verbose: bool, quick: bool) -> Result<()> {
         .map_err(|e| Error::failure(format!("the Node start benchmark failed: {e}")))?;
     parse_lines(&text, &mut results);
 
-    let summary = summary(&results);
+    println!("== steps: every host ==");
+    let steps = scale::bench_steps(&Host::ALL, verbose)?;
+
+    let mut summary = summary(&results);
+    steps_summary(&steps, &mut summary);
     print!("{summary}");
     let summary_path = out.join("summary.md");
     fs::write(&summary_path, &summary)
@@ -391,6 +409,38 @@ fn await_summary(results: &Results, out: &mut String) {
             size_name(size),
             fmt_ns(bytes),
             ratio(bytes, plain)
+        );
+    }
+}
+
+/// The steps benchmark: seconds for each run of the generated scenario, per host,
+/// and the ratio of the longest to the shortest (10x the steps: ~10 if linear).
+fn steps_summary(rows: &[(Host, usize, f64)], out: &mut String) {
+    let Some(&(_, short, _)) = rows.iter().min_by_key(|r| r.1) else {
+        return;
+    };
+    let long = rows.iter().map(|r| r.1).max().unwrap_or(short);
+    let _ = write!(
+        out,
+        "\n### steps: a generated scenario, whole runner process (tests/scale/)\n\n\
+         | host | {short} steps | {long} steps | ratio | at most ~{} (linear) |\n|---|---|---|---|---|\n",
+        long / short
+    );
+    for host in Host::ALL {
+        let time = |n: usize| rows.iter().find(|r| r.0 == host && r.1 == n).map(|r| r.2);
+        let (Some(a), Some(b)) = (time(short), time(long)) else {
+            continue;
+        };
+        let ratio = b / a;
+        let met = if ratio <= (long / short) as f64 * 1.2 {
+            "met"
+        } else {
+            "missed"
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {a:.2} s | {b:.2} s | {ratio:.1} | {met} |",
+            host.name()
         );
     }
 }

@@ -21,7 +21,17 @@ const NODE_RUNNER: &str = "host/js/runner.mjs";
 
 /// The wasmtime runner, built by `cargo build -p host` (the dev profile, which
 /// `cargo test --workspace` has already built), relative to the project root.
-const WASMTIME_RUNNER: &str = "target/debug/jspi-wasmtime";
+/// The wasmtime runner, in cargo's target directory ([`cargo_target_dir`]).
+const WASMTIME_RUNNER: &str = "debug/jspi-wasmtime";
+
+/// Where cargo builds the host crate: `CARGO_TARGET_DIR` when set (relative to the
+/// project root), else `target/`.
+pub fn cargo_target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => project_root().join(dir),
+        None => project_root().join("target"),
+    }
+}
 
 /// A host that runs a guest module through a scenario and prints its transcript.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -156,7 +166,7 @@ impl Host {
             return driver;
         }
         let Some(mut node) = self.node_command() else {
-            let mut runner = Command::new(project_root().join(WASMTIME_RUNNER));
+            let mut runner = Command::new(cargo_target_dir().join(WASMTIME_RUNNER));
             runner.arg(rel(wasm)).arg(rel(scenario));
             return runner;
         };

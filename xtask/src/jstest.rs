@@ -1,7 +1,9 @@
 //! `cargo xtask test`'s step for the JS package (`host/js/jspi-stack`): its API tests
-//! (`host/js/test/package.mjs`) on every Node host, the pooled-task memory test
+//! (`host/js/test/package.mjs`) on every Node host, the pooled-task memory test (1,000,000 tasks)
 //! (`host/js/test/pool-memory.mjs`) on Node 26, README's "Embedding in JavaScript"
-//! example on every Node host with its output compared with the one README shows, and
+//! example on every Node host with its output compared with the one README shows, the
+//! runner's scenario reading on the cases shared with the wasmtime runner
+//! (`host/js/test/scenario-text.mjs`, `tests/scenario-text/`), and
 //! `tsc --noEmit` on a TypeScript user file (`host/js/test/types.ts`) against the
 //! package's `index.d.ts`, resolved through its `exports` map.
 
@@ -61,6 +63,10 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
                 .and_then(|modules| package_test(host, modules, verbose)),
         );
         record(format!("js/readme [{}]", host.name()), readme_example(host, builder, verbose));
+        record(
+            format!("js/scenario-text [{}]", host.name()),
+            scenario_text(host, verbose),
+        );
     }
     if nodes.contains(&Host::Node26) {
         record("js/pool-memory [node26]".into(), pool_memory(builder, verbose));
@@ -127,7 +133,15 @@ fn package_test(host: Host, modules: &[String], verbose: bool) -> Result<()> {
     run_script(command, verbose).map(|_| ())
 }
 
-/// 200,000 pooled tasks with memory read from /proc. The new space is pinned to its
+/// The runner's scanner and scenario parser on the cases shared with the wasmtime
+/// runner (`tests/scenario-text/`).
+fn scenario_text(host: Host, verbose: bool) -> Result<()> {
+    let mut command = node(host);
+    command.arg("host/js/test/scenario-text.mjs");
+    run_script(command, verbose).map(|_| ())
+}
+
+/// 1,000,000 pooled tasks with memory read from /proc (about 5 s). The new space is pinned to its
 /// smallest size: V8 grows it in steps up to a cap as it sees the allocation rate,
 /// which is bounded growth, not a leak, but can land between the two readings.
 fn pool_memory(builder: &mut Builder, verbose: bool) -> Result<()> {

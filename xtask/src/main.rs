@@ -18,6 +18,7 @@ mod jstest;
 mod miri;
 mod process;
 mod run;
+mod scale;
 mod serve;
 mod test;
 mod tools;
@@ -46,8 +47,11 @@ commands:
   bless [EXAMPLE...]
                   rewrite the expected transcripts from Node 26 (every other host
                   must agree); with no EXAMPLE, also the bad modules' errors
-  bench [--quick] run every benchmark (native, wasmtime, Node 26) and print one
-                  summary; writes target/bench/summary.md and plot.svg
+  bench [--quick] [--steps]
+                  run every benchmark (native, wasmtime, Node 26) and print one
+                  summary; writes target/bench/summary.md and plot.svg; --quick:
+                  only the 16-task schedules; --steps: only 100,000 against
+                  1,000,000 scenario steps on every host
   torture [--seed S] [--count N] [--host H] [--strategy S]
                   run the torture guest through N seeded random schedules (seeds
                   S..S+N; default 1 and 1000) on each host and strategy (default:
@@ -158,6 +162,7 @@ enum Command {
     Bench {
         verbose: bool,
         quick: bool,
+        steps_only: bool,
     },
     Serve {
         verbose: bool,
@@ -177,8 +182,12 @@ fn main() -> ExitCode {
         Command::Test(options) => test::test(&options),
         Command::Bless(options) => bless::bless(&options),
         Command::Install(options) => tools::install(options.verbose),
-        Command::Bench { verbose, quick } => bench::bench(verbose, quick),
         Command::Serve { verbose, port } => serve::serve(port, verbose),
+        Command::Bench {
+            verbose,
+            quick,
+            steps_only,
+        } => bench::bench(verbose, quick, steps_only),
         Command::Torture {
             options,
             seed,
@@ -227,8 +236,8 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
             )))
         }
     };
-    let mut quick = false;
     let mut port = 8040u16;
+    let (mut quick, mut steps_only) = (false, false);
     let (mut seed, mut count) = (1u64, 1000u64);
     let mut strategy_given = false;
     let mut options = Options {
@@ -257,6 +266,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
             "-h" | "--help" => return Ok(Command::Help),
             "-v" | "--verbose" if inline_value.is_none() => options.verbose = true,
             "--quick" if name == "bench" && inline_value.is_none() => quick = true,
+            "--steps" if name == "bench" && inline_value.is_none() => steps_only = true,
             "--seed" | "--count" if name == "torture" => {
                 let text = value(&flag)?;
                 let number: u64 = text.parse().map_err(|_| {
@@ -329,6 +339,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         "bench" => Command::Bench {
             verbose: options.verbose,
             quick,
+            steps_only,
         },
         "serve" => Command::Serve {
             verbose: options.verbose,

@@ -2,7 +2,8 @@
 //! stack-state tests under Miri (`miri`, unless `--no-miri`), every example x allowed
 //! strategy x host, each transcript compared with the expected one next to the
 //! example, and, when no example is named, every bad module x host (`badmod`), the JS
-//! package's own tests (`jstest`) and the torture budget (`torture`). Ends with
+//! package's own tests (`jstest`), the scale checks (`scale`: 100,000 steps on every
+//! host, 1,000,000 tasks' memory on wasmtime) and the torture budget (`torture`). Ends with
 //! `N passed, M failed` (the example runs, the bad-module runs, the JS package's checks
 //! and the torture host/strategy pairs).
 
@@ -14,7 +15,7 @@ use crate::compile::Strategy;
 use crate::run::{check_hosts, label, strategies_for};
 use crate::torture::{self, TEST_COUNT, TEST_SEED};
 use crate::{
-    badmod, diff, examples, jstest, miri, process, project_root, rel, serve, tools, Error,
+    badmod, diff, examples, jstest, miri, process, project_root, rel, scale, serve, tools, Error,
     Options, Result,
 };
 
@@ -142,6 +143,11 @@ pub fn test(options: &Options) -> Result<()> {
             serve::page_test(&mut builder, &options.hosts, options.verbose);
         passed += page_passed;
         failed.extend(page_failed);
+        println!("== scale ==");
+        let (scale_passed, scale_failed) =
+            scale::test(&mut builder, &options.hosts, options.verbose);
+        passed += scale_passed;
+        failed.extend(scale_failed);
         println!("== torture ==");
         torture_budget(options, &mut builder, &mut passed, &mut failed);
     }

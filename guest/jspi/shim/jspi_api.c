@@ -21,6 +21,10 @@ JSPI_IMPORT("jspi", "bytes_length") int32_t jspi_host_bytes_length(__externref_t
 /* Copies the first `len` bytes of such a value to `dst`. */
 JSPI_IMPORT("jspi", "bytes_copy") void jspi_host_bytes_copy(__externref_t settled, void *dst,
                                                             uint32_t len);
+/* The library is done with `value` (a settled value it read, a slot's value it
+ * dropped): a host without a garbage collector may free it (wasmtime); JS does
+ * nothing. Never called on a value the guest's own code may still hold. */
+JSPI_IMPORT("jspi", "release") void jspi_host_release(__externref_t value);
 
 /* ---- From jspi_shim.s and the Rust side ----------------------------------------- */
 
@@ -65,27 +69,42 @@ __attribute__((noreturn, visibility("hidden"))) void jspi_fail_bad_call_token(vo
 
 jspi_status jspi_try_await_int(__externref_t promise, int32_t *out) {
     __externref_t settled = jspi_raw_await(promise);
+    jspi_status status = JSPI_NOT_AN_INT;
     switch (jspi_host_classify(settled)) {
     case CLASS_INT:
         *out = jspi_host_int_value(settled);
-        return JSPI_OK;
+        status = JSPI_OK;
+        break;
     case CLASS_REJECTED:
-        return JSPI_REJECTED;
-    default:
-        return JSPI_NOT_AN_INT;
+        status = JSPI_REJECTED;
+        break;
     }
+    jspi_host_release(settled); /* only the int (or the status) reaches the caller */
+    return status;
+}
+
+/* Fails the task with the reason of rejection marker `settled`, as `await` in JS
+ * throws it (the host frees what it throws). */
+__attribute__((noreturn)) static void throw_reason(__externref_t settled) {
+    __externref_t reason = jspi_host_rejection_reason(settled);
+    jspi_host_release(settled);
+    jspi_host_throw(reason);
+    __builtin_unreachable();
 }
 
 /* The int32 a settled promise fulfilled with. A rejection fails the task with its
  * reason, as `await` in JS throws it; any other value fails it with `not_int`. */
 static int32_t settled_int(__externref_t settled, const char *not_int) {
     switch (jspi_host_classify(settled)) {
-    case CLASS_INT:
-        return jspi_host_int_value(settled);
+    case CLASS_INT: {
+        int32_t value = jspi_host_int_value(settled);
+        jspi_host_release(settled);
+        return value;
+    }
     case CLASS_REJECTED:
-        jspi_host_throw(jspi_host_rejection_reason(settled));
-        __builtin_unreachable();
+        throw_reason(settled);
     default:
+        jspi_host_release(settled);
         fail(not_int);
     }
 }
@@ -100,7 +119,9 @@ __externref_t jspi_try_await_externref(__externref_t promise, jspi_status *statu
     __externref_t settled = jspi_raw_await(promise);
     if (jspi_host_classify(settled) == CLASS_REJECTED) {
         *status = JSPI_REJECTED;
-        return jspi_host_rejection_reason(settled);
+        __externref_t reason = jspi_host_rejection_reason(settled);
+        jspi_host_release(settled);
+        return reason;
     }
     *status = JSPI_OK;
     return settled;
@@ -108,10 +129,7 @@ __externref_t jspi_try_await_externref(__externref_t promise, jspi_status *statu
 
 __externref_t jspi_await_externref(__externref_t promise) {
     __externref_t settled = jspi_raw_await(promise);
-    if (jspi_host_classify(settled) == CLASS_REJECTED) {
-        jspi_host_throw(jspi_host_rejection_reason(settled));
-        __builtin_unreachable();
-    }
+    if (jspi_host_classify(settled) == CLASS_REJECTED) throw_reason(settled);
     return settled;
 }
 
@@ -255,12 +273,19 @@ __externref_t jspi_ref_load(uint32_t slot) {
     return __builtin_wasm_table_get(slots, slot);
 }
 
-/* Frees `slot` (and lets the host collect its value). */
-void jspi_ref_drop(uint32_t slot) {
+/* Frees `slot`, whose value the caller goes on holding (in a wasm local). */
+static void free_slot(uint32_t slot) {
     __builtin_wasm_table_set(slots, slot, __builtin_wasm_ref_null_extern());
     released[slot] = 0;
     next_free[slot] = free_head;
     free_head = slot;
+}
+
+/* Frees `slot` and releases its value to the host (the slot was its only holder: a
+ * Rust handle owns its slot, and nothing else sees the value). */
+void jspi_ref_drop(uint32_t slot) {
+    jspi_host_release(__builtin_wasm_table_get(slots, slot));
+    free_slot(slot);
 }
 
 /* Releases `slot` as a raw handle: slot | generation << JSPI_SLOT_BITS. */
@@ -293,10 +318,10 @@ static uint64_t pack(uint32_t status, uint32_t value) {
     return ((uint64_t)status << 32) | value;
 }
 
-/* The value in `slot`, which is freed. */
+/* The value in `slot`, which is freed (the await that takes the value consumes it). */
 static __externref_t take(uint32_t slot) {
     __externref_t value = jspi_ref_load(slot);
-    jspi_ref_drop(slot);
+    free_slot(slot);
     return value;
 }
 
@@ -311,7 +336,7 @@ uint32_t jspi_slot_await_ref(uint32_t promise) {
 }
 
 void jspi_slot_await_void(uint32_t promise) {
-    (void)jspi_await_externref(take(promise));
+    jspi_host_release(jspi_await_externref(take(promise)));
 }
 
 int32_t jspi_slot_await_bytes(uint32_t promise, void *dst, uint32_t len) {
@@ -337,11 +362,18 @@ uint64_t jspi_slot_try_await_bytes(uint32_t promise, void *dst, uint32_t len, ui
 uint64_t jspi_slot_try_await_int(uint32_t promise) {
     __externref_t settled = jspi_raw_await(take(promise));
     switch (jspi_host_classify(settled)) {
-    case CLASS_INT:
-        return pack(JSPI_OK, (uint32_t)jspi_host_int_value(settled));
-    case CLASS_REJECTED:
-        return pack(JSPI_REJECTED, jspi_ref_store_or_fail(jspi_host_rejection_reason(settled)));
+    case CLASS_INT: {
+        int32_t value = jspi_host_int_value(settled);
+        jspi_host_release(settled);
+        return pack(JSPI_OK, (uint32_t)value);
+    }
+    case CLASS_REJECTED: {
+        uint32_t reason = jspi_ref_store_or_fail(jspi_host_rejection_reason(settled));
+        jspi_host_release(settled);
+        return pack(JSPI_REJECTED, reason);
+    }
     default:
+        jspi_host_release(settled);
         fail("Promise<i32>::try_wait: the promise fulfilled with a value that is not an "
              "int32 (declare it as Promise<ExternRef> to take any value)");
     }

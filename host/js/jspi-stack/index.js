@@ -180,6 +180,9 @@ export class Guest {
       bytes_copy(value, dst, len) {
         new Uint8Array(guest.memory.buffer, dst >>> 0, len >>> 0).set(bytesOf(value).subarray(0, len >>> 0));
       },
+      // The library is done with a value: the garbage collector frees it here (a host
+      // without one, wasmtime, frees its id).
+      release() {},
       // The wasm-bindgen bridge (docs/abi.md): values between wasm-bindgen's handles
       // and the library's slot table.
       bindgen_store: (value) => exports().jspi_bindgen_store(value),

@@ -4,6 +4,8 @@
 //! product: the guest library's own imports (`jspi.*`) come from [`crate::jspi`].
 
 use std::cell::{Cell, RefCell};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::rc::Rc;
 
 use crate::{Cx, Error, Exception, Imports, JsValue, Promise, Val};
@@ -12,6 +14,8 @@ type TimerAction = Box<dyn FnOnce()>;
 
 /// Virtual time: a timer is a deadline, and the clock jumps to the earliest one.
 /// Timers due at the same instant fire together, in the order they were created.
+/// The timers are a binary heap in firing order (`clock.mjs` keeps one too): each
+/// costs O(log n).
 #[derive(Clone, Default)]
 pub struct Clock(Rc<ClockState>);
 
@@ -19,7 +23,35 @@ pub struct Clock(Rc<ClockState>);
 struct ClockState {
     now: Cell<u64>,
     seq: Cell<u64>,
-    timers: RefCell<Vec<(u64, u64, TimerAction)>>,
+    /// The heap's top is the earliest deadline, then the first created.
+    timers: RefCell<BinaryHeap<Reverse<Timer>>>,
+}
+
+/// A timer, ordered by when it fires: `(deadline, seq)`.
+struct Timer {
+    deadline: u64,
+    seq: u64,
+    action: TimerAction,
+}
+
+impl PartialEq for Timer {
+    fn eq(&self, other: &Self) -> bool {
+        (self.deadline, self.seq) == (other.deadline, other.seq)
+    }
+}
+
+impl Eq for Timer {}
+
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Timer {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
+    }
 }
 
 impl Clock {
@@ -43,27 +75,29 @@ impl Clock {
         let deadline = self.now() + ms.max(0) as u64;
         let seq = self.0.seq.get();
         self.0.seq.set(seq + 1);
-        self.0
-            .timers
-            .borrow_mut()
-            .push((deadline, seq, Box::new(action)));
+        self.0.timers.borrow_mut().push(Reverse(Timer {
+            deadline,
+            seq,
+            action: Box::new(action),
+        }));
     }
 
     /// Jumps to the earliest deadline and fires every timer due then, in creation
-    /// order. Returns false when no timer was left.
+    /// order (each in O(log n)). Returns false when no timer was left.
     pub fn fire_next(&self) -> bool {
         let due = {
             let mut timers = self.0.timers.borrow_mut();
-            let Some(deadline) = timers.iter().map(|t| t.0).min() else {
+            let Some(deadline) = timers.peek().map(|t| t.0.deadline) else {
                 return false;
             };
-            let (mut due, rest): (Vec<_>, Vec<_>) = timers.drain(..).partition(|t| t.0 == deadline);
-            *timers = rest;
-            due.sort_by_key(|t| t.1);
+            let mut due = Vec::new();
+            while timers.peek().is_some_and(|t| t.0.deadline == deadline) {
+                due.extend(timers.pop().map(|t| t.0.action));
+            }
             self.0.now.set(deadline);
             due
         };
-        for (_, _, action) in due {
+        for action in due {
             action();
         }
         true
@@ -109,8 +143,35 @@ pub struct Env {
     pub executor: crate::Executor,
 }
 
-/// The tasks of a run, in start order.
-pub type Tasks = Rc<RefCell<Vec<TaskRecord>>>;
+/// The tasks of a run.
+pub type Tasks = Rc<RefCell<TaskList>>;
+
+/// The tasks of a run in start order, found by name in O(1).
+#[derive(Default)]
+pub struct TaskList {
+    records: Vec<TaskRecord>,
+    by_name: HashMap<String, usize>,
+}
+
+impl TaskList {
+    /// Adds a task (its name unused so far in the run: the scenario check and
+    /// `env.start` make sure).
+    pub fn add(&mut self, record: TaskRecord) {
+        self.by_name.insert(record.name.clone(), self.records.len());
+        self.records.push(record);
+    }
+
+    /// Whether task `name` has settled, shared; `None` for a name not started.
+    pub fn settled(&self, name: &str) -> Option<Rc<Cell<bool>>> {
+        let &index = self.by_name.get(name)?;
+        Some(self.records[index].settled.clone())
+    }
+
+    /// Every task, in start order.
+    pub fn in_order(&self) -> &[TaskRecord] {
+        &self.records
+    }
+}
 
 /// A task of a run: its name and whether it has settled.
 pub struct TaskRecord {

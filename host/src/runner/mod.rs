@@ -10,6 +10,7 @@
 //! when it could not finish (a wait on a task that can never settle), 2 for bad input.
 
 pub mod env;
+pub mod jsonscan;
 pub mod scenario;
 
 use std::rc::Rc;
@@ -61,19 +62,53 @@ fn format_val(value: &Val) -> String {
     }
 }
 
+/// The longest error line, in characters after `error: ` (`MAX_ERROR` in runner.mjs).
+pub const MAX_ERROR: usize = 300;
+
+/// JavaScript's `String.prototype.trim` whitespace: WhiteSpace and LineTerminator
+/// (U+FEFF is one, U+0085 is not, unlike Rust's `char::is_whitespace`).
+fn js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+/// A bad-input message as the one line the runners print after `error: `: its lines
+/// trimmed and joined by spaces (an engine's or a file's text can span several), then
+/// cut to [`MAX_ERROR`] characters, the last three `...`; exactly as runner.mjs does.
+pub fn error_line(message: &str) -> String {
+    let parts: Vec<&str> = message
+        .split('\n')
+        .map(|part| part.trim_matches(js_space))
+        .filter(|part| !part.is_empty())
+        .collect();
+    let line = parts.join(" ");
+    match line.char_indices().nth(MAX_ERROR) {
+        None => line,
+        Some(_) => {
+            let (cut, _) = line
+                .char_indices()
+                .nth(MAX_ERROR - 3)
+                .expect("longer than MAX_ERROR");
+            format!("{}...", &line[..cut])
+        }
+    }
+}
+
 /// Runs the command line (without the program name); returns the exit code.
 pub fn main(args: &[String]) -> i32 {
     match run(args) {
         Ok(code) => code,
         Err(BadInput(message)) => {
-            // One line, whatever an engine's or a file's text holds (wasmparser's
-            // messages can span several).
-            let line: Vec<&str> = message
-                .lines()
-                .map(str::trim)
-                .filter(|part| !part.is_empty())
-                .collect();
-            eprintln!("error: {}", line.join(" "));
+            eprintln!("error: {}", error_line(&message));
             2
         }
     }
@@ -165,9 +200,7 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
             Step::Wait { task } => {
                 let settled = tasks
                     .borrow()
-                    .iter()
-                    .find(|t| &t.name == task)
-                    .map(|t| t.settled.clone())
+                    .settled(task)
                     .expect("the scenario check found every waited task");
                 run_until(&|| settled.get());
                 if !settled.get() {
@@ -231,7 +264,7 @@ fn start_task(mut via: Via<'_, '_, '_>, name: String, export: &str, args: &[i32]
     };
     transcript.log(&format!("{verb} {name} = {}", describe_call(export, args)));
     let settled = Rc::new(std::cell::Cell::new(false));
-    tasks.borrow_mut().push(TaskRecord {
+    tasks.borrow_mut().add(TaskRecord {
         name: name.clone(),
         settled: settled.clone(),
     });
@@ -268,7 +301,12 @@ fn start_nested(
     export: &str,
     args: &[i32],
 ) -> Result<(), Error> {
-    if cx.data().tasks.borrow().iter().any(|t| t.name == name) {
+    for (what, value) in [("task name", &name), ("export name", &export.to_string())] {
+        if let Some(problem) = scenario::name_problem(value) {
+            return Err(Exception::error(format!("env.start: the {what} {problem}")));
+        }
+    }
+    if cx.data().tasks.borrow().settled(&name).is_some() {
         return Err(Exception::error(format!(
             "env.start: task name `{name}` is used twice"
         )));
@@ -297,8 +335,8 @@ fn describe_call(export: &str, args: &[i32]) -> String {
 }
 
 /// The end of a run: a line for each task that never settled.
-fn report_pending(tasks: &[TaskRecord], transcript: &Transcript) {
-    for task in tasks {
+fn report_pending(tasks: &env::TaskList, transcript: &Transcript) {
+    for task in tasks.in_order() {
         if !task.settled.get() {
             transcript.log(&format!("end: {} still pending", task.name));
         }
@@ -336,7 +374,9 @@ fn check_exports(
     scenario: &str,
 ) -> Result<(), BadInput> {
     let exports = instance.exports();
-    let has = |name: &str| exports.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
+    let params: std::collections::HashMap<&str, usize> =
+        exports.iter().map(|(n, p)| (n.as_str(), *p)).collect();
+    let has = |name: &str| params.get(name).copied();
     // A scenario's tasks are the guest library's tasks.
     if steps
         .iter()

@@ -2,6 +2,8 @@
 //! same messages as the Node runner's `scenario.mjs`: every problem is found before
 //! anything runs and reported as one line naming the step.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 /// One step of a scenario.
@@ -47,6 +49,34 @@ pub enum Step {
 
 const STRATEGIES: [&str; 3] = ["none", "eager", "lazy"];
 
+/// The longest name a scenario may give (a task, an export, a reset label), in
+/// characters (`MAX_NAME` in scenario.mjs).
+pub const MAX_NAME: usize = 128;
+
+/// Why `name` cannot be a name printed in transcripts, or `None`: names are
+/// non-empty, at most [`MAX_NAME`] characters, without control characters (a newline
+/// in one would forge transcript lines). `nameProblem` in scenario.mjs, word for word.
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("must be a non-empty string".into());
+    }
+    if name.chars().nth(MAX_NAME).is_some() {
+        return Some(format!("is longer than {MAX_NAME} characters"));
+    }
+    name.chars()
+        .find(|&c| matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}'))
+        .map(|c| format!("contains a control character (U+{:04X})", c as u32))
+}
+
+/// [`name_problem`] for a JSON value: anything but a string "must be a non-empty
+/// string".
+fn value_name_problem(value: Option<&Value>) -> Option<String> {
+    match value {
+        Some(Value::String(name)) => name_problem(name),
+        _ => Some("must be a non-empty string".into()),
+    }
+}
+
 fn step_keys(kind: &str) -> &'static [&'static str] {
     match kind {
         "start" => &["start", "args", "as"],
@@ -57,11 +87,31 @@ fn step_keys(kind: &str) -> &'static [&'static str] {
     }
 }
 
-/// JavaScript's `JSON.stringify` of a JSON value, for messages.
-fn show(value: &Value) -> String {
-    value.to_string()
+/// The keys of a JSON object in JavaScript's `Object.keys` order: array indices
+/// (canonical decimal integers below 2^32 - 1) first, ascending, then the others in
+/// the order the text gives them (the map preserves it).
+fn js_keys(object: &Map<String, Value>) -> Vec<&str> {
+    let index = |key: &str| -> Option<u32> {
+        let canonical = key == "0" || (!key.starts_with('0') && !key.is_empty());
+        let value: u32 = key.parse().ok().filter(|_| canonical)?;
+        (value != u32::MAX && key.bytes().all(|b| b.is_ascii_digit())).then_some(value)
+    };
+    let mut indices: Vec<(u32, &str)> = object
+        .keys()
+        .filter_map(|k| index(k).map(|i| (i, k.as_str())))
+        .collect();
+    indices.sort_unstable();
+    let mut keys: Vec<&str> = indices.into_iter().map(|(_, k)| k).collect();
+    keys.extend(
+        object
+            .keys()
+            .map(String::as_str)
+            .filter(|k| index(k).is_none()),
+    );
+    keys
 }
 
+/// The message of an argument out of range (`checkArgs` in scenario.mjs).
 fn check_args(where_: &str, args: Option<&Value>) -> Result<Vec<i32>, String> {
     let Some(args) = args else {
         return Ok(Vec::new());
@@ -71,15 +121,18 @@ fn check_args(where_: &str, args: Option<&Value>) -> Result<Vec<i32>, String> {
     };
     items
         .iter()
-        .map(|item| {
-            let as_int = item
-                .as_i64()
-                .or_else(|| item.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64));
-            match as_int {
-                Some(v) if (-(1i64 << 31)..(1i64 << 32)).contains(&v) => Ok(v as u32 as i32),
+        .enumerate()
+        .map(|(index, item)| {
+            // As JavaScript sees a JSON number: a double (serde_json's, correctly
+            // rounded with `float_roundtrip`), an integer if it has no fraction.
+            match item.as_f64() {
+                Some(v) if v.fract() == 0.0 && (-2_147_483_648.0..4_294_967_296.0).contains(&v) => {
+                    // `arg | 0`: to a signed 32-bit integer.
+                    Ok(v as i64 as u32 as i32)
+                }
                 _ => Err(format!(
-                    "{where_}: argument {} is not a 32-bit integer",
-                    show(item)
+                    "{where_}: argument {} is not a 32-bit integer (-2147483648 to 4294967295)",
+                    index + 1
                 )),
             }
         })
@@ -88,13 +141,24 @@ fn check_args(where_: &str, args: Option<&Value>) -> Result<Vec<i32>, String> {
 
 /// Parses the text of a scenario; `name` is how errors refer to the file.
 pub fn parse(text: &str, name: &str) -> Result<Vec<Step>, String> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| format!("{name}: malformed JSON: {e}"))?;
+    // What serde_json and JSON.parse would disagree on is refused first, in the Node
+    // runner's words (jsonscan.rs).
+    if let Some(problem) = super::jsonscan::scan(text) {
+        return Err(format!("{name}: malformed JSON at {problem}"));
+    }
+    let value = {
+        use serde::Deserialize as _;
+        let mut parser = serde_json::Deserializer::from_str(text);
+        // The scan bounds the depth (128, which serde_json's own limit would refuse).
+        parser.disable_recursion_limit();
+        Value::deserialize(&mut parser).and_then(|value| parser.end().map(|()| value))
+    }
+    .map_err(|e| format!("{name}: malformed JSON: {e}"))?;
     let Value::Object(fields) = value else {
         return Err(format!("{name}: must be a JSON object"));
     };
-    for key in fields.keys() {
-        if !["description", "strategies", "steps"].contains(&key.as_str()) {
+    for key in js_keys(&fields) {
+        if !["description", "strategies", "steps"].contains(&key) {
             return Err(format!(
                 "{name}: unknown key `{key}` (keys: description, strategies, steps)"
             ));
@@ -120,7 +184,7 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Step>, String> {
     let Some(Value::Array(steps)) = fields.get("steps") else {
         return Err(format!("{name}: `steps` must be an array"));
     };
-    let mut names: Vec<String> = Vec::new();
+    let mut names: HashSet<String> = HashSet::new();
     steps
         .iter()
         .enumerate()
@@ -137,7 +201,7 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Step>, String> {
 fn parse_step(
     where_: &str,
     step: &Map<String, Value>,
-    names: &mut Vec<String>,
+    names: &mut HashSet<String>,
 ) -> Result<Step, String> {
     let Some(kind) = ["start", "spawn", "call", "wait", "reset"]
         .into_iter()
@@ -148,32 +212,32 @@ fn parse_step(
         ));
     };
     let keys = step_keys(kind);
-    for key in step.keys() {
-        if !keys.contains(&key.as_str()) {
+    for key in js_keys(step) {
+        if !keys.contains(&key) {
             return Err(format!(
                 "{where_}: unknown key `{key}` in a `{kind}` step (keys: {})",
                 keys.join(", ")
             ));
         }
     }
-    let target = match step.get(kind) {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        _ => return Err(format!("{where_}: `{kind}` must be a non-empty string")),
-    };
+    if let Some(problem) = value_name_problem(step.get(kind)) {
+        return Err(format!("{where_}: `{kind}` {problem}"));
+    }
+    let target = step[kind].as_str().unwrap_or_default().to_string();
     match kind {
         "start" | "spawn" => {
-            let name = match step.get("as") {
-                Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                _ => {
-                    return Err(format!(
-                        "{where_}: a `{kind}` step needs `as`: the task's name"
-                    ))
-                }
+            let Some(name) = step.get("as") else {
+                return Err(format!(
+                    "{where_}: a `{kind}` step needs `as`: the task's name"
+                ));
             };
-            if names.contains(&name) {
+            if let Some(problem) = value_name_problem(Some(name)) {
+                return Err(format!("{where_}: `as` {problem}"));
+            }
+            let name = name.as_str().unwrap_or_default().to_string();
+            if !names.insert(name.clone()) {
                 return Err(format!("{where_}: task name `{name}` is used twice"));
             }
-            names.push(name.clone());
             let (export, args) = (target, check_args(where_, step.get("args"))?);
             Ok(if kind == "start" {
                 Step::Start { export, args, name }
@@ -244,52 +308,69 @@ mod tests {
     }
 
     #[test]
+    fn integers_as_javascript_reads_them() {
+        let steps = parse(
+            r#"{"steps": [{"call": "f", "args": [1.0, 1e2, -0, 2147483648, -2147483648, 4294967295.0000000001]}]}"#,
+            "s.json",
+        )
+        .unwrap();
+        let Step::Call { args, .. } = &steps[0] else {
+            panic!("a call")
+        };
+        assert_eq!(args, &[1, 100, 0, i32::MIN, i32::MIN, -1]);
+    }
+
+    #[test]
+    fn names_are_short_and_printable() {
+        let name = |n: usize| {
+            format!(
+                r#"{{"steps": [{{"start": "f", "as": "{}"}}]}}"#,
+                "é".repeat(n)
+            )
+        };
+        assert!(parse(&name(128), "s.json").is_ok());
+        assert_eq!(
+            parse(&name(129), "s.json").unwrap_err(),
+            "s.json: step 1: `as` is longer than 128 characters"
+        );
+        assert_eq!(
+            name_problem("a\u{9f}"),
+            Some("contains a control character (U+009F)".into())
+        );
+        assert_eq!(name_problem("a\u{a0}\u{feff}😀"), None);
+        // 150,000 names: a HashSet, not a list.
+        let steps: Vec<String> = (0..150_000)
+            .map(|i| format!(r#"{{"start": "f", "as": "T{i}"}}"#))
+            .collect();
+        let text = format!(r#"{{"steps": [{}]}}"#, steps.join(","));
+        assert_eq!(parse(&text, "s.json").unwrap().len(), 150_000);
+    }
+
+    /// The cases shared with the Node runner (`host/js/test/scenario-text.mjs`
+    /// checks the same file): `[text, whole message]`.
+    #[test]
     fn bad_scenarios_name_the_step() {
-        for (text, message) in [
-            ("[", "s.json: malformed JSON"),
-            (
-                r#"{"steps": [{"start": "f"}]}"#,
-                "s.json: step 1: a `start` step needs `as`",
-            ),
-            (
-                r#"{"steps": [{"wait": "X"}]}"#,
-                "s.json: step 1: waits for `X`",
-            ),
-            (
-                r#"{"steps": [{"call": "f", "args": [1.5]}]}"#,
-                "s.json: step 1: argument 1.5 is not",
-            ),
-            (
-                r#"{"steps": [{"call": "f", "as": "X"}]}"#,
-                "s.json: step 1: unknown key `as`",
-            ),
-            (
-                r#"{"steps": [{"start": "f", "as": "A"}, {"start": "f", "as": "A"}]}"#,
-                "s.json: step 2: task name `A` is used twice",
-            ),
-            (
-                r#"{"steps": [{"start": "f", "as": "A"}, {"spawn": "f", "as": "A"}]}"#,
-                "s.json: step 2: task name `A` is used twice",
-            ),
-            (
-                r#"{"steps": [{"spawn": "f"}]}"#,
-                "s.json: step 1: a `spawn` step needs `as`",
-            ),
-            (
-                r#"{"steps": [{"spawn": "f", "as": "A", "wait": "A"}]}"#,
-                "s.json: step 1: unknown key `wait` in a `spawn` step",
-            ),
-            (
-                r#"{"steps": [{"start": "f", "as": "A"}, {"reset": "r"}, {"wait": "A"}]}"#,
-                "s.json: step 3: waits for `A`",
-            ),
-            (
-                r#"{"strategies": ["quick"], "steps": []}"#,
-                "s.json: `strategies` must be",
-            ),
-        ] {
-            let error = parse(text, "s.json").unwrap_err();
-            assert!(error.starts_with(message), "{text}: {error}");
+        let cases: Value =
+            serde_json::from_str(include_str!("../../../tests/scenario-text/parse.json")).unwrap();
+        let cases = cases["cases"].as_array().unwrap();
+        assert!(cases.len() > 20);
+        for case in cases {
+            let (text, message) = (case[0].as_str().unwrap(), case[1].as_str().unwrap());
+            assert_eq!(parse(text, "s.json").unwrap_err(), message, "{text}");
         }
+        assert!(parse("[", "s.json")
+            .unwrap_err()
+            .starts_with("s.json: malformed JSON: "));
+    }
+
+    #[test]
+    fn error_lines_are_one_line_of_at_most_300_characters() {
+        use crate::runner::error_line;
+        assert_eq!(error_line("  a\n\n  b \r\n\u{feff}c\u{85}"), "a b c\u{85}");
+        let long = "é".repeat(1000);
+        let line = error_line(&long);
+        assert_eq!(line.chars().count(), 300);
+        assert!(line.ends_with("é..."));
+        assert_eq!(error_line(&"x".repeat(300)), "x".repeat(300));
     }
 }
