@@ -29,8 +29,9 @@
 //! - Externref values never exist as GC objects: the host hands the guest i31
 //!   references (`extern.convert_any (ref.i31 id)`) naming entries of its own object
 //!   table, and the adapter converts them back to ids at every crossing, so the guest
-//!   sees opaque externrefs and no garbage collection ever runs (wasmtime 48 panics
-//!   when one runs while continuations are suspended).
+//!   sees opaque externrefs and the host's values never make the collector run
+//!   (wasmtime 48 panicked when one ran while continuations were suspended, #14239;
+//!   50 does not, so a guest's own GC objects are fine too).
 //! - Every continuation has the type `cont (func (param i32 i32))`: a fresh worker
 //!   takes (request, unused), a worker idle on `$idle` takes the next (request, unused),
 //!   and a task waiting on `$await` takes (status, payload): status 0 with the value

@@ -40,7 +40,7 @@ pub enum Host {
     Node24,
     /// Node 26.10.0: JSPI on by default (the flag is rejected).
     Node26,
-    /// wasmtime 48 with JSPI's semantics built on stack switching (`host/`).
+    /// wasmtime 50 with JSPI's semantics built on stack switching (`host/`).
     Wasmtime,
     /// Debian's headless Chromium (`chromium-headless-shell`), JSPI on by default,
     /// driven over CDP by puppeteer-core (`host/js/browser/`).
