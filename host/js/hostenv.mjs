@@ -3,6 +3,7 @@
 // library's own imports (module `jspi`) are the package's (jspi-stack/).
 
 import { GuestError, Rejection } from "./jspi-stack/index.js";
+import { fileImports } from "./files.mjs";
 
 /** An error of the environment whose message is printed as is (env.start's checks). */
 export class EnvFailure extends Error {}
@@ -178,6 +179,80 @@ export function makeImports({ log, clock, memory, start, callPlain, currentTask 
       }
       return failed;
     },
+    ...fileImports({ clock, memory, readString: (ptr) => readString(memory(), ptr) }),
   };
   return { env };
+}
+
+/** WASI's errno values the environment returns (wasi_snapshot_preview1). */
+const ERRNO_BADF = 8;
+const ERRNO_FAULT = 21;
+
+/**
+ * The part of WASI preview 1 that the test environment owns for a wasi-libc guest:
+ * `fd_write` and `fd_fdstat_get`. Bytes written to fd 1 and 2 become transcript
+ * lines, `stdout: <line>` and `stderr: <line>`, as each newline arrives; both report
+ * a character device without seek rights, which wasi-libc takes for a terminal and
+ * so line-buffers (a reactor's stdout would otherwise keep its output until a flush
+ * that may never come). Every other descriptor is EBADF: the environment has no
+ * files. The rest of WASI is the host's (node:wasi; wasmtime-wasi on wasmtime).
+ *
+ * `memory()` is the instance's memory; `flush()` prints what is left of a line.
+ */
+export function wasiStdio({ log, memory }) {
+  const streams = new Map([
+    [1, { name: "stdout", decoder: new TextDecoder(), line: "" }],
+    [2, { name: "stderr", decoder: new TextDecoder(), line: "" }],
+  ]);
+  const inMemory = (ptr, len) => ptr + len <= memory().buffer.byteLength;
+  return {
+    imports: {
+      fd_write(fd, iovs, count, written) {
+        const stream = streams.get(fd);
+        if (!stream) return ERRNO_BADF;
+        [iovs, count, written] = [iovs >>> 0, count >>> 0, written >>> 0];
+        if (!inMemory(iovs, 8 * count) || !inMemory(written, 4)) return ERRNO_FAULT;
+        const view = new DataView(memory().buffer);
+        const parts = [];
+        for (let k = 0; k < count; k++) {
+          const ptr = view.getUint32(iovs + 8 * k, true);
+          const len = view.getUint32(iovs + 8 * k + 4, true);
+          if (!inMemory(ptr, len)) return ERRNO_FAULT;
+          parts.push([ptr, len]);
+        }
+        let total = 0;
+        for (const [ptr, len] of parts) {
+          stream.line += stream.decoder.decode(new Uint8Array(memory().buffer, ptr, len), { stream: true });
+          total += len;
+        }
+        let end;
+        while ((end = stream.line.indexOf("\n")) >= 0) {
+          log(`${stream.name}: ${stream.line.slice(0, end)}`);
+          stream.line = stream.line.slice(end + 1);
+        }
+        view.setUint32(written, total, true);
+        return 0;
+      },
+      fd_fdstat_get(fd, out) {
+        if (!streams.has(fd)) return ERRNO_BADF;
+        out >>>= 0;
+        if (!inMemory(out, 24)) return ERRNO_FAULT;
+        const view = new DataView(memory().buffer);
+        const FILETYPE_CHARACTER_DEVICE = 2;
+        const RIGHTS_FD_WRITE = 1n << 6n;
+        view.setUint8(out, FILETYPE_CHARACTER_DEVICE);
+        view.setUint16(out + 2, 0, true);
+        view.setBigUint64(out + 8, RIGHTS_FD_WRITE, true);
+        view.setBigUint64(out + 16, RIGHTS_FD_WRITE, true);
+        return 0;
+      },
+    },
+    flush() {
+      for (const stream of streams.values()) {
+        stream.line += stream.decoder.decode();
+        if (stream.line !== "") log(`${stream.name}: ${stream.line}`);
+        stream.line = "";
+      }
+    },
+  };
 }

@@ -15,7 +15,7 @@
 
 import { compileSync, instantiateSync, link } from "./jspi-stack/index.js";
 import { VirtualClock, drainMicrotasks } from "./clock.mjs";
-import { EnvFailure, formatError, formatValue, makeImports } from "./hostenv.mjs";
+import { EnvFailure, formatError, formatValue, makeImports, wasiStdio } from "./hostenv.mjs";
 import { BadInput, checkExports, nameProblem, parseScenario } from "./scenario.mjs";
 
 export { BadInput };
@@ -29,7 +29,9 @@ function checkImports(module, imports, name) {
   if (missing.length > 0) {
     const hint = missing.some((qualified) => qualified.split(".").pop().startsWith("jspi_"))
       ? "jspi_* functions are the guest library's: was it linked with libjspi.a?"
-      : "see docs/abi.md for the host environment";
+      : missing.some((qualified) => qualified.startsWith(`${WASI}.`))
+        ? 'a module built against wasi-libc needs "libc": "wasi" in its scenario'
+        : "see docs/abi.md for the host environment";
     throw new BadInput(`${name}: imports what the host does not provide: ${missing.join(", ")} (${hint})`);
   }
 }
@@ -57,6 +59,30 @@ function instantiate(module, imports, wasmPath) {
   }
 }
 
+/** WASI preview 1's import module. */
+const WASI = "wasi_snapshot_preview1";
+
+/**
+ * A fresh instance of a module built against wasi-libc: the host's WASI (`makeWasi()`
+ * gives `{imports, initialize(instance)}`, a new context each time) under the
+ * environment's own stdio (`wasiStdio`), then the reactor's `_initialize`. Returns
+ * the guest and the stdio's `flush`.
+ */
+function instantiateWasi(module, imports, wasmPath, makeWasi, log) {
+  const wasi = makeWasi();
+  let memory = null;
+  const stdio = wasiStdio({ log, memory: () => memory });
+  const guest = instantiate(module, { ...imports, [WASI]: { ...wasi.imports, ...stdio.imports } }, wasmPath);
+  memory = guest.exports.memory;
+  if (!(memory instanceof WebAssembly.Memory)) throw new BadInput(`${wasmPath}: exports no \`memory\``);
+  try {
+    wasi.initialize(guest.instance);
+  } catch (error) {
+    throw new BadInput(`${wasmPath}: the guest's _initialize failed: ${formatError(error)}`);
+  }
+  return { guest, flush: stdio.flush };
+}
+
 /** One run of a scenario: the guest, the tasks started so far, the clock. */
 class Run {
   constructor(clock, log) {
@@ -64,6 +90,7 @@ class Run {
     this.log = log;
     this.guest = null;
     this.tasks = new Map(); // name -> { settled }
+    this.flushStdio = () => {}; // a wasi-libc guest's last partial lines
   }
 
   /** Registers task `name` and returns what settles it. */
@@ -148,6 +175,7 @@ class Run {
   /** The end of a run: the event loop until no timer is left, then what never settled. */
   async finish(tick) {
     await this.runUntil(() => false, tick);
+    this.flushStdio();
     for (const [name, task] of this.tasks) {
       if (!task.settled) this.log(`end: ${name} still pending`);
     }
@@ -169,12 +197,14 @@ export class Player {
    * `modulePath` and `scenarioPath` name the files as errors show them;
    * `read(path, what)` gives a file's bytes (a Uint8Array) or throws a BadInput;
    * `loadGlue(path, imports)` (Node only) runs wasm-bindgen glue with the host's
-   * import modules and returns the instance it made; `print(line)` takes each
+   * import modules and returns the instance it made; `makeWasi()` (hosts with WASI) gives a
+   * fresh WASI preview 1 context as `{imports, initialize(instance)}`, for a scenario
+   * with `"libc": "wasi"`; `print(line)` takes each
    * transcript line (`[t=<ms>] <text>`, no newline); `tick()`, if given, runs after
    * every step's microtasks have drained and after every timer (if it returns a
    * promise, the run waits for it: the page animates so).
    */
-  static async load({ modulePath, scenarioPath, read, loadGlue, print, tick = () => {} }) {
+  static async load({ modulePath, scenarioPath, read, loadGlue, makeWasi, print, tick = () => {} }) {
     const player = new Player();
     player.tick = tick;
     player.scenario = parseScenario(utf8.decode(await read(scenarioPath, "scenario")), scenarioPath);
@@ -197,7 +227,21 @@ export class Player {
     });
     player.imports = imports;
     const usesReset = player.scenario.steps.some((s) => s.kind === "reset");
-    if (!modulePath.endsWith(".js")) {
+    if (player.scenario.libc === "wasi") {
+      if (!makeWasi) {
+        throw new BadInput(`${scenarioPath}: "libc": "wasi" needs a host with WASI preview 1 (Node or wasmtime); this one has none`);
+      }
+      if (modulePath.endsWith(".js")) {
+        throw new BadInput(`${scenarioPath}: "libc": "wasi" needs a plain .wasm module, not wasm-bindgen glue`);
+      }
+      const module = compile(await read(modulePath, "module"), { ...imports, [WASI]: makeWasi().imports }, modulePath);
+      player.again = () => {
+        const { guest, flush } = instantiateWasi(module, imports, modulePath, makeWasi, (text) => player.run.log(text));
+        player.run.flushStdio = flush;
+        return guest;
+      };
+      player.run.guest = player.again();
+    } else if (!modulePath.endsWith(".js")) {
       const module = compile(await read(modulePath, "module"), imports, modulePath);
       player.again = () => instantiate(module, imports, modulePath);
       player.run.guest = player.again();

@@ -17,6 +17,7 @@
 // Errors are one line on stderr.
 
 import { readFileSync } from "node:fs";
+import { WASI } from "node:wasi";
 import { hasJspi } from "./jspi-stack/index.js";
 import { BadInput, oneLine, play } from "./play.mjs";
 import { loadBindgen } from "./bindgen.mjs";
@@ -45,6 +46,12 @@ async function main(argv) {
     scenarioPath,
     read,
     loadGlue: loadBindgen,
+    // A context with no arguments, environment or files: what a guest sees is the
+    // scenario's (stdio is the transcript's, hostenv.mjs's wasiStdio).
+    makeWasi() {
+      const wasi = new WASI({ version: "preview1", args: [], env: {}, returnOnExit: true });
+      return { imports: wasi.wasiImport, initialize: (instance) => wasi.initialize(instance) };
+    },
     print: (line) => process.stdout.write(`${line}\n`),
     printError: (line) => process.stderr.write(`${line}\n`),
   });

@@ -23,6 +23,9 @@ export function nameProblem(value) {
 }
 
 const STRATEGIES = ["none", "eager", "lazy"];
+/** What a module may be built against: nothing (freestanding), or wasi-libc, whose
+ * WASI preview 1 imports the host provides (docs/abi.md). */
+const LIBCS = ["none", "wasi"];
 const STEP_KEYS = {
   start: ["start", "args", "as"],
   spawn: ["spawn", "args", "as"],
@@ -65,9 +68,12 @@ export function parseScenario(text, name) {
     fail(name, "must be a JSON object");
   }
   for (const key of Object.keys(scenario)) {
-    if (!["description", "strategies", "steps"].includes(key)) {
-      fail(name, `unknown key \`${key}\` (keys: description, strategies, steps)`);
+    if (!["description", "strategies", "libc", "steps"].includes(key)) {
+      fail(name, `unknown key \`${key}\` (keys: description, strategies, libc, steps)`);
     }
+  }
+  if (scenario.libc !== undefined && !LIBCS.includes(scenario.libc)) {
+    fail(name, `\`libc\` must be one of ${LIBCS.join(", ")}`);
   }
   if (scenario.description !== undefined && typeof scenario.description !== "string") {
     fail(name, "`description` must be a string");
@@ -110,7 +116,7 @@ export function parseScenario(text, name) {
     if (!names.has(target)) fail(where, `waits for \`${target}\`, which no earlier step starts`);
     return { kind, task: target };
   });
-  return { description: scenario.description, steps };
+  return { description: scenario.description, libc: scenario.libc ?? "none", steps };
 }
 
 /** Checks that the module has what the scenario needs: the guest library if it

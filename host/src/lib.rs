@@ -92,11 +92,14 @@ pub use executor::Executor;
 pub use jspi::{NotLinked, Stats};
 pub use runtime::{
     config, engine, Compiled, Cx, Data, Error, HostRef, ImportFuture, Imports, Instance,
-    MissingImports, Result, Task, Val,
+    MissingImports, Result, Task, Val, WASI_MODULE,
 };
 pub use value::{Exception, JsValue, Promise};
 /// The wasmtime this crate is built on (for [`wasmtime::Trap`], [`wasmtime::Config`]).
 pub use wasmtime;
+/// The wasmtime-wasi this crate is built on ([`Imports::wasi`] takes its
+/// `p1::WasiP1Ctx`, made with its `WasiCtxBuilder`).
+pub use wasmtime_wasi;
 
 /// The directory holding the Node runner (`runner.mjs` and its modules).
 pub fn node_runner_dir() -> PathBuf {

@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
@@ -14,6 +15,8 @@ use wasmtime::{
     AsContextMut, Caller, Engine, Extern, Func, FuncType, Memory, Module, Ref, Store,
     StoreContextMut, TypedFunc,
 };
+
+use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::adapter::{self, names, GuestShape, ImportRoute, Sig, Ty};
 use crate::executor::Executor;
@@ -98,6 +101,12 @@ pub type ImportFuture = Pin<Box<dyn Future<Output = Result<Option<Val>>>>>;
 type SyncFn<T> = dyn Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<Option<Val>>;
 type AsyncFn<T> = dyn Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<ImportFuture>;
 
+/// Makes an instance's WASI context from its data ([`Imports::wasi`]).
+type WasiMaker<T> = dyn Fn(&T) -> WasiP1Ctx;
+
+/// The module WASI preview 1 functions are imported from.
+pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
+
 pub(crate) enum Entry<T: 'static> {
     Sync(Box<SyncFn<T>>),
     Suspending(Box<AsyncFn<T>>),
@@ -109,6 +118,9 @@ pub(crate) enum Entry<T: 'static> {
 /// ([`crate::jspi`]): [`Compiled::new`] refuses imports that define a `jspi.*` function.
 pub struct Imports<T: 'static> {
     entries: HashMap<(String, String), Rc<Entry<T>>>,
+    /// Makes each instance's WASI context, when module `wasi_snapshot_preview1`
+    /// comes from wasmtime-wasi ([`Imports::wasi`]).
+    wasi: Option<Rc<WasiMaker<T>>>,
     /// Imports that consume their externref arguments (`jspi.await`, `jspi.throw`,
     /// `jspi.release`): the guest's ids for them are freed by the call.
     consuming: HashSet<(String, String)>,
@@ -118,6 +130,7 @@ impl<T: 'static> Default for Imports<T> {
     fn default() -> Self {
         Self {
             entries: HashMap::new(),
+            wasi: None,
             consuming: HashSet::new(),
         }
     }
@@ -169,6 +182,21 @@ impl<T: 'static> Imports<T> {
         self
     }
 
+    /// WASI preview 1 (module `wasi_snapshot_preview1`) from wasmtime-wasi, for guests
+    /// built against wasi-libc: `make` gives each new instance its context (its
+    /// arguments, environment, stdio, preopened directories), as a Node host makes a
+    /// `new WASI(...)` per instance. A function of that module defined here with
+    /// [`Imports::func`] takes the place of wasmtime-wasi's (a host that routes
+    /// stdout itself). After instantiation the host calls the guest's `_initialize`
+    /// export, if it has one (a reactor's constructors: `wasi.initialize(instance)`
+    /// on Node), as a plain call.
+    ///
+    /// WASI functions run to completion on the calling task's stack; none suspends.
+    pub fn wasi(&mut self, make: impl Fn(&T) -> WasiP1Ctx + 'static) -> &mut Self {
+        self.wasi = Some(Rc::new(make));
+        self
+    }
+
     /// A suspending import, like `new WebAssembly.Suspending(f)`: it returns a future,
     /// and the calling task is suspended until the future completes; other tasks and
     /// plain calls run meanwhile. A completed future resumes the task with its value;
@@ -189,8 +217,12 @@ impl<T: 'static> Imports<T> {
 }
 
 /// What an import sees while the guest calls it: the host data and guest memory.
+///
+/// Not `Send` (whatever `T` is): the store's data claims to be `Send` for
+/// wasmtime-wasi's sake only ([`Data`]), and this is the one way to reach it.
 pub struct Cx<'c, 'a, T: 'static> {
     caller: &'c mut Caller<'a, Data<T>>,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl<T: 'static> Cx<'_, '_, T> {
@@ -290,8 +322,31 @@ pub struct Data<T: 'static> {
     /// Result of the call that just finished.
     result: Option<Val>,
     pub(crate) memory: Option<Memory>,
+    /// The instance's WASI context, when its imports include wasmtime-wasi's.
+    wasi: Option<WasiP1Ctx>,
     /// Set once instantiation is complete.
     machine: Option<Machine<T>>,
+}
+
+// SAFETY: wasmtime-wasi's `add_to_linker_sync` asks for `Send` store data, for its
+// async plumbing; its preview 1 functions run every future to completion on the
+// calling thread (`in_tokio` is a `block_on` in place) and touch only the
+// `WasiP1Ctx`, which is `Send`. The data itself (the user's `T`, `Rc`s, futures)
+// never leaves the thread that made it: the store lives in an `Instance`'s
+// `Rc<Inner>` (not `Send`), and host functions reach it only through `Cx`, which is
+// not `Send` either, so no safe code can move it or share it across threads.
+unsafe impl<T: 'static> Send for Data<T> {}
+
+/// A linker that holds wasmtime-wasi's preview 1 functions, to instantiate the ones
+/// a guest imports into its store ([`Imports::wasi`]).
+fn wasi_linker<T: 'static>(engine: &Engine) -> Result<wasmtime::Linker<Data<T>>> {
+    let mut linker = wasmtime::Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |data: &mut Data<T>| {
+        data.wasi
+            .as_mut()
+            .expect("a WASI import runs only in an instance made with a WASI context")
+    })?;
+    Ok(linker)
 }
 
 impl<T: 'static> Data<T> {
@@ -524,7 +579,13 @@ fn call_sync<T: 'static>(
     let Entry::Sync(f) = &*entry else {
         return Err(Error::msg("import is not a plain function"));
     };
-    let result = f(&mut Cx { caller }, &args)?;
+    let result = f(
+        &mut Cx {
+            caller,
+            _not_send: PhantomData,
+        },
+        &args,
+    )?;
     check_result(sig, &result)?;
     if let Some(value) = result {
         results[0] = match value {
@@ -694,6 +755,10 @@ pub struct Compiled<T: 'static> {
     entries: Vec<Option<Rc<Entry<T>>>>,
     consumes: Vec<bool>,
     hooks: Hooks,
+    /// Each instance's WASI context, when wasmtime-wasi provides imports.
+    wasi: Option<Rc<WasiMaker<T>>>,
+    /// Guest import index -> whether wasmtime-wasi provides it.
+    from_wasi: Vec<bool>,
 }
 
 impl<T: 'static> Compiled<T> {
@@ -715,6 +780,7 @@ impl<T: 'static> Compiled<T> {
         let mut routes = Vec::new();
         let mut entries = Vec::new();
         let mut consumes = Vec::new();
+        let mut from_wasi = Vec::new();
         for import in &shape.imports {
             let source = if import.module == jspi::MODULE {
                 &library
@@ -724,7 +790,10 @@ impl<T: 'static> Compiled<T> {
             let entry = source.get(&import.module, &import.name);
             consumes.push(source.consumes(&import.module, &import.name));
             let qualified = format!("{}.{}", import.module, import.name);
+            let wasi = entry.is_none() && imports.wasi.is_some() && import.module == WASI_MODULE;
+            from_wasi.push(wasi);
             let route = match entry.as_deref() {
+                None if wasi => ImportRoute::Direct,
                 None => {
                     missing.push(qualified);
                     ImportRoute::Direct
@@ -772,6 +841,8 @@ impl<T: 'static> Compiled<T> {
             entries,
             consumes,
             hooks,
+            wasi: imports.wasi.clone(),
+            from_wasi,
         })
     }
 
@@ -793,7 +864,10 @@ impl<T: 'static> Compiled<T> {
             entries,
             consumes,
             hooks,
+            wasi,
+            from_wasi,
         } = self;
+        let wasi_ctx = wasi.as_ref().map(|make| make(&data));
         let (shape, routes) = (shape.clone(), routes.clone());
         let mut store = Store::new(
             engine,
@@ -808,6 +882,7 @@ impl<T: 'static> Compiled<T> {
                 args: Vec::new(),
                 result: None,
                 memory: None,
+                wasi: wasi_ctx,
                 machine: None,
             },
         );
@@ -905,6 +980,7 @@ impl<T: 'static> Compiled<T> {
                                 let future = f(
                                     &mut Cx {
                                         caller: &mut caller,
+                                        _not_send: PhantomData,
                                     },
                                     &args,
                                 )?;
@@ -922,11 +998,23 @@ impl<T: 'static> Compiled<T> {
         }
         let adapter_instance = wasmtime::Instance::new(&mut store, adapter, &adapter_imports)?;
 
-        // The guest's imports: host functions, or the adapter's wrappers.
+        // The guest's imports: host functions, WASI's, or the adapter's wrappers.
+        let wasi_linker = match wasi {
+            Some(_) => Some(wasi_linker::<T>(engine)?),
+            None => None,
+        };
         let mut guest_imports: Vec<Extern> = Vec::new();
         for (i, (import, route)) in shape.imports.iter().zip(&routes).enumerate() {
-            let external = match route {
-                ImportRoute::Direct => {
+            let external = match (route, &wasi_linker) {
+                (ImportRoute::Direct, Some(linker)) if from_wasi[i] => linker
+                    .get(&mut store, &import.module, &import.name)
+                    .ok_or_else(|| {
+                        Error::msg(format!(
+                            "wasmtime-wasi has no {WASI_MODULE}.{} (WASI preview 1)",
+                            import.name
+                        ))
+                    })?,
+                (ImportRoute::Direct, _) => {
                     let sig = import.sig.clone();
                     let ty = FuncType::new(
                         engine,
@@ -987,6 +1075,16 @@ impl<T: 'static> Compiled<T> {
                 done_queued: Cell::new(false),
             }
         });
+        if wasi.is_some() {
+            // A reactor's constructors (wasi-libc's stdio, the C program's own).
+            let mut state = inner.state.borrow_mut();
+            let State { store, guest } = &mut *state;
+            if let Ok(initialize) = guest.get_typed_func::<(), ()>(&mut *store, "_initialize") {
+                initialize
+                    .call(&mut *store, ())
+                    .map_err(|e| e.context("the guest's _initialize failed"))?;
+            }
+        }
         Ok(Instance { inner })
     }
 }

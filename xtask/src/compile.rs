@@ -42,6 +42,27 @@ pub const CLANG_LINK: [&str; 5] = [
     "-Wl,-z,stack-size=1048576",
 ];
 
+/// clang-19's flags for a C source of a wasi-libc guest (docs/abi.md): Debian's
+/// `wasi-libc` is clang's default sysroot for `--target=wasm32-wasi`.
+pub const CLANG_COMPILE_WASI: [&str; 6] = [
+    "--target=wasm32-wasi",
+    "-mreference-types",
+    "-mbulk-memory",
+    "-O2",
+    "-I",
+    "guest/jspi/include",
+];
+
+/// clang-19's flags for linking a wasi-libc guest: a reactor (a library module whose
+/// `_initialize` the host calls once, with no `main`), libc and clang's builtins
+/// linked in.
+pub const CLANG_LINK_WASI: [&str; 4] = [
+    "--target=wasm32-wasi",
+    "-mexec-model=reactor",
+    "-Wl,--stack-first",
+    "-Wl,-z,stack-size=1048576",
+];
+
 /// The linker flags a C module linked with `libjspi.a` needs (docs/abi.md): the hooks
 /// export themselves (`.export_name` in the shim), `jspi_stat` and `jspi_debug_tasks`
 /// must be asked for.
@@ -229,11 +250,23 @@ fn compile_objects(example: &Example, verbose: bool) -> Result<Vec<PathBuf>, Str
     let Kind::C(sources) = &example.kind else {
         return Ok(Vec::new());
     };
+    let includes = match &example.packages {
+        Some(manifest) => package_dirs(manifest, verbose)?,
+        None => Vec::new(),
+    };
     for source in sources {
         let stem = source.file_stem().unwrap_or_default();
         let object = obj_dir.join(stem).with_extension("o");
         let mut clang = Command::new("clang-19");
-        clang.args(CLANG_COMPILE).arg("-c");
+        if example.wasi {
+            clang.args(CLANG_COMPILE_WASI);
+        } else {
+            clang.args(CLANG_COMPILE);
+        }
+        for dir in &includes {
+            clang.arg("-I").arg(dir);
+        }
+        clang.arg("-c");
         clang.arg(rel(source)).arg("-o").arg(rel(&object));
         process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
         objects.push(object);
@@ -252,11 +285,56 @@ fn link(
 ) -> Result<PathBuf, String> {
     let wasm = example_dir(example).join(format!("{}.wasm", strategy.name()));
     let mut clang = Command::new("clang-19");
-    clang.args(CLANG_LINK).args(LIBRARY_EXPORTS);
+    if example.wasi {
+        clang.args(CLANG_LINK_WASI);
+    } else {
+        clang.args(CLANG_LINK);
+    }
+    clang.args(LIBRARY_EXPORTS);
     clang.args(objects.iter().map(|o| rel(o)));
     clang.arg(rel(library)).arg("-o").arg(rel(&wasm));
     process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
     Ok(wasm)
+}
+
+/// The folders of the packages an example's `packages/Cargo.toml` depends on, fetched
+/// by cargo from crates.io as its `Cargo.lock` pins them (checksums included).
+fn package_dirs(manifest: &Path, verbose: bool) -> Result<Vec<PathBuf>, String> {
+    let cargo = || Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    let mut fetch = cargo();
+    fetch.args(["fetch", "--locked", "--manifest-path"]).arg(rel(manifest));
+    process::run_checked(&mut fetch, verbose).map_err(|e| e.to_string())?;
+    let mut metadata = cargo();
+    metadata
+        .args(["metadata", "--locked", "--offline", "--format-version", "1", "--manifest-path"])
+        .arg(rel(manifest));
+    let text = process::stdout_of(&mut metadata, verbose).map_err(|e| e.to_string())?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: cargo metadata: {e}", rel(manifest).display()))?;
+    let root = value["resolve"]["root"].as_str().unwrap_or_default();
+    let direct: Vec<&str> = value["resolve"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|node| node["id"] == root)
+        .flat_map(|node| node["dependencies"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    let dirs: Vec<PathBuf> = value["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|package| package["id"].as_str().is_some_and(|id| direct.contains(&id)))
+        .filter_map(|package| package["manifest_path"].as_str())
+        .filter_map(|path| Path::new(path).parent().map(Path::to_path_buf))
+        .collect();
+    if dirs.is_empty() {
+        return Err(format!(
+            "{}: cargo metadata names no dependency",
+            rel(manifest).display()
+        ));
+    }
+    Ok(dirs)
 }
 
 /// `cargo rustc` on a Rust example's manifest for wasm32 as a `cdylib`, with

@@ -49,6 +49,14 @@ pub struct Example {
     pub description: Option<String>,
     /// The strategies the scenario allows (all by default), in [`Strategy::ALL`] order.
     pub strategies: Vec<Strategy>,
+    /// Whether it is built against wasi-libc (the scenario's `"libc": "wasi"`): then
+    /// the hosts give it WASI preview 1, which the browser hosts do not have.
+    pub wasi: bool,
+    /// `packages/Cargo.toml`, if the example has one: a manifest outside the
+    /// workspace whose dependencies are C sources from crates.io (the SQLite
+    /// amalgamation, say), fetched and pinned by its `Cargo.lock`; each dependency's
+    /// folder goes on the include path.
+    pub packages: Option<PathBuf>,
 }
 
 impl Example {
@@ -81,9 +89,13 @@ impl Example {
     /// is `wasm-bindgen --target nodejs` output, CommonJS that `require`s its import
     /// modules by name (`env`, `jspi`); a browser would need a second build with
     /// `--target web` and an import map for those names, which no example needs yet.
+    ///
+    /// A wasi-libc guest needs WASI preview 1, which Node (`node:wasi`) and wasmtime
+    /// (wasmtime-wasi) provide and the browsers do not.
     pub fn runs_on(&self, host: Host) -> bool {
         match self.kind {
             Kind::Rust { bindgen: true, .. } => host.node().is_some(),
+            _ if self.wasi => !host.is_browser(),
             _ => true,
         }
     }
@@ -244,7 +256,18 @@ pub fn load(dir: &Path) -> Result<Example> {
         }
     };
     let scenario = dir.join("scenario.json");
-    let (description, strategies) = read_scenario(&scenario)?;
+    let Info {
+        description,
+        strategies,
+        wasi,
+    } = read_scenario(&scenario)?;
+    if wasi && !matches!(kind, Kind::C(_)) {
+        return Err(Error::usage(format!(
+            "{}: \"libc\": \"wasi\" is for C examples",
+            rel(&scenario).display()
+        )));
+    }
+    let packages = Some(dir.join("packages/Cargo.toml")).filter(|p| p.is_file());
     Ok(Example {
         name,
         dir: dir.to_path_buf(),
@@ -252,6 +275,8 @@ pub fn load(dir: &Path) -> Result<Example> {
         scenario,
         description,
         strategies,
+        wasi,
+        packages,
     })
 }
 
@@ -265,8 +290,16 @@ fn depends_on_wasm_bindgen(manifest: &str) -> bool {
     })
 }
 
-/// Parses `scenario.json` and returns its description and allowed strategies.
-fn read_scenario(path: &Path) -> Result<(Option<String>, Vec<Strategy>)> {
+/// What xtask reads from a scenario.
+#[derive(Debug)]
+struct Info {
+    description: Option<String>,
+    strategies: Vec<Strategy>,
+    wasi: bool,
+}
+
+/// Parses `scenario.json` and returns what xtask needs of it.
+fn read_scenario(path: &Path) -> Result<Info> {
     let shown = rel(path);
     let shown = shown.display();
     let text = match fs::read_to_string(path) {
@@ -281,19 +314,24 @@ fn read_scenario(path: &Path) -> Result<(Option<String>, Vec<Strategy>)> {
     parse_scenario(&text).map_err(|message| Error::usage(format!("{shown}: {message}")))
 }
 
-fn parse_scenario(text: &str) -> Result<(Option<String>, Vec<Strategy>), String> {
+fn parse_scenario(text: &str) -> Result<Info, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
     let Value::Object(fields) = value else {
         return Err("must be a JSON object".into());
     };
     if let Some(key) = fields
         .keys()
-        .find(|k| !["description", "strategies", "steps"].contains(&k.as_str()))
+        .find(|k| !["description", "strategies", "libc", "steps"].contains(&k.as_str()))
     {
         return Err(format!(
-            "unknown key `{key}` (keys: description, strategies, steps)"
+            "unknown key `{key}` (keys: description, strategies, libc, steps)"
         ));
     }
+    let wasi = match fields.get("libc") {
+        None => false,
+        Some(Value::String(libc)) if libc == "none" || libc == "wasi" => libc == "wasi",
+        Some(_) => return Err("`libc` must be one of none, wasi".into()),
+    };
     let description = match fields.get("description") {
         None => None,
         Some(Value::String(text)) => Some(text.clone()),
@@ -328,7 +366,11 @@ fn parse_scenario(text: &str) -> Result<(Option<String>, Vec<Strategy>), String>
         Some(_) => return Err("`steps` must be an array of objects".into()),
         None => return Err("missing `steps`".into()),
     }
-    Ok((description, strategies))
+    Ok(Info {
+        description,
+        strategies,
+        wasi,
+    })
 }
 
 #[cfg(test)]
@@ -337,18 +379,25 @@ mod tests {
 
     #[test]
     fn scenario_defaults_to_every_strategy() {
-        let (description, strategies) = parse_scenario(r#"{"steps": []}"#).unwrap();
-        assert_eq!(description, None);
-        assert_eq!(strategies, Strategy::ALL);
+        let info = parse_scenario(r#"{"steps": []}"#).unwrap();
+        assert_eq!(info.description, None);
+        assert_eq!(info.strategies, Strategy::ALL);
+        assert!(!info.wasi);
+    }
+
+    #[test]
+    fn scenario_names_its_libc() {
+        assert!(parse_scenario(r#"{"libc": "wasi", "steps": []}"#).unwrap().wasi);
+        assert!(!parse_scenario(r#"{"libc": "none", "steps": []}"#).unwrap().wasi);
     }
 
     #[test]
     fn scenario_strategies_come_back_in_canonical_order() {
         let text =
             r#"{"description": "d", "strategies": ["lazy", "none"], "steps": [{"wait": "V"}]}"#;
-        let (description, strategies) = parse_scenario(text).unwrap();
-        assert_eq!(description.as_deref(), Some("d"));
-        assert_eq!(strategies, [Strategy::None, Strategy::Lazy]);
+        let info = parse_scenario(text).unwrap();
+        assert_eq!(info.description.as_deref(), Some("d"));
+        assert_eq!(info.strategies, [Strategy::None, Strategy::Lazy]);
     }
 
     #[test]
@@ -377,6 +426,8 @@ mod tests {
             r#"{"strategies": ["lazy", "lazy"], "steps": []}"#,
             r#"{"strategies": [], "steps": []}"#,
             r#"{"description": "no steps"}"#,
+            r#"{"libc": "glibc", "steps": []}"#,
+            r#"{"libc": true, "steps": []}"#,
         ] {
             assert!(parse_scenario(text).is_err(), "{text}");
         }

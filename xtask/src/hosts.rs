@@ -111,6 +111,11 @@ impl Host {
         Host::ALL.map(Host::name).join(", ")
     }
 
+    /// Whether this host is a browser (the page of `host/js/browser/`).
+    pub fn is_browser(self) -> bool {
+        matches!(self, Host::Chromium | Host::Firefox)
+    }
+
     /// The Node release this host needs installed, if it is a Node host.
     pub fn node(self) -> Option<NodePin> {
         match self {

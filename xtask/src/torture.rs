@@ -435,6 +435,8 @@ fn guest(builder: &mut Builder, strategy: Strategy) -> Result<PathBuf> {
         dir,
         description: None,
         strategies: Strategy::ALL.to_vec(),
+        wasi: false,
+        packages: None,
     };
     builder
         .wasm(&example, strategy)

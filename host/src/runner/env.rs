@@ -141,6 +141,10 @@ pub struct Env {
     pub tasks: Tasks,
     /// Where tasks' later steps run.
     pub executor: crate::Executor,
+    /// A wasi-libc guest's stdout and stderr ([`add_wasi`]).
+    pub stdio: Stdio,
+    /// The scenario's files (`env.file_*`), shared by its instances.
+    pub files: super::files::Files,
 }
 
 /// The tasks of a run.
@@ -182,7 +186,7 @@ pub struct TaskRecord {
 }
 
 /// Reads the NUL-terminated UTF-8 string at `ptr`.
-fn read_string(memory: &[u8], ptr: i32) -> Result<String, Error> {
+pub(crate) fn read_string(memory: &[u8], ptr: i32) -> Result<String, Error> {
     let start = ptr as u32 as usize;
     let nul = memory
         .get(start..)
@@ -379,6 +383,7 @@ pub fn imports() -> Imports<Env> {
             });
             Ok(promise_val(promise))
         });
+    super::files::add(&mut imports);
     imports
 }
 
@@ -392,4 +397,120 @@ fn slow_op(cx: &Cx<'_, '_, Env>, name: &'static str, x: i32, ms: i32, result: i3
         settle.settle(Ok(JsValue::Int(result)));
     });
     promise
+}
+
+/// WASI's errno values the environment returns.
+const ERRNO_BADF: i32 = 8;
+const ERRNO_FAULT: i32 = 21;
+
+/// A wasi-libc guest's stdout and stderr as transcript lines (`wasiStdio` in
+/// hostenv.mjs): the bytes written to fd 1 and 2, cut at each newline.
+#[derive(Default)]
+pub struct Stdio {
+    /// What fd 1 and fd 2 hold of a line not yet ended.
+    lines: RefCell<[Vec<u8>; 2]>,
+}
+
+const STREAMS: [&str; 2] = ["stdout", "stderr"];
+
+impl Stdio {
+    fn write(&self, stream: usize, bytes: &[u8], transcript: &Transcript) {
+        let mut lines = self.lines.borrow_mut();
+        let line = &mut lines[stream];
+        for &byte in bytes {
+            if byte == b'\n' {
+                transcript.log(&format!(
+                    "{}: {}",
+                    STREAMS[stream],
+                    String::from_utf8_lossy(line)
+                ));
+                line.clear();
+            } else {
+                line.push(byte);
+            }
+        }
+    }
+
+    /// Prints what is left of a line on either stream (the end of a run).
+    pub fn flush(&self, transcript: &Transcript) {
+        for (stream, line) in self.lines.borrow_mut().iter_mut().enumerate() {
+            if !line.is_empty() {
+                transcript.log(&format!(
+                    "{}: {}",
+                    STREAMS[stream],
+                    String::from_utf8_lossy(line)
+                ));
+                line.clear();
+            }
+        }
+    }
+}
+
+/// The stream of WASI descriptor `fd`, if it is stdout or stderr.
+fn stream_of(fd: i32) -> Option<usize> {
+    match fd {
+        1 | 2 => Some(fd as usize - 1),
+        _ => None,
+    }
+}
+
+/// The little-endian `u32` at `at`, if it lies in memory.
+fn u32_at(memory: &[u8], at: u32) -> Option<u32> {
+    let bytes = memory.get(at as usize..(at as usize).checked_add(4)?)?;
+    Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+}
+
+/// Adds WASI preview 1 for a wasi-libc guest: wasmtime-wasi's, with no arguments,
+/// environment or files, under the environment's own `fd_write` and
+/// `fd_fdstat_get` (`wasiStdio` in hostenv.mjs): fd 1 and 2 are the transcript,
+/// reported as a character device without seek rights so that wasi-libc
+/// line-buffers them; every other descriptor is EBADF.
+pub fn add_wasi(imports: &mut Imports<Env>) {
+    imports
+        .wasi(|_env| crate::wasmtime_wasi::WasiCtxBuilder::new().build_p1())
+        .func(crate::WASI_MODULE, "fd_write", |cx, args| {
+            let [fd, iovs, count, written] = [0, 1, 2, 3].map(|i| int(args, i));
+            let Some(stream) = stream_of(fd) else {
+                return Ok(Some(Val::I32(ERRNO_BADF)));
+            };
+            let memory = cx.memory();
+            if u64::from(iovs as u32) + 8 * u64::from(count as u32) > memory.len() as u64 {
+                return Ok(Some(Val::I32(ERRNO_FAULT)));
+            }
+            let mut bytes = Vec::new();
+            for k in 0..count as u32 {
+                let at = (iovs as u32).wrapping_add(8 * k);
+                let (Some(ptr), Some(len)) = (u32_at(memory, at), u32_at(memory, at + 4)) else {
+                    return Ok(Some(Val::I32(ERRNO_FAULT)));
+                };
+                let Some(part) = memory.get(ptr as usize..ptr as usize + len as usize) else {
+                    return Ok(Some(Val::I32(ERRNO_FAULT)));
+                };
+                bytes.extend_from_slice(part);
+            }
+            if u32_at(memory, written as u32).is_none() {
+                return Ok(Some(Val::I32(ERRNO_FAULT)));
+            }
+            let env = cx.data();
+            env.stdio.write(stream, &bytes, &env.transcript);
+            let at = written as u32 as usize;
+            cx.memory_mut()[at..at + 4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+            Ok(Some(Val::I32(0)))
+        })
+        .func(crate::WASI_MODULE, "fd_fdstat_get", |cx, args| {
+            let (fd, out) = (int(args, 0), int(args, 1) as u32 as usize);
+            if stream_of(fd).is_none() {
+                return Ok(Some(Val::I32(ERRNO_BADF)));
+            }
+            let Some(stat) = cx.memory_mut().get_mut(out..out + 24) else {
+                return Ok(Some(Val::I32(ERRNO_FAULT)));
+            };
+            const FILETYPE_CHARACTER_DEVICE: u8 = 2;
+            const RIGHTS_FD_WRITE: u64 = 1 << 6;
+            stat.fill(0);
+            stat[0] = FILETYPE_CHARACTER_DEVICE;
+            stat[8..16].copy_from_slice(&RIGHTS_FD_WRITE.to_le_bytes());
+            stat[16..24].copy_from_slice(&RIGHTS_FD_WRITE.to_le_bytes());
+            Ok(Some(Val::I32(0)))
+        });
 }

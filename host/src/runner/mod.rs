@@ -10,6 +10,7 @@
 //! when it could not finish (a wait on a task that can never settle), 2 for bad input.
 
 pub mod env;
+pub mod files;
 pub mod jsonscan;
 pub mod scenario;
 
@@ -131,7 +132,7 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
         ));
     };
     let text = read(scenario_path, "scenario")?;
-    let steps =
+    let scenario::Scenario { wasi, steps } =
         scenario::parse(&String::from_utf8_lossy(&text), scenario_path).map_err(BadInput)?;
     let wasm = read(wasm_path, "module")?;
     // A file that is not wasm at all, in the Node runner's words (the engines' own
@@ -146,14 +147,21 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
     let transcript = Transcript::new(clock.clone());
     let executor = Executor::new();
     let engine = engine().map_err(|e| BadInput(format!("wasmtime: {e}")))?;
+    let mut imports = env::imports();
+    if wasi {
+        env::add_wasi(&mut imports);
+    }
     let compiled =
-        Compiled::new(&engine, &wasm, &env::imports()).map_err(|e| load_error(wasm_path, &e))?;
+        Compiled::new(&engine, &wasm, &imports).map_err(|e| load_error(wasm_path, &e))?;
+    let files = files::Files::default();
     let instantiate = || {
         let data = Env {
             clock: clock.clone(),
             transcript: transcript.clone(),
             tasks: Tasks::default(),
             executor: executor.clone(),
+            stdio: env::Stdio::default(),
+            files: files.clone(),
         };
         compiled
             .instantiate(data, &executor)
@@ -191,6 +199,7 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
             }
             Step::Reset { label } => {
                 run_until(&|| false);
+                instance.with_data(|env| env.stdio.flush(&env.transcript));
                 report_pending(&tasks.borrow(), &transcript);
                 clock.restart();
                 instance = instantiate()?;
@@ -214,6 +223,7 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
         }
     }
     run_until(&|| false);
+    instance.with_data(|env| env.stdio.flush(&env.transcript));
     report_pending(&tasks.borrow(), &transcript);
     Ok(0)
 }
@@ -357,6 +367,11 @@ fn load_error(wasm_path: &str, error: &Error) -> BadInput {
     });
     let hint = if unlinked {
         "jspi_* functions are the guest library's: was it linked with libjspi.a?"
+    } else if missing
+        .iter()
+        .any(|qualified| qualified.starts_with(&format!("{}.", crate::WASI_MODULE)))
+    {
+        r#"a module built against wasi-libc needs "libc": "wasi" in its scenario"#
     } else {
         "see docs/abi.md for the host environment"
     };

@@ -49,6 +49,19 @@ pub enum Step {
 
 const STRATEGIES: [&str; 3] = ["none", "eager", "lazy"];
 
+/// What a module may be built against: nothing (freestanding), or wasi-libc, whose
+/// WASI preview 1 imports the host provides (docs/abi.md).
+const LIBCS: [&str; 2] = ["none", "wasi"];
+
+/// A scenario as the runner plays it.
+#[derive(Debug)]
+pub struct Scenario {
+    /// Whether the module is built against wasi-libc (`"libc": "wasi"`).
+    pub wasi: bool,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
 /// The longest name a scenario may give (a task, an export, a reset label), in
 /// characters (`MAX_NAME` in scenario.mjs).
 pub const MAX_NAME: usize = 128;
@@ -140,7 +153,7 @@ fn check_args(where_: &str, args: Option<&Value>) -> Result<Vec<i32>, String> {
 }
 
 /// Parses the text of a scenario; `name` is how errors refer to the file.
-pub fn parse(text: &str, name: &str) -> Result<Vec<Step>, String> {
+pub fn parse(text: &str, name: &str) -> Result<Scenario, String> {
     // What serde_json and JSON.parse would disagree on is refused first, in the Node
     // runner's words (jsonscan.rs).
     if let Some(problem) = super::jsonscan::scan(text) {
@@ -158,12 +171,22 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Step>, String> {
         return Err(format!("{name}: must be a JSON object"));
     };
     for key in js_keys(&fields) {
-        if !["description", "strategies", "steps"].contains(&key) {
+        if !["description", "strategies", "libc", "steps"].contains(&key) {
             return Err(format!(
-                "{name}: unknown key `{key}` (keys: description, strategies, steps)"
+                "{name}: unknown key `{key}` (keys: description, strategies, libc, steps)"
             ));
         }
     }
+    let wasi = match fields.get("libc") {
+        None => false,
+        Some(Value::String(libc)) if LIBCS.contains(&libc.as_str()) => libc == "wasi",
+        Some(_) => {
+            return Err(format!(
+                "{name}: `libc` must be one of {}",
+                LIBCS.join(", ")
+            ))
+        }
+    };
     if fields.get("description").is_some_and(|d| !d.is_string()) {
         return Err(format!("{name}: `description` must be a string"));
     }
@@ -185,7 +208,7 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Step>, String> {
         return Err(format!("{name}: `steps` must be an array"));
     };
     let mut names: HashSet<String> = HashSet::new();
-    steps
+    let steps = steps
         .iter()
         .enumerate()
         .map(|(index, step)| {
@@ -195,7 +218,8 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Step>, String> {
             };
             parse_step(&where_, step, &mut names)
         })
-        .collect()
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Scenario { wasi, steps })
 }
 
 fn parse_step(
@@ -275,7 +299,8 @@ mod tests {
             r#"{"steps": [{"start": "f", "args": [1, -2, 4294967295], "as": "F"}, {"call": "g"}, {"wait": "F"}, {"reset": "again"}, {"start": "f", "as": "F"}, {"spawn": "g", "args": [3], "as": "G"}, {"wait": "G"}]}"#,
             "s.json",
         )
-        .unwrap();
+        .unwrap()
+        .steps;
         assert_eq!(
             steps,
             [
@@ -313,7 +338,8 @@ mod tests {
             r#"{"steps": [{"call": "f", "args": [1.0, 1e2, -0, 2147483648, -2147483648, 4294967295.0000000001]}]}"#,
             "s.json",
         )
-        .unwrap();
+        .unwrap()
+        .steps;
         let Step::Call { args, .. } = &steps[0] else {
             panic!("a call")
         };
@@ -343,7 +369,7 @@ mod tests {
             .map(|i| format!(r#"{{"start": "f", "as": "T{i}"}}"#))
             .collect();
         let text = format!(r#"{{"steps": [{}]}}"#, steps.join(","));
-        assert_eq!(parse(&text, "s.json").unwrap().len(), 150_000);
+        assert_eq!(parse(&text, "s.json").unwrap().steps.len(), 150_000);
     }
 
     /// The cases shared with the Node runner (`host/js/test/scenario-text.mjs`

@@ -1,0 +1,1 @@
+//! Empty: this package only names the C sources to fetch (Cargo.toml).
