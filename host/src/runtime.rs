@@ -1008,9 +1008,9 @@ impl<T: 'static> Compiled<T> {
             let external = match (route, &wasi_linker) {
                 (ImportRoute::Direct, Some(linker)) if from_wasi[i] => linker
                     .get(&mut store, &import.module, &import.name)
-                    .ok_or_else(|| {
+                    .map_err(|_| {
                         Error::msg(format!(
-                            "wasmtime-wasi has no {WASI_MODULE}.{} (WASI preview 1)",
+                            "imports what the host does not provide: {WASI_MODULE}.{} (not in WASI preview 1)",
                             import.name
                         ))
                     })?,

@@ -16,8 +16,11 @@
 //! host (`scale::bench_steps`) and prints the two and their ratio, which linear time
 //! keeps near 10.
 //!
+//! And SQLite queries per second with 1, 4 and 16 connections in one instance on
+//! Node 26 and wasmtime (`sqlbench`).
+//!
 //! `--quick` runs only the 16-task schedules (LIFO, FIFO, random); `--steps` only the
-//! steps benchmark.
+//! steps benchmark; `--sqlite` only the SQLite one.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -27,7 +30,7 @@ use std::process::Command;
 
 use crate::compile::{Builder, Strategy, CLANG_COMPILE};
 use crate::hosts::Host;
-use crate::{process, project_root, rel, scale, tools, Error, Result};
+use crate::{process, project_root, rel, scale, sqlbench, tools, Error, Result};
 
 /// Where the benchmark guests and reports go.
 const OUT: &str = "target/bench";
@@ -43,15 +46,21 @@ struct Results {
 
 /// Runs everything; `quick` narrows the schedules, `steps_only` runs only the steps
 /// benchmark.
-pub fn bench(verbose: bool, quick: bool, steps_only: bool) -> Result<()> {
+pub fn bench(verbose: bool, quick: bool, steps_only: bool, sqlite_only: bool) -> Result<()> {
     tools::ensure(verbose)?;
     let out = project_root().join(OUT);
     fs::create_dir_all(&out).map_err(|e| Error::failure(format!("creating {OUT}: {e}")))?;
-    if steps_only {
-        println!("== steps: every host ==");
-        let steps = scale::bench_steps(&Host::ALL, verbose)?;
+    if steps_only || sqlite_only {
         let mut summary = String::new();
-        steps_summary(&steps, &mut summary);
+        if steps_only {
+            println!("== steps: every host ==");
+            let steps = scale::bench_steps(&Host::ALL, verbose)?;
+            steps_summary(&steps, &mut summary);
+        }
+        if sqlite_only {
+            println!("== sqlite: node26 and wasmtime ==");
+            summary.push_str(&sqlbench::bench(verbose)?);
+        }
         print!("{summary}");
         return Ok(());
     }
@@ -90,9 +99,12 @@ pub fn bench(verbose: bool, quick: bool, steps_only: bool) -> Result<()> {
 
     println!("== steps: every host ==");
     let steps = scale::bench_steps(&Host::ALL, verbose)?;
+    println!("== sqlite: node26 and wasmtime ==");
+    let sqlite = sqlbench::bench(verbose)?;
 
     let mut summary = summary(&results);
     steps_summary(&steps, &mut summary);
+    summary.push_str(&sqlite);
     print!("{summary}");
     let summary_path = out.join("summary.md");
     fs::write(&summary_path, &summary)

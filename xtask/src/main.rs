@@ -20,6 +20,7 @@ mod process;
 mod run;
 mod scale;
 mod serve;
+mod sqlbench;
 mod test;
 mod tools;
 mod torture;
@@ -47,11 +48,12 @@ commands:
   bless [EXAMPLE...]
                   rewrite the expected transcripts from Node 26 (every other host
                   must agree); with no EXAMPLE, also the bad modules' errors
-  bench [--quick] [--steps]
+  bench [--quick] [--steps] [--sqlite]
                   run every benchmark (native, wasmtime, Node 26) and print one
                   summary; writes target/bench/summary.md and plot.svg; --quick:
                   only the 16-task schedules; --steps: only 100,000 against
-                  1,000,000 scenario steps on every host
+                  1,000,000 scenario steps on every host; --sqlite: only SQLite
+                  queries per second with 1, 4 and 16 connections
   torture [--seed S] [--count N] [--host H] [--strategy S]
                   run the torture guest through N seeded random schedules (seeds
                   S..S+N; default 1 and 1000) on each host and strategy (default:
@@ -163,6 +165,7 @@ enum Command {
         verbose: bool,
         quick: bool,
         steps_only: bool,
+        sqlite_only: bool,
     },
     Serve {
         verbose: bool,
@@ -187,7 +190,8 @@ fn main() -> ExitCode {
             verbose,
             quick,
             steps_only,
-        } => bench::bench(verbose, quick, steps_only),
+            sqlite_only,
+        } => bench::bench(verbose, quick, steps_only, sqlite_only),
         Command::Torture {
             options,
             seed,
@@ -237,7 +241,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         }
     };
     let mut port = 8040u16;
-    let (mut quick, mut steps_only) = (false, false);
+    let (mut quick, mut steps_only, mut sqlite_only) = (false, false, false);
     let (mut seed, mut count) = (1u64, 1000u64);
     let mut strategy_given = false;
     let mut options = Options {
@@ -267,6 +271,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
             "-v" | "--verbose" if inline_value.is_none() => options.verbose = true,
             "--quick" if name == "bench" && inline_value.is_none() => quick = true,
             "--steps" if name == "bench" && inline_value.is_none() => steps_only = true,
+            "--sqlite" if name == "bench" && inline_value.is_none() => sqlite_only = true,
             "--seed" | "--count" if name == "torture" => {
                 let text = value(&flag)?;
                 let number: u64 = text.parse().map_err(|_| {
@@ -340,6 +345,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
             verbose: options.verbose,
             quick,
             steps_only,
+            sqlite_only,
         },
         "serve" => Command::Serve {
             verbose: options.verbose,
