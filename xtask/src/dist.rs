@@ -15,9 +15,10 @@
 //! unpacked tarball (`tests/dist/run.mjs`) and compares the output with
 //! `tests/dist/expected.txt`; checks that each library defines exactly
 //! [`LIBRARY_SYMBOLS`] as globals and needs nothing but its imports and wasm-ld's
-//! symbols (so no `memcpy`, no builtins), that the freestanding module stays under
-//! [`MAX_MODULE`] bytes, and that the list of symbols matches jspi.h, docs/abi.md and
-//! docs/dist.md.
+//! symbols (so no `memcpy`, no builtins), that a freestanding file using `long double`
+//! (`tests/dist/builtins.c`) fails to link on `__multf3` and links with the
+//! compiler-rt archive the README names, that each module stays under [`MAX_MODULE`]
+//! bytes, and that the list of symbols matches jspi.h, docs/abi.md and docs/dist.md.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -158,6 +159,7 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
             symbols(&dir, strategy, verbose),
         );
     }
+    record("dist/builtins".into(), builtins(&dir, verbose));
     let package = unpack(&dir, verbose);
     let nodes: Vec<Host> = hosts
         .iter()
@@ -183,8 +185,8 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
 }
 
 /// Builds `tests/dist/<source>` against `dir` with the README's command line for
-/// `kind` (`freestanding` or `wasi`), from `dir`; checks the freestanding module's
-/// size; returns the module.
+/// `kind` (`freestanding` or `wasi`), from `dir`; checks the module's size; returns
+/// the module.
 fn build(
     dir: &Path,
     kind: &str,
@@ -193,6 +195,80 @@ fn build(
     verbose: bool,
 ) -> Result<PathBuf, String> {
     let root = project_root();
+    let wasm = root
+        .join("target/dist-test")
+        .join(format!("{kind}-{}.wasm", strategy.name()));
+    let source = root.join("tests/dist").join(source);
+    let (shown, output) = readme_clang(dir, kind, &source, &wasm, strategy, &[], verbose)?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{shown}` failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        ));
+    }
+    let size = fs::metadata(&wasm).map_err(|e| e.to_string())?.len();
+    if size >= MAX_MODULE {
+        return Err(format!(
+            "{} is {size} bytes, over the bound of {MAX_MODULE}",
+            rel(&wasm).display()
+        ));
+    }
+    Ok(wasm)
+}
+
+/// The builtins the library does not supply: `tests/dist/builtins.c` (which uses
+/// `long double`) fails to link freestanding with the README's line, on `__multf3`,
+/// and links once the compiler-rt archive the README names is added.
+fn builtins(dir: &Path, verbose: bool) -> Result<(), String> {
+    let root = project_root();
+    let readme = fs::read_to_string(dir.join("README.md")).map_err(|e| e.to_string())?;
+    let archive = readme
+        .split('`')
+        .find(|word| word.starts_with('/') && word.ends_with("libclang_rt.builtins-wasm32.a"))
+        .ok_or("the dist's README names no libclang_rt.builtins-wasm32.a")?;
+    let source = root.join("tests/dist/builtins.c");
+    let wasm = root.join("target/dist-test/builtins.wasm");
+    let lazy = Strategy::Lazy;
+    let (shown, output) = readme_clang(dir, "freestanding", &source, &wasm, lazy, &[], verbose)?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.success() || !stderr.contains("undefined symbol: __multf3") {
+        return Err(format!(
+            "`{shown}` should fail on an undefined __multf3 (the library supplies no builtins); it printed: {}",
+            stderr.trim_end()
+        ));
+    }
+    let (shown, output) = readme_clang(
+        dir,
+        "freestanding",
+        &source,
+        &wasm,
+        lazy,
+        &[archive],
+        verbose,
+    )?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{shown}` failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the README's clang-19 line for `kind` from `dir`, with `source`, `wasm` and
+/// `strategy`'s library in place of `app.c`, `app.wasm` and `libjspi-lazy.a`, and
+/// `extra` at the end; returns the command as shown and what it did.
+fn readme_clang(
+    dir: &Path,
+    kind: &str,
+    source: &Path,
+    wasm: &Path,
+    strategy: Strategy,
+    extra: &[&str],
+    verbose: bool,
+) -> Result<(String, std::process::Output), String> {
     let readme = fs::read_to_string(dir.join("README.md")).map_err(|e| e.to_string())?;
     let target = if kind == "wasi" {
         "--target=wasm32-wasi"
@@ -203,22 +279,21 @@ fn build(
         .into_iter()
         .find(|line| line.split_whitespace().any(|word| word == target))
         .ok_or_else(|| format!("the dist's README has no clang-19 line with {target}"))?;
-    let out_dir = root.join("target/dist-test");
-    fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
-    let wasm = out_dir.join(format!("{kind}-{}.wasm", strategy.name()));
+    if let Some(parent) = wasm.parent() {
+        fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
     let library = format!("libjspi-{}.a", strategy.name());
-    let source = root.join("tests/dist").join(source);
     let mut words = line.split_whitespace();
     let mut clang = Command::new(words.next().unwrap_or_default());
     for word in words {
         match word {
-            "app.c" => clang.arg(&source),
-            "app.wasm" => clang.arg(&wasm),
+            "app.c" => clang.arg(source),
+            "app.wasm" => clang.arg(wasm),
             README_STRATEGY => clang.arg(&library),
             _ => clang.arg(word),
         };
     }
-    clang.current_dir(dir);
+    clang.args(extra).current_dir(dir);
     let shown = process::display(&clang);
     if verbose {
         println!("running (in {}): {shown}", rel(dir).display());
@@ -226,21 +301,7 @@ fn build(
     let output = clang
         .output()
         .map_err(|e| format!("could not start `{shown}`: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`{shown}` failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        ));
-    }
-    let size = fs::metadata(&wasm).map_err(|e| e.to_string())?.len();
-    if kind == "freestanding" && size >= MAX_MODULE {
-        return Err(format!(
-            "{} is {size} bytes, over the bound of {MAX_MODULE}",
-            rel(&wasm).display()
-        ));
-    }
-    Ok(wasm)
+    Ok((shown, output))
 }
 
 /// The `clang-19` command lines of the README's `sh` blocks.

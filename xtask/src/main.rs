@@ -66,8 +66,9 @@ commands:
   dist            build target/dist/: the guest library per strategy (stripped,
                   only its documented symbols global), jspi.h, jspi_host.h, the
                   JS package's npm tarball and a README with the link lines
-  install         install what is missing: wasm32 target, clang-19, lld-19, Node,
-                  the nightly toolchain with Miri, wasm-bindgen-cli
+  install         install what is missing: wasm32 target, clang-19, lld-19,
+                  llvm-19, wasi-libc, compiler-rt for wasm32, Node, the nightly
+                  toolchain with Miri, wasm-bindgen-cli
 
   EXAMPLE is a folder in c-examples/ or rust-examples/ (name or unique prefix,
   like 04 or rs-04) or a path to a folder with a scenario.json and either *.c
