@@ -5,10 +5,21 @@
 //!
 //! ```text
 //! target/guest-build/                      cargo's own target dir for all guest crates
-//! target/guest/<strategy>/libjspi.a        copied out after each strategy's build
+//! target/guest/<strategy>/libjspi.a        the packaged library (see below)
+//! target/guest/<strategy>/parts/           its making: cargo's archive's members, jspi.o
 //! target/examples/<name>/obj/<file>.o      a C example's objects (strategy-independent)
 //! target/examples/<name>/<strategy>.wasm   the linked guest module
 //! ```
+//!
+//! The library is packaged so that a C link sees only its documented symbols
+//! ([`LIBRARY_SYMBOLS`]) and gets nothing else from it: cargo builds the staticlib with
+//! fat LTO (the `guest-lib` profile), which makes the crate, `stack-state` and `core`
+//! one object whose only globals are the `#[no_mangle]` functions; `wasm-ld-19 -r
+//! --strip-debug` merges that object with the two shim objects into one, pulling a
+//! member of cargo's archive (compiler-builtins) only if they needed it (today they
+//! need none); `wasmobj::localize` makes every other defined symbol of it local; and
+//! `llvm-ar-19` archives the one object. cargo's archive also holds every
+//! compiler-builtins object (`memcpy`, `__multf3`, ...): those stay out.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -19,7 +30,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::examples::{Example, Kind};
-use crate::{process, project_root, rel, tools, Result};
+use crate::{process, project_root, rel, tools, wasmobj, Result};
 
 /// clang-19's flags for a C guest source (docs/abi.md), run from the project root.
 pub const CLANG_COMPILE: [&str; 8] = [
@@ -67,6 +78,36 @@ pub const CLANG_LINK_WASI: [&str; 4] = [
 /// export themselves (`.export_name` in the shim), `jspi_stat` and `jspi_debug_tasks`
 /// must be asked for.
 pub const LIBRARY_EXPORTS: [&str; 2] = ["-Wl,--export=jspi_stat", "-Wl,--export=jspi_debug_tasks"];
+
+/// The guest library's global symbols in `libjspi.a`: the C API of `jspi.h` and the
+/// exports a host calls (docs/abi.md, "Exports the guest library adds"). Every other
+/// symbol of the library is local; `cargo xtask test` checks the packaged libraries
+/// against this list, and this list against jspi.h and docs/abi.md.
+pub const LIBRARY_SYMBOLS: [&str; 21] = [
+    // jspi.h
+    "jspi_await_int",
+    "jspi_await_externref",
+    "jspi_try_await_int",
+    "jspi_try_await_externref",
+    "jspi_await_bytes",
+    "jspi_try_await_bytes",
+    "jspi_task_local",
+    "jspi_can_suspend",
+    "jspi_stat",
+    "jspi_min_task_stack",
+    "jspi_configure",
+    "jspi_strategy",
+    // the hooks and the other exports a host calls
+    "jspi_task_enter",
+    "jspi_task_leave",
+    "jspi_task_done",
+    "jspi_call_enter",
+    "jspi_call_leave",
+    "jspi_task_top",
+    "jspi_task_current",
+    "jspi_task_locate",
+    "jspi_debug_tasks",
+];
 
 /// How the guest library keeps suspended tasks' shadow stacks (a cargo feature of
 /// `guest/jspi`).
@@ -204,7 +245,8 @@ impl Builder {
 }
 
 /// `cargo rustc -p jspi` for wasm32 with the strategy's feature, as a staticlib in its
-/// own target dir, then copies `libjspi.a` to `target/guest/<strategy>/`.
+/// own target dir (profile `guest-lib`), then packages it as
+/// `target/guest/<strategy>/libjspi.a` (see the top of this file).
 fn build_library(strategy: Strategy, verbose: bool) -> Result<PathBuf, String> {
     let root = project_root();
     let target_dir = root.join("target/guest-build");
@@ -214,7 +256,8 @@ fn build_library(strategy: Strategy, verbose: bool) -> Result<PathBuf, String> {
         "rustc",
         "-p",
         "jspi",
-        "--release",
+        "--profile",
+        "guest-lib",
         "--target",
         "wasm32-unknown-unknown",
     ]);
@@ -225,20 +268,85 @@ fn build_library(strategy: Strategy, verbose: bool) -> Result<PathBuf, String> {
         .args(["--crate-type", "staticlib", "--target-dir"])
         .arg(rel(&target_dir));
     process::run_checked(&mut cargo, verbose).map_err(|e| e.to_string())?;
+    let built = target_dir.join("wasm32-unknown-unknown/guest-lib/libjspi.a");
+    package_library(
+        &built,
+        &root.join("target/guest").join(strategy.name()),
+        verbose,
+    )
+}
 
-    let built = target_dir.join("wasm32-unknown-unknown/release/libjspi.a");
-    let dest_dir = root.join("target/guest").join(strategy.name());
-    let dest = dest_dir.join("libjspi.a");
-    fs::create_dir_all(&dest_dir)
-        .and_then(|()| fs::copy(&built, &dest))
-        .map_err(|e| {
-            format!(
-                "copying {} to {}: {e}",
-                rel(&built).display(),
-                rel(&dest).display()
-            )
-        })?;
-    Ok(dest)
+/// Packages cargo's `built` staticlib as `dir/libjspi.a`: one object, debug info
+/// stripped, only [`LIBRARY_SYMBOLS`] global.
+fn package_library(built: &Path, dir: &Path, verbose: bool) -> Result<PathBuf, String> {
+    let parts = dir.join("parts");
+    let members = parts.join("members");
+    let _ = fs::remove_dir_all(&parts);
+    fs::create_dir_all(&members)
+        .map_err(|e| format!("creating {}: {e}", rel(&members).display()))?;
+    let mut extract = Command::new("llvm-ar-19");
+    extract
+        .arg("x")
+        .arg(rel(built))
+        .arg("--output")
+        .arg(rel(&members));
+    process::run_checked(&mut extract, verbose).map_err(|e| e.to_string())?;
+
+    // The crate's one LTO object and the shim's objects (named by cc after sources).
+    let mut ours = Vec::new();
+    let entries =
+        fs::read_dir(&members).map_err(|e| format!("reading {}: {e}", rel(&members).display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let rust = name.starts_with("jspi-") && name.ends_with(".rcgu.o");
+        if rust || name.ends_with("-jspi_shim.o") || name.ends_with("-jspi_api.o") {
+            ours.push(path);
+        }
+    }
+    ours.sort();
+    if ours.len() != 3 {
+        return Err(format!(
+            "{}: expected the crate's one LTO object and the shim's two objects, found {}",
+            rel(built).display(),
+            ours.len()
+        ));
+    }
+    let merged = parts.join("merged.o");
+    let mut link = Command::new("wasm-ld-19");
+    link.args(["-r", "--strip-debug", "-o"]).arg(rel(&merged));
+    link.args(ours.iter().map(|o| rel(o))).arg(rel(built));
+    process::run_checked(&mut link, verbose).map_err(|e| e.to_string())?;
+
+    let object = parts.join("jspi.o");
+    let bytes =
+        fs::read(&merged).map_err(|e| format!("reading {}: {e}", rel(&merged).display()))?;
+    let (bytes, localized) = wasmobj::localize(&bytes, &LIBRARY_SYMBOLS)
+        .map_err(|e| format!("{}: {e}", rel(&merged).display()))?;
+    if let Some(missing) = LIBRARY_SYMBOLS
+        .iter()
+        .find(|s| !localized.kept.contains(**s))
+    {
+        return Err(format!(
+            "{}: the library does not define `{missing}`",
+            rel(&merged).display()
+        ));
+    }
+    if verbose {
+        println!(
+            "localized: {} symbols hidden, {} global",
+            localized.hidden,
+            localized.kept.len()
+        );
+    }
+    fs::write(&object, bytes).map_err(|e| format!("writing {}: {e}", rel(&object).display()))?;
+
+    let library = dir.join("libjspi.a");
+    let _ = fs::remove_file(&library);
+    let mut archive = Command::new("llvm-ar-19");
+    archive.arg("rcs").arg(rel(&library)).arg(rel(&object));
+    process::run_checked(&mut archive, verbose).map_err(|e| e.to_string())?;
+    Ok(library)
 }
 
 /// Compiles every `.c` file of the example to `target/examples/<name>/obj/<stem>.o`.

@@ -12,6 +12,7 @@ mod bless;
 mod browser;
 mod compile;
 mod diff;
+mod dist;
 mod examples;
 mod hosts;
 mod jstest;
@@ -24,6 +25,7 @@ mod sqlbench;
 mod test;
 mod tools;
 mod torture;
+mod wasmobj;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -63,8 +65,12 @@ commands:
   serve [--port P]
                   build the examples and serve the page that draws the shadow
                   stack live on http://127.0.0.1:P (default 8040) until Ctrl-C
-  install         install what is missing: wasm32 target, clang-19, lld-19, Node,
-                  the nightly toolchain with Miri, wasm-bindgen-cli
+  dist            build target/dist/: the guest library per strategy (stripped,
+                  only its documented symbols global), jspi.h, jspi_host.h, the
+                  JS package's npm tarball and a README with the link lines
+  install         install what is missing: wasm32 target, clang-19, lld-19,
+                  llvm-19, wasi-libc, compiler-rt for wasm32, Node, the nightly
+                  toolchain with Miri, wasm-bindgen-cli
 
   EXAMPLE is a folder in c-examples/ or rust-examples/ (name or unique prefix,
   like 04 or rs-04) or a path to a folder with a scenario.json and either *.c
@@ -161,6 +167,9 @@ enum Command {
     Test(Options),
     Bless(Options),
     Install(Options),
+    Dist {
+        verbose: bool,
+    },
     Bench {
         verbose: bool,
         quick: bool,
@@ -185,6 +194,7 @@ fn main() -> ExitCode {
         Command::Test(options) => test::test(&options),
         Command::Bless(options) => bless::bless(&options),
         Command::Install(options) => tools::install(options.verbose),
+        Command::Dist { verbose } => dist::dist(verbose),
         Command::Serve { verbose, port } => serve::serve(port, verbose),
         Command::Bench {
             verbose,
@@ -233,10 +243,10 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
         "run" | "test" => (true, true),
         "torture" => (false, true),
         "bless" => (true, false),
-        "install" | "bench" | "serve" => (false, false),
+        "install" | "bench" | "serve" | "dist" => (false, false),
         other => {
             return Err(Error::usage(format!(
-                "unknown command `{other}` (commands: run, test, bless, bench, torture, serve, install; see --help)"
+                "unknown command `{other}` (commands: run, test, bless, bench, torture, serve, dist, install; see --help)"
             )))
         }
     };
@@ -346,6 +356,9 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
             quick,
             steps_only,
             sqlite_only,
+        },
+        "dist" => Command::Dist {
+            verbose: options.verbose,
         },
         "serve" => Command::Serve {
             verbose: options.verbose,

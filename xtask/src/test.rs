@@ -2,7 +2,8 @@
 //! stack-state tests under Miri (`miri`, unless `--no-miri`), every example x allowed
 //! strategy x host, each transcript compared with the expected one next to the
 //! example, and, when no example is named, every bad module x host (`badmod`), the JS
-//! package's own tests (`jstest`), the scale checks (`scale`: 100,000 steps on every
+//! package's own tests (`jstest`), the C distribution built and used with clang alone
+//! (`dist`), the scale checks (`scale`: 100,000 steps on every
 //! host, 1,000,000 tasks' memory on wasmtime) and the torture budget (`torture`). Ends with
 //! `N passed, M failed` (the example runs, the bad-module runs, the JS package's checks
 //! and the torture host/strategy pairs).
@@ -15,8 +16,8 @@ use crate::compile::Strategy;
 use crate::run::{check_hosts, label, strategies_for};
 use crate::torture::{self, TEST_COUNT, TEST_SEED};
 use crate::{
-    badmod, diff, examples, jstest, miri, process, project_root, rel, scale, serve, tools, Error,
-    Options, Result,
+    badmod, diff, dist, examples, jstest, miri, process, project_root, rel, scale, serve, tools,
+    Error, Options, Result,
 };
 
 /// Runs the workspace tests, Miri, the example matrix, the bad modules, then the
@@ -143,6 +144,10 @@ pub fn test(options: &Options) -> Result<()> {
             serve::page_test(&mut builder, &options.hosts, options.verbose);
         passed += page_passed;
         failed.extend(page_failed);
+        println!("== dist ==");
+        let (dist_passed, dist_failed) = dist::test(&mut builder, &options.hosts, options.verbose);
+        passed += dist_passed;
+        failed.extend(dist_failed);
         println!("== scale ==");
         let (scale_passed, scale_failed) =
             scale::test(&mut builder, &options.hosts, options.verbose);

