@@ -16,6 +16,12 @@
  * difference fails the task with a message naming task, level, byte, expected and
  * found values. The value each await returns is checked too.
  *
+ * `bare` is a task with no frame at all. Besides tasks, the host makes plain calls:
+ * `scribble` and `deep` (deep frames, which may trap at the bottom or run off the
+ * bottom of the shadow stack), `spawner` (starts a task from inside itself), `misuse`
+ * (the library's hooks called with ids they must refuse) and `plan` (makes a task
+ * start a child task after one of its awaits).
+ *
  * The schedule (which tasks, in which order, what settles when) comes from the host's
  * scenario; this module only reacts to its arguments, so a schedule is replayable. */
 #include "jspi_host.h"
@@ -23,8 +29,31 @@
 /* Fails the calling task (or call) with a message: the guest library's own import. */
 JSPI_IMPORT("jspi", "fail") void jspi_fail(const char *message, int32_t len);
 
+/* The host's hooks (the library's exports), called here from guest code, which they
+ * must refuse or shrug off (`misuse`, faults 5 and 6); and the running task's id. */
+void jspi_task_leave(uint32_t id);
+void jspi_task_done(uint32_t id);
+uint32_t jspi_task_current(void);
+
 #define MAGIC 0x7a3b9c1du
 #define MAX_DEPTH 8
+/* Task ids (`T<id>`) index the tables below modulo this. */
+#define MAX_IDS 256
+/* A made-up library id: generation 0x7fff, which a task record reaches only after
+ * 32,766 reuses (an instance here enters a few dozen tasks). */
+#define BOGUS_ID(id) (0x7fff0000u | ((uint32_t)(id)&0xffffu))
+
+/* The library's id of task T<i> (jspi_task_current at its start), 0 before. In
+ * static memory, never on the shadow stack. */
+static uint32_t task_ids[MAX_IDS];
+
+/* plans[i]: a child task for T<i> to start through the host (`env.start`) right after
+ * its await number `after` (from 0), with the arguments of `task`; args[0] (the
+ * child's id) is 0 for none, and is cleared when the child starts. */
+static struct plan {
+    int32_t after;
+    int32_t args[8];
+} plans[MAX_IDS];
 
 /* One level's record, on the shadow stack next to its bytes. */
 struct frame {
@@ -137,6 +166,21 @@ static void io_await(struct ctx *cx, const struct frame *f, const struct frame *
     check_chain(cx, f, f->level);
 }
 
+/* The task's planned child (`plan`), if it is due after await `n`: started through
+ * the host from this resumed segment, so it runs on top of this task's live frames
+ * until it first suspends; then this task checks its whole chain again. */
+static void start_planned(struct ctx *cx, const struct frame *f, uint32_t n) {
+    struct plan *p = &plans[cx->id % MAX_IDS];
+    if (p->args[0] == 0 || (uint32_t)p->after != n) return;
+    int32_t args[8];
+    for (int i = 0; i < 8; i++) args[i] = p->args[i];
+    p->args[0] = 0; /* once */
+    char name[16] = "T";
+    *jspi_format_u64(name + 1, (uint32_t)args[0]) = 0;
+    jspi_host_start(name, "task", args, 8);
+    check_chain(cx, f, f->level);
+}
+
 /* One await: a promise of a known int that settles after 0-3 ms (two bits of
  * `delays` per await, reused after 16), then the whole chain is checked; or, as two
  * bits of `io` per await say (1 await_bytes, 2 a host write into this level, 3 one
@@ -155,16 +199,17 @@ static void await_and_check(struct ctx *cx, const struct frame *f) {
         // Frames corrupted already (as under strategy none) must not steer a write:
         // check them all before bytes go into one.
         check_chain(cx, f, f->level);
-        if (target->size > 0) {
-            io_await(cx, f, target, n, ms, how);
-            return;
-        }
     }
-    int32_t want = (int32_t)(cx->id * 1000 + n);
-    int32_t got = jspi_await_int(delayed_int(want, ms));
-    if (got != want) corrupt(cx->id, f->level, "await value", n, (uint32_t)want, (uint32_t)got);
-    cx->sum += got;
-    check_chain(cx, f, f->level);
+    if (how != 0 && target->size > 0) {
+        io_await(cx, f, target, n, ms, how);
+    } else {
+        int32_t want = (int32_t)(cx->id * 1000 + n);
+        int32_t got = jspi_await_int(delayed_int(want, ms));
+        if (got != want) corrupt(cx->id, f->level, "await value", n, (uint32_t)want, (uint32_t)got);
+        cx->sum += got;
+        check_chain(cx, f, f->level);
+    }
+    start_planned(cx, f, n);
 }
 
 /* A synchronous call inside a task: recursion that writes its own locals below the
@@ -176,11 +221,29 @@ static uint32_t __attribute__((noinline)) churn(uint32_t n, uint32_t seed) {
     return n == 0 ? scratch[7] : churn(n - 1, seed * 31 + 1) + scratch[n % 200];
 }
 
+/* Recursion of 16 KiB frames, each filled, with no bottom but the shadow stack's:
+ * the frame that passes address 0 wraps the stack pointer, and its first store traps
+ * ("memory access out of bounds", with --stack-first). Everything below the caller
+ * is free space under eager and lazy (no live byte lies below running code), so this
+ * corrupts nothing there; under none it runs over the suspended tasks below. */
+static uint32_t __attribute__((noinline)) overrun(uint32_t n) {
+    uint32_t block[4096];
+    for (uint32_t i = 0; i < 4096; i++) block[i] = n * 4096 + i;
+    escape(block);
+    // A bound the 1 MiB shadow stack never lets it reach (4096 x 16 KiB is 64 MiB).
+    return n == 4096 ? block[1] : overrun(n + 1) + block[n % 4096];
+}
+
 /* The fault a task was asked to fail with, at its deepest level, with every frame
  * live: 1 a rejected promise (fails with "rejected with code ID"), 2 a trap
  * ("trap: unreachable"), 3 a host import that throws ("host import failed with code
- * ID"); 0 none. The guest library must drop the task's state; other tasks go on. */
-static void inject(const struct ctx *cx) {
+ * ID"), 4 a synchronous call that runs off the bottom of the shadow stack ("trap:
+ * memory access out of bounds"), 5 after an await, the host's `jspi_task_leave` with
+ * its own id (refused: "jspi_task_leave: task ID is running a resumed segment ..."),
+ * 6 the host's `jspi_task_done` with a made-up id (refused: "jspi_task_done: ID names
+ * no task of this instance ..."); 0 none. The guest library must drop the task's
+ * state; other tasks go on. */
+static void inject(struct ctx *cx, const struct frame *f) {
     switch (cx->fault) {
     case 1:
         (void)jspi_await_int(rejecting((int32_t)cx->id, 1));
@@ -189,6 +252,19 @@ static void inject(const struct ctx *cx) {
         __builtin_trap();
     case 3:
         failing((int32_t)cx->id);
+        break;
+    case 4:
+        escape((void *)(uintptr_t)overrun(0));
+        break;
+    case 5:
+        // An await first, so that this runs in a resumed segment: in the first one
+        // the call cannot be told from the host's own (jspi.h) and ends the task.
+        (void)jspi_await_int(delayed_int(0, 0));
+        check_chain(cx, f, f->level);
+        jspi_task_leave(jspi_task_current());
+        break;
+    case 6:
+        jspi_task_done(BOGUS_ID(cx->id));
         break;
     default:
         break;
@@ -214,7 +290,7 @@ level(struct ctx *cx, struct frame *up, uint32_t k) {
     if (k + 1 < cx->depth && k + 1 < MAX_DEPTH) {
         level(cx, &f, k + 1);
     } else {
-        inject(cx);
+        inject(cx, &f);
     }
     if (cx->awaits >> (2 * k + 1) & 1) await_and_check(cx, &f);
     check_chain(cx, &f, k);
@@ -222,7 +298,7 @@ level(struct ctx *cx, struct frame *up, uint32_t k) {
 
 /* A task: `depth` levels (1-8) of `size` + 8 * level bytes each (size 0-65536);
  * bit 2k of `awaits` awaits at level k before going deeper, bit 2k+1 after coming
- * back; bit k of `churn` makes a synchronous call at level k; `fault` (0-3, see
+ * back; bit k of `churn` makes a synchronous call at level k; `fault` (0-6, see
  * `inject`) fails the task at its deepest level; `io` (see `await_and_check`) makes
  * awaits bring bytes into its frames. Returns the sum of the values awaited (and of
  * the byte counts), so every host and strategy must print the same result. */
@@ -230,8 +306,8 @@ JSPI_EXPORT("task")
 int32_t task(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t delays,
              int32_t churn_mask, int32_t fault, int32_t io) {
     if (depth < 1 || depth > MAX_DEPTH || size < 0 || size > 65536 || fault < 0 ||
-        fault > 3) {
-        static const char message[] = "task: depth must be 1-8, size 0-65536, fault 0-3";
+        fault > 6) {
+        static const char message[] = "task: depth must be 1-8, size 0-65536, fault 0-6";
         jspi_fail(message, sizeof message - 1);
     }
     struct ctx cx = {
@@ -245,6 +321,7 @@ int32_t task(int32_t id, int32_t depth, int32_t size, int32_t awaits, int32_t de
         .io = (uint32_t)io,
     };
     escape(&cx);
+    task_ids[(uint32_t)id % MAX_IDS] = jspi_task_current();
     level(&cx, 0, 0);
     return cx.sum;
 }
@@ -299,4 +376,123 @@ int32_t scribble(int32_t seed, int32_t size) {
     }
     escape(bytes);
     return (int32_t)(x >> 8);
+}
+
+/* A task that keeps nothing on the shadow stack (no frame of its own: its range is
+ * empty, as an export that only awaits has), like a real guest's small async glue:
+ * `awaits` (1-64) awaits of known ints, two bits of `delays` per await (reused after
+ * 16) for how many ms each takes. Frameless tasks suspended at once share one
+ * address; the library must keep them apart (issue 12: they once broke lazy's live
+ * list). Returns the sum of the values awaited. */
+JSPI_EXPORT("bare")
+int32_t bare(int32_t id, int32_t awaits, int32_t delays) {
+    if (awaits < 1 || awaits > 64) {
+        static const char message[] = "bare: awaits must be 1-64";
+        jspi_fail(message, sizeof message - 1);
+    }
+    task_ids[(uint32_t)id % MAX_IDS] = jspi_task_current(); /* for `misuse` */
+    int32_t sum = 0;
+    for (int32_t n = 0; n < awaits; n++) {
+        int32_t want = id * 1000 + n;
+        int32_t ms = (int32_t)(((uint32_t)delays >> (2 * (n % 16))) & 3);
+        int32_t got = jspi_await_int(delayed_int(want, ms));
+        if (got != want) {
+            static const char message[] = "corrupt: a bare task's await value";
+            jspi_fail(message, sizeof message - 1);
+        }
+        sum += got;
+    }
+    return sum;
+}
+
+/* Before its task starts: makes task `parent` start task `id` (named "T<id>", the
+ * other arguments as for `task`) through the host (`env.start`) right after its await
+ * number `after` (from 0), from inside that resumed segment, on top of its own live
+ * frames. Once; a parent that never gets that far starts nothing. Returns 0. */
+JSPI_EXPORT("plan")
+int32_t plan(int32_t parent, int32_t after, int32_t id, int32_t depth, int32_t size,
+             int32_t awaits, int32_t delays, int32_t churn_mask, int32_t fault, int32_t io) {
+    if (parent < 1 || parent >= MAX_IDS || id < 1 || after < 0) {
+        static const char message[] = "plan: parent must be 1-255, id at least 1, after 0 or more";
+        jspi_fail(message, sizeof message - 1);
+    }
+    struct plan *p = &plans[parent];
+    p->after = after;
+    int32_t args[8] = {id, depth, size, awaits, delays, churn_mask, fault, io};
+    for (int i = 0; i < 8; i++) p->args[i] = args[i];
+    return 0;
+}
+
+/* One level of `deep`: `size` bytes of canaries, checked after the levels below
+ * return; at the bottom, `how` says what happens (see `deep`). */
+static uint32_t __attribute__((noinline))
+dig(uint32_t own, uint32_t k, uint32_t levels, uint32_t size, int32_t how, int32_t seed) {
+    uint8_t bytes[size + 1];
+    for (uint32_t i = 0; i < size; i++) bytes[i] = canary(own, k, i);
+    escape(bytes);
+    uint32_t sum = k;
+    if (k + 1 < levels) {
+        sum += dig(own, k + 1, levels, size, how, seed);
+    } else if (how == 1) {
+        __builtin_trap();
+    } else if (how == 2) {
+        failing(seed);
+    } else if (how == 3) {
+        sum += overrun(0);
+    }
+    for (uint32_t i = 0; i < size; i++) {
+        uint8_t want = canary(own, k, i);
+        if (bytes[i] != want) corrupt(own, k, "deep byte ", i, want, bytes[i]);
+    }
+    return sum + (size > 0 ? bytes[size / 2] : 0); /* bytes[0] is unset when size is 0 */
+}
+
+/* A plain call from the host between awaits, while tasks are suspended: `levels`
+ * (1-64) levels of recursion, each with `size` bytes (0-4096) of canaries; at the
+ * bottom, `how` 0 returns (the levels check their bytes on the way up), 1 traps
+ * ("trap: unreachable"), 2 calls a host import that throws ("host import failed with
+ * code SEED"), 3 goes on with 16 KiB frames until it runs off the bottom of the
+ * shadow stack ("trap: memory access out of bounds"): far more than the room below
+ * (jspi.h), which a plain call may rely on, but below the lowest live byte, so no
+ * suspended task's bytes are in the way. The host puts the stack pointer back
+ * (jspi_call_leave) however the call ends. */
+JSPI_EXPORT("deep")
+int32_t deep(int32_t seed, int32_t levels, int32_t size, int32_t how) {
+    if (levels < 1 || levels > 64 || size < 0 || size > 4096 || how < 0 || how > 3) {
+        static const char message[] = "deep: levels must be 1-64, size 0-4096, how 0-3";
+        jspi_fail(message, sizeof message - 1);
+    }
+    uint32_t own = (uint32_t)seed | 0x40000000u; /* canaries unlike any task's */
+    return (int32_t)dig(own, 0, (uint32_t)levels, (uint32_t)size, how, seed);
+}
+
+/* A plain call that misuses the host's hooks from guest code: `kind` 0
+ * jspi_task_done with a made-up id, 1 jspi_task_leave with one, 2 jspi_task_done with
+ * a stale id (T<target>'s with the next generation), 3 jspi_task_leave with
+ * T<target>'s exact id: a repeated leave, which the library accepts and ignores (0
+ * before T<target> started: an id that names no task). Each refusal fails the call
+ * with the library's one line ("jspi_task_done: ID names no task of this instance
+ * ..."); nothing changes either way, and the suspended tasks go on. Returns 0. */
+JSPI_EXPORT("misuse")
+int32_t misuse(int32_t kind, int32_t target) {
+    if (kind < 0 || kind > 3 || target < 1 || target >= MAX_IDS) {
+        static const char message[] = "misuse: kind must be 0-3, target 1-255";
+        jspi_fail(message, sizeof message - 1);
+    }
+    uint32_t id = task_ids[target];
+    switch (kind) {
+    case 0:
+        jspi_task_done(BOGUS_ID(target));
+        break;
+    case 1:
+        jspi_task_leave(BOGUS_ID(target));
+        break;
+    case 2:
+        jspi_task_done(id + 0x10000u);
+        break;
+    default:
+        jspi_task_leave(id);
+        break;
+    }
+    return 0;
 }

@@ -77,7 +77,8 @@ commands:
   files or a Cargo.toml (a Rust guest crate).
 
 options:
-  --host node24|node26|wasmtime|chromium|firefox|all (default: all)
+  --host node24|node26|wasmtime|chromium|firefox|all (default: all; repeat
+                                    it for several hosts, the first one first)
   --strategy none|eager|lazy|all    (default: all the example allows)
   --no-miri                         test: skip Miri (a quick local run; CI runs it)
   -v, --verbose                     print each external command before running it
@@ -253,7 +254,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
     let mut port = 8040u16;
     let (mut quick, mut steps_only, mut sqlite_only) = (false, false, false);
     let (mut seed, mut count) = (1u64, 1000u64);
-    let mut strategy_given = false;
+    let (mut strategy_given, mut host_given) = (false, false);
     let mut options = Options {
         examples: Vec::new(),
         hosts: Host::ALL.to_vec(),
@@ -304,7 +305,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
             "--no-miri" if name == "test" && inline_value.is_none() => options.miri = false,
             "--host" if takes_matrix => {
                 let value = value("--host")?;
-                options.hosts = match value.as_str() {
+                let given = match value.as_str() {
                     "all" => Host::ALL.to_vec(),
                     one => vec![Host::parse(one).ok_or_else(|| {
                         Error::usage(format!(
@@ -313,6 +314,16 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
                         ))
                     })?],
                 };
+                // The first --host replaces the default; more of them add hosts, in order.
+                if !host_given {
+                    options.hosts.clear();
+                    host_given = true;
+                }
+                for host in given {
+                    if !options.hosts.contains(&host) {
+                        options.hosts.push(host);
+                    }
+                }
             }
             "--strategy" if takes_matrix => {
                 strategy_given = true;
@@ -418,6 +429,21 @@ mod tests {
         assert_eq!(options.hosts, [Host::Node26]);
         assert_eq!(options.strategies, [Strategy::Lazy]);
         assert!(options.strategy_explicit && options.verbose && !options.miri);
+    }
+
+    #[test]
+    fn repeated_hosts_add_up_in_order() {
+        let Ok(Command::Torture { options, .. }) = parse(&[
+            "torture",
+            "--host",
+            "node26",
+            "--host=wasmtime",
+            "--host",
+            "node26",
+        ]) else {
+            panic!()
+        };
+        assert_eq!(options.hosts, [Host::Node26, Host::Wasmtime]);
     }
 
     #[test]
