@@ -17,10 +17,33 @@
 // Errors are one line on stderr.
 
 import { readFileSync } from "node:fs";
-import { WASI } from "node:wasi";
+import { createRequire } from "node:module";
 import { hasJspi } from "./jspi-stack/index.js";
 import { BadInput, oneLine, play } from "./play.mjs";
 import { loadBindgen } from "./bindgen.mjs";
+
+const require = createRequire(import.meta.url);
+let wasiClass = null;
+
+/** node:wasi's `WASI`, loaded the first time a scenario needs it. Loading it prints
+ * "ExperimentalWarning: WASI is an experimental feature" on stderr, where this
+ * runner prints only its one error line; that one notice is dropped. */
+function loadWasi() {
+  if (wasiClass === null) {
+    const emitWarning = process.emitWarning;
+    process.emitWarning = (warning, ...rest) => {
+      const type = typeof rest[0] === "string" ? rest[0] : rest[0]?.type;
+      if (type === "ExperimentalWarning" && String(warning).includes("WASI")) return;
+      emitWarning.call(process, warning, ...rest);
+    };
+    try {
+      wasiClass = require("node:wasi").WASI;
+    } finally {
+      process.emitWarning = emitWarning;
+    }
+  }
+  return wasiClass;
+}
 
 function read(path, what) {
   try {
@@ -49,6 +72,7 @@ async function main(argv) {
     // A context with no arguments, environment or files: what a guest sees is the
     // scenario's (stdio is the transcript's, hostenv.mjs's wasiStdio).
     makeWasi() {
+      const WASI = loadWasi();
       const wasi = new WASI({ version: "preview1", args: [], env: {}, returnOnExit: true });
       return { imports: wasi.wasiImport, initialize: (instance) => wasi.initialize(instance) };
     },

@@ -168,7 +168,8 @@ impl Hooks {
     /// The task hooks a promising call runs: none for a module without the library,
     /// an error for one that has only some of them.
     pub(crate) fn task(&self) -> Result<Option<TaskHooks>> {
-        self.task.map_err(|missing| Error::new(NotLinked::of(missing)))
+        self.task
+            .map_err(|missing| Error::new(NotLinked::of(missing)))
     }
 
     /// `Ok` when the module has all three task hooks.
@@ -281,7 +282,10 @@ pub(crate) fn current_task<T: 'static>(
     match invoke(store, hooks.memory()?.0, &[])? {
         Some(Val::I32(0)) => Ok(None),
         Some(Val::I32(id)) => Ok(Some(id as u32)),
-        other => Err(Error::msg(format!("{} returned {other:?}", MEMORY_HOOKS[0]))),
+        other => Err(Error::msg(format!(
+            "{} returned {other:?}",
+            MEMORY_HOOKS[0]
+        ))),
     }
 }
 
@@ -314,7 +318,12 @@ pub(crate) fn task_runs<T: 'static>(
         let at = (start + done) as i32;
         let packed = match invoke(store, locate, &[id as i32, at])? {
             Some(Val::I64(packed)) => packed as u64,
-            other => return Err(Error::msg(format!("{} returned {other:?}", MEMORY_HOOKS[1]))),
+            other => {
+                return Err(Error::msg(format!(
+                    "{} returned {other:?}",
+                    MEMORY_HOOKS[1]
+                )))
+            }
         };
         let place = (packed >> 32) as usize;
         let n = (len - done).min((packed & 0xffff_ffff) as usize);

@@ -92,7 +92,7 @@ pub use executor::Executor;
 pub use jspi::{NotLinked, Stats};
 pub use runtime::{
     config, engine, Compiled, Cx, Data, Error, HostRef, ImportFuture, Imports, Instance,
-    MissingImports, Result, Task, Val, WASI_MODULE,
+    MissingImports, Result, Task, Val, INITIALIZE_FAILED, WASI_MODULE,
 };
 pub use value::{Exception, JsValue, Promise};
 /// The wasmtime this crate is built on (for [`wasmtime::Trap`], [`wasmtime::Config`]).

@@ -104,6 +104,9 @@ type AsyncFn<T> = dyn Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<ImportFuture>;
 /// Makes an instance's WASI context from its data ([`Imports::wasi`]).
 type WasiMaker<T> = dyn Fn(&T) -> WasiP1Ctx;
 
+/// The context of the error when a guest's `_initialize` fails ([`Imports::wasi`]).
+pub const INITIALIZE_FAILED: &str = "the guest's _initialize failed";
+
 /// The module WASI preview 1 functions are imported from.
 pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
 
@@ -1082,7 +1085,7 @@ impl<T: 'static> Compiled<T> {
             if let Ok(initialize) = guest.get_typed_func::<(), ()>(&mut *store, "_initialize") {
                 initialize
                     .call(&mut *store, ())
-                    .map_err(|e| e.context("the guest's _initialize failed"))?;
+                    .map_err(|e| e.context(INITIALIZE_FAILED))?;
             }
         }
         Ok(Instance { inner })
@@ -1246,9 +1249,16 @@ impl<T: 'static> Instance<T> {
         let mut state = self.state()?;
         let mut store = state.store.as_context_mut();
         let hooks = store.data_mut().machine()?.hooks;
-        jspi::task_runs(&hooks, &mut store, id, addr, bytes.len(), |memory, place, at, n| {
-            memory[place..place + n].copy_from_slice(&bytes[at..at + n]);
-        })
+        jspi::task_runs(
+            &hooks,
+            &mut store,
+            id,
+            addr,
+            bytes.len(),
+            |memory, place, at, n| {
+                memory[place..place + n].copy_from_slice(&bytes[at..at + n]);
+            },
+        )
     }
 
     /// `Ok` when the module was linked with the guest library

@@ -125,7 +125,8 @@ fn a_plain_call_cannot_suspend() {
     let error = instance.call("task", &[1]).unwrap_err();
     let message = format!("{error:#}");
     assert!(
-        message.contains("cannot suspend: `task` was called plainly and reached a suspending import"),
+        message
+            .contains("cannot suspend: `task` was called plainly and reached a suspending import"),
         "{message}"
     );
 }

@@ -32,7 +32,11 @@ type Writes = Rc<Cell<i32>>;
 fn imports() -> Imports<Writes> {
     let mut imports: Imports<Writes> = Imports::new();
     imports
-        .wasi(|_| WasiCtxBuilder::new().args(&["guest", "one", "two"]).build_p1())
+        .wasi(|_| {
+            WasiCtxBuilder::new()
+                .args(&["guest", "one", "two"])
+                .build_p1()
+        })
         .func("wasi_snapshot_preview1", "fd_write", |cx, args| {
             cx.data().set(cx.data().get() + 1);
             Ok(Some(Val::I32(args[0].i32().unwrap() + 100)))
@@ -53,7 +57,11 @@ fn wasi_imports_come_from_wasmtime_wasi_with_initialize_run_once() {
     for _ in 0..2 {
         let writes = Writes::default();
         let instance = compiled.instantiate(writes.clone(), &executor).unwrap();
-        assert_eq!(call(&instance, "initialized"), 1, "_initialize runs once per instance");
+        assert_eq!(
+            call(&instance, "initialized"),
+            1,
+            "_initialize runs once per instance"
+        );
         assert_eq!(call(&instance, "argc"), 3, "the context's arguments");
         assert_eq!(call(&instance, "write"), 101, "the host's own fd_write");
         assert_eq!(writes.get(), 1);
@@ -68,7 +76,10 @@ fn without_wasi_the_imports_are_missing_and_unknown_wasi_functions_are_refused()
         .err()
         .unwrap()
         .to_string();
-    assert!(error.contains("wasi_snapshot_preview1.args_sizes_get"), "{error}");
+    assert!(
+        error.contains("wasi_snapshot_preview1.args_sizes_get"),
+        "{error}"
+    );
 
     let unknown = wat::parse_str(
         r#"(module (import "wasi_snapshot_preview1" "no_such_call" (func)) (memory (export "memory") 1))"#,
@@ -98,5 +109,8 @@ fn a_trap_in_initialize_fails_instantiation() {
         .instantiate(Writes::default(), &Executor::new())
         .err()
         .unwrap();
-    assert!(format!("{error:#}").contains("_initialize failed"), "{error:#}");
+    assert!(
+        format!("{error:#}").contains("_initialize failed"),
+        "{error:#}"
+    );
 }

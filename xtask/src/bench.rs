@@ -631,7 +631,13 @@ time node/start/256/0/pooled 900.0
             summary.contains("| 16 | 500 ns | 9000 ns | 700 ns | 18.00 | 1.40 | met |"),
             "{summary}"
         );
-        assert!(summary.contains("| 256 | 500 ns | - | 900 ns | - | 1.80 | missed |"), "{summary}");
-        assert!(!summary.contains("| start |"), "not in the round-trip tables: {summary}");
+        assert!(
+            summary.contains("| 256 | 500 ns | - | 900 ns | - | 1.80 | missed |"),
+            "{summary}"
+        );
+        assert!(
+            !summary.contains("| start |"),
+            "not in the round-trip tables: {summary}"
+        );
     }
 }

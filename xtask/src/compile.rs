@@ -450,13 +450,23 @@ fn link(
 /// The folders of the packages an example's `packages/Cargo.toml` depends on, fetched
 /// by cargo from crates.io as its `Cargo.lock` pins them (checksums included).
 fn package_dirs(manifest: &Path, verbose: bool) -> Result<Vec<PathBuf>, String> {
-    let cargo = || Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    let cargo =
+        || Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
     let mut fetch = cargo();
-    fetch.args(["fetch", "--locked", "--manifest-path"]).arg(rel(manifest));
+    fetch
+        .args(["fetch", "--locked", "--manifest-path"])
+        .arg(rel(manifest));
     process::run_checked(&mut fetch, verbose).map_err(|e| e.to_string())?;
     let mut metadata = cargo();
     metadata
-        .args(["metadata", "--locked", "--offline", "--format-version", "1", "--manifest-path"])
+        .args([
+            "metadata",
+            "--locked",
+            "--offline",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
         .arg(rel(manifest));
     let text = process::stdout_of(&mut metadata, verbose).map_err(|e| e.to_string())?;
     let value: Value = serde_json::from_str(&text)
@@ -474,7 +484,11 @@ fn package_dirs(manifest: &Path, verbose: bool) -> Result<Vec<PathBuf>, String> 
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|package| package["id"].as_str().is_some_and(|id| direct.contains(&id)))
+        .filter(|package| {
+            package["id"]
+                .as_str()
+                .is_some_and(|id| direct.contains(&id))
+        })
         .filter_map(|package| package["manifest_path"].as_str())
         .filter_map(|path| Path::new(path).parent().map(Path::to_path_buf))
         .collect();

@@ -387,8 +387,16 @@ mod tests {
 
     #[test]
     fn scenario_names_its_libc() {
-        assert!(parse_scenario(r#"{"libc": "wasi", "steps": []}"#).unwrap().wasi);
-        assert!(!parse_scenario(r#"{"libc": "none", "steps": []}"#).unwrap().wasi);
+        assert!(
+            parse_scenario(r#"{"libc": "wasi", "steps": []}"#)
+                .unwrap()
+                .wasi
+        );
+        assert!(
+            !parse_scenario(r#"{"libc": "none", "steps": []}"#)
+                .unwrap()
+                .wasi
+        );
     }
 
     #[test]

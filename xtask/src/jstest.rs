@@ -49,7 +49,11 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
             failed.push(label);
         }
     };
-    let nodes: Vec<Host> = hosts.iter().copied().filter(|h| h.node().is_some()).collect();
+    let nodes: Vec<Host> = hosts
+        .iter()
+        .copied()
+        .filter(|h| h.node().is_some())
+        .collect();
     if nodes.is_empty() {
         return (passed, failed);
     }
@@ -62,14 +66,20 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
                 .map_err(|e| Error::failure(e.clone()))
                 .and_then(|modules| package_test(host, modules, verbose)),
         );
-        record(format!("js/readme [{}]", host.name()), readme_example(host, builder, verbose));
+        record(
+            format!("js/readme [{}]", host.name()),
+            readme_example(host, builder, verbose),
+        );
         record(
             format!("js/scenario-text [{}]", host.name()),
             scenario_text(host, verbose),
         );
     }
     if nodes.contains(&Host::Node26) {
-        record("js/pool-memory [node26]".into(), pool_memory(builder, verbose));
+        record(
+            "js/pool-memory [node26]".into(),
+            pool_memory(builder, verbose),
+        );
         record("js/types [tsc]".into(), types(verbose));
     }
     (passed, failed)
@@ -175,8 +185,9 @@ fn readme_example(host: Host, builder: &mut Builder, verbose: bool) -> Result<()
         .ok_or_else(|| Error::failure("README.md has no section \"Embedding in JavaScript\""))?;
     let (code, after) = fenced(&readme, section, "js")
         .ok_or_else(|| Error::failure("README's embedding section has no ```js block"))?;
-    let (expected, _) = fenced(&readme, after, "text")
-        .ok_or_else(|| Error::failure("README's embedding example has no ```text block of its output"))?;
+    let (expected, _) = fenced(&readme, after, "text").ok_or_else(|| {
+        Error::failure("README's embedding example has no ```text block of its output")
+    })?;
     let dir = project_root().join("target/js/readme");
     link_package(&dir)?;
     let script = dir.join("embed.mjs");
@@ -185,7 +196,12 @@ fn readme_example(host: Host, builder: &mut Builder, verbose: bool) -> Result<()
     let mut command = node(host);
     command.arg(rel(&script));
     let out = run_script(command, verbose)?;
-    let difference = diff::unified(expected, &out, "README.md (the example's output)", "its run");
+    let difference = diff::unified(
+        expected,
+        &out,
+        "README.md (the example's output)",
+        "its run",
+    );
     if difference.is_empty() {
         Ok(())
     } else {

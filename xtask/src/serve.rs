@@ -84,7 +84,9 @@ pub fn serve(port: u16, verbose: bool) -> Result<()> {
     if status.success() {
         Ok(())
     } else {
-        Err(Error::failure(format!("the page's server failed ({status})")))
+        Err(Error::failure(format!(
+            "the page's server failed ({status})"
+        )))
     }
 }
 
@@ -113,7 +115,10 @@ pub fn page_test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize
             command
                 .arg("host/js/browser/pagetest.mjs")
                 .args(["--browser", host.name()])
-                .args(["--executable", browser::executable(host).unwrap_or_default()])
+                .args([
+                    "--executable",
+                    browser::executable(host).unwrap_or_default(),
+                ])
                 .arg("--screenshot")
                 .arg(&screenshot);
             let captured = process::capture(&mut command, PAGE_TEST_LIMIT, verbose)

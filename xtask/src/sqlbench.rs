@@ -73,15 +73,25 @@ fn scenario(out: &Path, connections: usize, queries: usize) -> Result<PathBuf> {
 }
 
 /// One run: seconds, bytes saved, evictions.
-fn run(host: Host, wasm: &Path, scenario: &Path, connections: usize, verbose: bool) -> Result<(f64, u64, u64)> {
+fn run(
+    host: Host,
+    wasm: &Path,
+    scenario: &Path,
+    connections: usize,
+    verbose: bool,
+) -> Result<(f64, u64, u64)> {
     let started = Instant::now();
     let result = host.run_limited(wasm, scenario, LIMIT, verbose)?;
     let seconds = started.elapsed().as_secs_f64();
     if let Some(failure) = result.failure {
-        return Err(Error::failure(format!("{}: {failure}", rel(scenario).display())));
+        return Err(Error::failure(format!(
+            "{}: {failure}",
+            rel(scenario).display()
+        )));
     }
     let fulfilled = result.transcript.matches(" fulfilled: 0").count();
-    let Some((saved, evictions)) = counters(&result.transcript).filter(|_| fulfilled == connections)
+    let Some((saved, evictions)) =
+        counters(&result.transcript).filter(|_| fulfilled == connections)
     else {
         return Err(Error::failure(format!(
             "{} on {}: {fulfilled} of {connections} connections succeeded, or no counters:\n{}",

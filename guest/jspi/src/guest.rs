@@ -424,15 +424,30 @@ pub unsafe extern "C" fn jspi_debug_tasks(buf: *mut u32, cap: u32) -> u32 {
     let mut count = 0;
     for view in state.task_views() {
         if count < cap as usize {
-            let record = [view.id, view.state, view.start, view.stop, view.evicted_hi, view.block];
+            let record = [
+                view.id,
+                view.state,
+                view.start,
+                view.stop,
+                view.evicted_hi,
+                view.block,
+            ];
             for (i, word) in record.into_iter().enumerate() {
                 // SAFETY: `count < cap`, so the word lies in the caller's buffer.
-                unsafe { buf.add(DEBUG_HEADER + count * DEBUG_RECORD + i).write_unaligned(word) };
+                unsafe {
+                    buf.add(DEBUG_HEADER + count * DEBUG_RECORD + i)
+                        .write_unaligned(word)
+                };
             }
         }
         count += 1;
     }
-    let header = [config.stack_low, config.stack_high, state.parked(), count as u32];
+    let header = [
+        config.stack_low,
+        config.stack_high,
+        state.parked(),
+        count as u32,
+    ];
     for (i, word) in header.into_iter().enumerate() {
         // SAFETY: the buffer holds at least the header (the caller's contract).
         unsafe { buf.add(i).write_unaligned(word) };

@@ -64,9 +64,14 @@ impl fmt::Display for BytesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BytesError::Rejected(_) => f.write_str("the promise rejected"),
-            BytesError::NotBytes => f.write_str("the promise fulfilled with a value that is not bytes"),
+            BytesError::NotBytes => {
+                f.write_str("the promise fulfilled with a value that is not bytes")
+            }
             BytesError::TooLong { total } => {
-                write!(f, "the promise fulfilled with {total} bytes, more than the buffer holds")
+                write!(
+                    f,
+                    "the promise fulfilled with {total} bytes, more than the buffer holds"
+                )
             }
         }
     }
@@ -197,11 +202,18 @@ impl Promise<Bytes> {
         let mut size = 0u32;
         // SAFETY: as in `wait_into`; `size` is a live u32 the shim writes.
         let packed = unsafe {
-            sys::jspi_slot_try_await_bytes(self.into_slot(), buf.as_mut_ptr(), buf.len() as u32, &mut size)
+            sys::jspi_slot_try_await_bytes(
+                self.into_slot(),
+                buf.as_mut_ptr(),
+                buf.len() as u32,
+                &mut size,
+            )
         };
         match sys::unpack(packed) {
             (sys::STATUS_OK, _) => Ok(size as usize),
-            (sys::STATUS_TOO_LONG, _) => Err(BytesError::TooLong { total: size as usize }),
+            (sys::STATUS_TOO_LONG, _) => Err(BytesError::TooLong {
+                total: size as usize,
+            }),
             (sys::STATUS_REJECTED, reason) => Err(BytesError::Rejected(Rejected {
                 // SAFETY: on a rejection the shim stored the reason in a fresh slot.
                 reason: unsafe { ExternRef::__from_slot(reason) },

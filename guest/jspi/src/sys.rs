@@ -16,7 +16,12 @@ mod imp {
         pub fn jspi_slot_try_await_int(promise: u32) -> u64;
         pub fn jspi_slot_try_await_ref(promise: u32) -> u64;
         pub fn jspi_slot_await_bytes(promise: u32, dst: *mut u8, len: u32) -> i32;
-        pub fn jspi_slot_try_await_bytes(promise: u32, dst: *mut u8, len: u32, size: *mut u32) -> u64;
+        pub fn jspi_slot_try_await_bytes(
+            promise: u32,
+            dst: *mut u8,
+            len: u32,
+            size: *mut u32,
+        ) -> u64;
     }
 }
 

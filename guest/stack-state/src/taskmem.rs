@@ -98,7 +98,9 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         })?;
         let bad = |why| Error::BadLocal { addr, len, why };
         if self.live_count != 0 {
-            return Err(bad("tasks are alive (register regions before any task starts)"));
+            return Err(bad(
+                "tasks are alive (register regions before any task starts)",
+            ));
         }
         if len == 0 {
             return Err(bad("it is empty"));

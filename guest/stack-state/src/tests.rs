@@ -408,8 +408,16 @@ fn locate_says_where_a_suspended_tasks_bytes_are() {
         let mut s = state(strategy);
         let (a, _) = s.enter(4096).unwrap();
         let (_, p) = s.suspend(4000).unwrap();
-        assert_eq!(s.locate(a, 3000).unwrap(), (3000, 1000), "below the range: in place");
-        assert_eq!(s.locate(a, 4096).unwrap().0, 4096, "above the range: in place");
+        assert_eq!(
+            s.locate(a, 3000).unwrap(),
+            (3000, 1000),
+            "below the range: in place"
+        );
+        assert_eq!(
+            s.locate(a, 4096).unwrap().0,
+            4096,
+            "above the range: in place"
+        );
         let (place, run) = s.locate(a, 4010).unwrap();
         match strategy {
             Strategy::Eager => {
@@ -442,8 +450,14 @@ fn task_locals_are_swapped_at_suspend_and_resume() {
     s.memory_mut().grow(4096).unwrap();
     let local = 4096 + 64; // outside the shadow stack
     s.register_local(local, 4).unwrap();
-    assert!(s.register_local(local + 2, 4).is_err(), "overlapping regions are refused");
-    assert!(s.register_local(100, 4).is_err(), "the shadow stack is not a local");
+    assert!(
+        s.register_local(local + 2, 4).is_err(),
+        "overlapping regions are refused"
+    );
+    assert!(
+        s.register_local(100, 4).is_err(),
+        "the shadow stack is not a local"
+    );
     let write = |s: &mut StackState<VecMemory, 16>, v: u32| s.memory_mut().write_u32(local, v);
     let read = |s: &StackState<VecMemory, 16>| s.memory().read_u32(local);
     let (a, _) = s.enter(4096).unwrap();
@@ -461,8 +475,15 @@ fn task_locals_are_swapped_at_suspend_and_resume() {
     assert_eq!(read(&s), 2, "and B its own");
     s.done(b).unwrap();
     s.done(a).unwrap();
-    assert_eq!(s.heap_in_use(), 0, "the locals blocks are freed with their tasks");
-    assert!(s.register_local(local + 8, 4).is_ok(), "more regions once no task is alive");
+    assert_eq!(
+        s.heap_in_use(),
+        0,
+        "the locals blocks are freed with their tasks"
+    );
+    assert!(
+        s.register_local(local + 8, 4).is_ok(),
+        "more regions once no task is alive"
+    );
 }
 
 #[test]
@@ -475,17 +496,26 @@ fn task_views_show_ranges_and_evicted_parts() {
     assert_eq!(b_sp, 4000, "B goes below A's live bytes");
     let views: Vec<TaskView> = s.task_views().collect();
     assert_eq!(views.len(), 2);
-    assert_eq!((views[0].id, views[0].state, views[0].start, views[0].stop), (a, 2, 4000, 4096));
+    assert_eq!(
+        (views[0].id, views[0].state, views[0].start, views[0].stop),
+        (a, 2, 4000, 4096)
+    );
     assert_eq!((views[1].id, views[1].state), (b, 1));
     s.suspend(3900).unwrap();
     s.resume(a, s.parked()).unwrap();
     let b_view = s.task_views().find(|v| v.id == b).unwrap();
-    assert_eq!((b_view.start, b_view.stop, b_view.evicted_hi), (3900, 4000, 4000));
+    assert_eq!(
+        (b_view.start, b_view.stop, b_view.evicted_hi),
+        (3900, 4000, 4000)
+    );
     assert_ne!(b_view.block, 0, "B's bytes went to a heap block");
 
     let mut none = state(Strategy::None);
     none.enter(4096).unwrap();
     none.suspend(4000).unwrap();
     let view = none.task_views().next().unwrap();
-    assert_eq!((view.start, view.stop, view.evicted_hi, view.block), (4000, 4096, 4000, 0));
+    assert_eq!(
+        (view.start, view.stop, view.evicted_hi, view.block),
+        (4000, 4096, 4000, 0)
+    );
 }

@@ -299,7 +299,9 @@ pub fn imports() -> Imports<Env> {
         })
         .func("env", "bytes_after", |cx, args| {
             let bytes = JsValue::Bytes(pattern(int(args, 0), int(args, 1)).into());
-            Ok(promise_val(cx.data().clock.resolve_after(int(args, 2), bytes)))
+            Ok(promise_val(
+                cx.data().clock.resolve_after(int(args, 2), bytes),
+            ))
         })
         .func("env", "read_into", |cx, args| {
             // The task-aware path: the bytes go wherever the task's buffer is when they

@@ -131,7 +131,9 @@ pub fn add(imports: &mut Imports<Env>) {
         })
         .func("env", "file_truncate", |cx, args| {
             let size = offset("file_truncate", args, 1)?;
-            files(cx).file("file_truncate", arg(args, 0))?.resize(size, 0);
+            files(cx)
+                .file("file_truncate", arg(args, 0))?
+                .resize(size, 0);
             Ok(later(cx, TRUNCATE_MS, JsValue::Int(0)))
         })
         .func("env", "file_sync", |cx, args| {
@@ -151,6 +153,10 @@ pub fn add(imports: &mut Imports<Env>) {
         .func("env", "file_delete", |cx, args| {
             let name = read_string(cx.memory(), arg(args, 0))?;
             let existed = files(cx).names.remove(&name).is_some();
-            Ok(later(cx, DELETE_MS, JsValue::Int(if existed { 0 } else { -1 })))
+            Ok(later(
+                cx,
+                DELETE_MS,
+                JsValue::Int(if existed { 0 } else { -1 }),
+            ))
         });
 }

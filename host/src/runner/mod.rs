@@ -165,7 +165,13 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
         };
         compiled
             .instantiate(data, &executor)
-            .map_err(|e| BadInput(format!("{wasm_path}: instantiation failed: {e:#}")))
+            .map_err(|e| match e.to_string() {
+                // The trap as transcripts name it (play.mjs's words).
+                context if context == crate::INITIALIZE_FAILED => {
+                    BadInput(format!("{wasm_path}: {context}: {}", describe(&e)))
+                }
+                _ => BadInput(format!("{wasm_path}: instantiation failed: {e:#}")),
+            })
     };
     let mut instance = instantiate()?;
     check_exports(&steps, &instance, wasm_path, scenario_path)?;

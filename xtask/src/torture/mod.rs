@@ -290,9 +290,8 @@ pub fn torture(
         let batch = if own < count {
             // The first `own` schedules, in a batch of their own.
             let path = dir.join(format!("batch-{own}.json"));
-            fs::write(&path, batch_scenario(&schedules[..own as usize])).map_err(|e| {
-                Error::failure(format!("writing {}: {e}", rel(&path).display()))
-            })?;
+            fs::write(&path, batch_scenario(&schedules[..own as usize]))
+                .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&path).display())))?;
             path
         } else {
             scenario.clone()
