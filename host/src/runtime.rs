@@ -191,8 +191,9 @@ impl<T: 'static> Imports<T> {
     /// `new WASI(...)` per instance. A function of that module defined here with
     /// [`Imports::func`] takes the place of wasmtime-wasi's (a host that routes
     /// stdout itself). After instantiation the host calls the guest's `_initialize`
-    /// export, if it has one (a reactor's constructors: `wasi.initialize(instance)`
-    /// on Node), as a plain call.
+    /// export, if it has one (a reactor's constructors), once and directly, without
+    /// the call hooks, as `wasi.initialize(instance)` does on Node; if it fails, so
+    /// does the instantiation ([`INITIALIZE_FAILED`]).
     ///
     /// WASI functions run to completion on the calling task's stack; none suspends.
     pub fn wasi(&mut self, make: impl Fn(&T) -> WasiP1Ctx + 'static) -> &mut Self {
