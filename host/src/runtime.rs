@@ -759,10 +759,10 @@ pub struct Compiled<T: 'static> {
     entries: Vec<Option<Rc<Entry<T>>>>,
     consumes: Vec<bool>,
     hooks: Hooks,
-    /// Each instance's WASI context, when wasmtime-wasi provides imports.
-    wasi: Option<Rc<WasiMaker<T>>>,
-    /// Guest import index -> whether wasmtime-wasi provides it.
-    from_wasi: Vec<bool>,
+    /// Each instance's WASI context, and the linker that holds wasmtime-wasi's
+    /// functions (made once), when wasmtime-wasi provides imports. An import with no
+    /// entry is one of them: any other missing import fails [`Compiled::new`].
+    wasi: Option<(Rc<WasiMaker<T>>, wasmtime::Linker<Data<T>>)>,
 }
 
 impl<T: 'static> Compiled<T> {
@@ -784,7 +784,6 @@ impl<T: 'static> Compiled<T> {
         let mut routes = Vec::new();
         let mut entries = Vec::new();
         let mut consumes = Vec::new();
-        let mut from_wasi = Vec::new();
         for import in &shape.imports {
             let source = if import.module == jspi::MODULE {
                 &library
@@ -795,7 +794,6 @@ impl<T: 'static> Compiled<T> {
             consumes.push(source.consumes(&import.module, &import.name));
             let qualified = format!("{}.{}", import.module, import.name);
             let wasi = entry.is_none() && imports.wasi.is_some() && import.module == WASI_MODULE;
-            from_wasi.push(wasi);
             let route = match entry.as_deref() {
                 None if wasi => ImportRoute::Direct,
                 None => {
@@ -845,8 +843,10 @@ impl<T: 'static> Compiled<T> {
             entries,
             consumes,
             hooks,
-            wasi: imports.wasi.clone(),
-            from_wasi,
+            wasi: match &imports.wasi {
+                Some(make) => Some((make.clone(), wasi_linker::<T>(engine)?)),
+                None => None,
+            },
         })
     }
 
@@ -869,9 +869,8 @@ impl<T: 'static> Compiled<T> {
             consumes,
             hooks,
             wasi,
-            from_wasi,
         } = self;
-        let wasi_ctx = wasi.as_ref().map(|make| make(&data));
+        let wasi_ctx = wasi.as_ref().map(|(make, _)| make(&data));
         let (shape, routes) = (shape.clone(), routes.clone());
         let mut store = Store::new(
             engine,
@@ -1003,14 +1002,10 @@ impl<T: 'static> Compiled<T> {
         let adapter_instance = wasmtime::Instance::new(&mut store, adapter, &adapter_imports)?;
 
         // The guest's imports: host functions, WASI's, or the adapter's wrappers.
-        let wasi_linker = match wasi {
-            Some(_) => Some(wasi_linker::<T>(engine)?),
-            None => None,
-        };
         let mut guest_imports: Vec<Extern> = Vec::new();
         for (i, (import, route)) in shape.imports.iter().zip(&routes).enumerate() {
-            let external = match (route, &wasi_linker) {
-                (ImportRoute::Direct, Some(linker)) if from_wasi[i] => linker
+            let external = match (route, wasi) {
+                (ImportRoute::Direct, Some((_, linker))) if entries[i].is_none() => linker
                     .get(&mut store, &import.module, &import.name)
                     .map_err(|_| {
                         Error::msg(format!(

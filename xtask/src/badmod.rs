@@ -282,7 +282,7 @@ fn reference_error(case: &Case, builder: &mut Builder, verbose: bool) -> Option<
         }
     };
     let mut reference: Option<String> = None;
-    for host in hosts_in_order().into_iter().filter(|&host| case.runs_on(host)) {
+    for host in hosts_in_order().filter(|&host| case.runs_on(host)) {
         let label = case.label(host);
         let result = match host.run(&wasm, &case.scenario, verbose) {
             Ok(result) => result,

@@ -201,6 +201,11 @@ impl Tally {
         config_name(self.config)
     }
 
+    /// How many of a run's `count` schedules this host ran.
+    pub fn schedules(&self, count: u64) -> u64 {
+        count_on(self.config.0, count)
+    }
+
     /// The strategy.
     pub fn strategy(&self) -> Strategy {
         self.config.1
