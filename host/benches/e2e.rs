@@ -155,7 +155,7 @@ fn benches(c: &mut Criterion) {
             let n = n as i32;
             for size in BENCH_SIZES {
                 let size = size as i32;
-                for strategy in ["none", "eager", "lazy"] {
+                for strategy in ["none", "eager", "lazy", "adaptive"] {
                     let mut driver = Driver::new(strategy);
                     // Bytes copied per round trip, outside the timing.
                     let before = driver.copied();

@@ -4,7 +4,8 @@
 //
 //   node host/js/bench.mjs DIR [FILTER]
 //
-// DIR holds none.wasm, eager.wasm, lazy.wasm (built by `cargo xtask bench`). Prints
+// DIR holds none.wasm, eager.wasm, lazy.wasm, adaptive.wasm (built by `cargo xtask
+// bench`). Prints
 // `time node/<schedule>/<tasks>/<size>/<variant> <ns per suspend/resume round trip>`
 // and `bytes/rt ...` lines. One promise is settled at a time, and the driver waits
 // for exactly the reaction it needs (the task finishing, or suspending again), so the
@@ -20,7 +21,7 @@ import { makeImports } from "./hostenv.mjs";
 const SCHEDULES = ["lifo", "fifo", "random", "pingpong"];
 const SIZES = [64, 1024, 16 * 1024, 64 * 1024];
 const TASKS = [2, 16, 256];
-const VARIANTS = ["none", "eager", "lazy", "jslazy"];
+const VARIANTS = ["none", "eager", "lazy", "adaptive", "jslazy"];
 const MEASURE_NS = 200_000_000n;
 
 function order(schedule, n, round) {

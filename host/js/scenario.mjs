@@ -22,7 +22,7 @@ export function nameProblem(value) {
   return null;
 }
 
-const STRATEGIES = ["none", "eager", "lazy"];
+const STRATEGIES = ["none", "eager", "lazy", "adaptive"];
 /** What a module may be built against: nothing (freestanding), or wasi-libc, whose
  * WASI preview 1 imports the host provides (docs/abi.md). */
 const LIBCS = ["none", "wasi"];

@@ -119,11 +119,18 @@ pub enum Strategy {
     Eager,
     /// Copies another task's bytes only when they are about to be overwritten.
     Lazy,
+    /// Lazy while tasks resume newest-first, saving at suspend once they do not.
+    Adaptive,
 }
 
 impl Strategy {
     /// Every strategy, in the order runs and files use.
-    pub const ALL: [Strategy; 3] = [Strategy::None, Strategy::Eager, Strategy::Lazy];
+    pub const ALL: [Strategy; 4] = [
+        Strategy::None,
+        Strategy::Eager,
+        Strategy::Lazy,
+        Strategy::Adaptive,
+    ];
 
     /// The name used in scenarios, flags, features and file names.
     pub fn name(self) -> &'static str {
@@ -131,6 +138,7 @@ impl Strategy {
             Strategy::None => "none",
             Strategy::Eager => "eager",
             Strategy::Lazy => "lazy",
+            Strategy::Adaptive => "adaptive",
         }
     }
 
@@ -139,7 +147,7 @@ impl Strategy {
         Strategy::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// `none, eager, lazy`, for messages.
+    /// `none, eager, lazy, adaptive`, for messages.
     pub fn names() -> String {
         Strategy::ALL.map(Strategy::name).join(", ")
     }

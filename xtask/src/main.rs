@@ -59,8 +59,8 @@ commands:
   torture [--seed S] [--count N] [--host H] [--strategy S]
                   run the torture guest through N seeded random schedules (seeds
                   S..S+N; default 1 and 1000) on each host and strategy (default:
-                  eager and lazy; eager on the first host always runs, as the
-                  reference); exits 1 on any failure and prints the first failing
+                  eager, lazy and adaptive; eager on the first host always runs,
+                  as the reference); exits 1 on any failure and prints the first failing
                   seed with a minimal schedule (saved as target/torture/minimal.json)
   serve [--port P]
                   build the examples and serve the page that draws the shadow
@@ -79,7 +79,8 @@ commands:
 options:
   --host node24|node26|wasmtime|chromium|firefox|all (default: all; repeat
                                     it for several hosts, the first one first)
-  --strategy none|eager|lazy|all    (default: all the example allows)
+  --strategy none|eager|lazy|adaptive|all
+                                    (default: all the example allows)
   --no-miri                         test: skip Miri (a quick local run; CI runs it)
   -v, --verbose                     print each external command before running it
   -h, --help                        print this help
@@ -381,7 +382,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comm
                 strategies: if strategy_given {
                     options.strategies
                 } else {
-                    vec![Strategy::Eager, Strategy::Lazy]
+                    vec![Strategy::Eager, Strategy::Lazy, Strategy::Adaptive]
                 },
                 ..options
             },

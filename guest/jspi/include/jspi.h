@@ -134,7 +134,8 @@ extern const uint32_t jspi_min_task_stack;
  *                   grows memory instead (the default). */
 int jspi_configure(uint32_t min_task_stack, uint32_t max_tasks, void *heap, uint32_t heap_len);
 
-/* The strategy this module was built with: "none", "eager" or "lazy". */
+/* The strategy this module was built with: "none", "eager", "lazy" or
+ * "adaptive". */
 const char *jspi_strategy(void);
 
 #ifdef __cplusplus

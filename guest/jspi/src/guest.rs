@@ -11,16 +11,22 @@ use stack_state::{Config, Error, HeapSource, Memory, StackState, Strategy};
 #[cfg(not(any(
     feature = "strategy-none",
     feature = "strategy-eager",
-    feature = "strategy-lazy"
+    feature = "strategy-lazy",
+    feature = "strategy-adaptive"
 )))]
-compile_error!("choose a strategy: build with exactly one of the features strategy-none, strategy-eager, strategy-lazy");
+compile_error!("choose a strategy: build with exactly one of the features strategy-none, strategy-eager, strategy-lazy, strategy-adaptive");
 
 #[cfg(any(
     all(feature = "strategy-none", feature = "strategy-eager"),
     all(feature = "strategy-none", feature = "strategy-lazy"),
+    all(feature = "strategy-none", feature = "strategy-adaptive"),
     all(feature = "strategy-eager", feature = "strategy-lazy"),
+    all(feature = "strategy-eager", feature = "strategy-adaptive"),
+    all(feature = "strategy-lazy", feature = "strategy-adaptive"),
 ))]
-compile_error!("choose exactly one of the features strategy-none, strategy-eager, strategy-lazy");
+compile_error!(
+    "choose exactly one of the features strategy-none, strategy-eager, strategy-lazy, strategy-adaptive"
+);
 
 #[cfg(feature = "strategy-none")]
 const STRATEGY: (Strategy, &str) = (Strategy::None, "none\0");
@@ -28,6 +34,8 @@ const STRATEGY: (Strategy, &str) = (Strategy::None, "none\0");
 const STRATEGY: (Strategy, &str) = (Strategy::Eager, "eager\0");
 #[cfg(feature = "strategy-lazy")]
 const STRATEGY: (Strategy, &str) = (Strategy::Lazy, "lazy\0");
+#[cfg(feature = "strategy-adaptive")]
+const STRATEGY: (Strategy, &str) = (Strategy::Adaptive, "adaptive\0");
 
 /// Task records; also the default limit of tasks alive at once.
 const CAPACITY: usize = 1024;

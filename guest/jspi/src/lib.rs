@@ -5,7 +5,8 @@
 //! assembly shim (`shim/jspi_shim.s`), which is the only code that moves
 //! `__stack_pointer` and the only caller of the suspending import. The C API lives in
 //! `include/jspi.h` and `shim/jspi_api.c`. The strategy is chosen at build time with
-//! exactly one of the features `strategy-none`, `strategy-eager`, `strategy-lazy`.
+//! exactly one of the features `strategy-none`, `strategy-eager`, `strategy-lazy`,
+//! `strategy-adaptive`.
 //!
 //! # The Rust API
 //!
@@ -94,7 +95,7 @@ pub fn fail(message: impl core::fmt::Display) -> ! {
     panic!("{message}");
 }
 
-/// The strategy this guest was built with: `"none"`, `"eager"` or `"lazy"`; `""`
+/// The strategy this guest was built with: `"none"`, `"eager"`, `"lazy"` or `"adaptive"`; `""`
 /// natively.
 pub fn strategy() -> &'static str {
     #[cfg(target_arch = "wasm32")]

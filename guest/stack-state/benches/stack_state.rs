@@ -106,6 +106,7 @@ fn strategy_name(strategy: Strategy) -> &'static str {
         Strategy::None => "none",
         Strategy::Eager => "eager",
         Strategy::Lazy => "lazy",
+        Strategy::Adaptive => "adaptive",
     }
 }
 
@@ -123,7 +124,12 @@ fn benches(c: &mut Criterion) {
         };
         for &n in task_counts {
             for size in BENCH_SIZES {
-                for strategy in [Strategy::None, Strategy::Eager, Strategy::Lazy] {
+                for strategy in [
+                    Strategy::None,
+                    Strategy::Eager,
+                    Strategy::Lazy,
+                    Strategy::Adaptive,
+                ] {
                     let name = strategy_name(strategy);
                     // Bytes copied per round trip, measured once, outside the timing.
                     let mut probe = Bench::new(strategy, n, size);

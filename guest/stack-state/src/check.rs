@@ -1,7 +1,7 @@
 //! A full consistency check of the state's bookkeeping, for the simulator and tests.
 //!
 //! The simulator calls [`StackState::check`] after every step, so a schedule that
-//! breaks an invariant of the lazy strategy (see the crate's essay) fails at the step
+//! breaks an invariant of the lazy or adaptive strategy (see the crate's essay) fails at the step
 //! that broke it, before the damage shows up as a corrupted frame or a panic many
 //! steps later.
 
@@ -52,13 +52,42 @@ impl<M: Memory, const N: usize> StackState<M, N> {
                 ));
             }
         }
-        if self.strategy != Strategy::Lazy {
+        if self.strategy == Strategy::Adaptive {
+            self.check_suspend_order()?;
+        }
+        if !self.strategy.leaves_bytes_in_place() {
             return Ok(());
         }
         self.check_live_list()
     }
 
-    /// Lazy: the live list holds each suspended task with live bytes exactly once, in
+    /// Adaptive: the suspend order holds exactly the suspended tasks, once each.
+    fn check_suspend_order(&self) -> Result<(), String> {
+        let mut seen = vec![false; N];
+        for index in self.order.iter() {
+            let i = index as usize;
+            if core::mem::replace(&mut seen[i], true) {
+                return Err(format!("task {i} is in the suspend order twice"));
+            }
+            if self.tasks[i].state != TaskState::Suspended {
+                let state = self.tasks[i].state;
+                return Err(format!("task {i} is in the suspend order but {state:?}"));
+            }
+        }
+        match self
+            .tasks
+            .iter()
+            .enumerate()
+            .find(|&(i, t)| t.state == TaskState::Suspended && !self.order.contains(i as u16))
+        {
+            Some((i, _)) => Err(format!(
+                "task {i} is suspended but not in the suspend order"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Lazy and adaptive: the live list holds each suspended task with live bytes exactly once, in
     /// address order, and the host runs at or below all of them.
     fn check_live_list(&self) -> Result<(), String> {
         let mut seen = vec![false; N];

@@ -53,8 +53,12 @@
 //!   (partially, for a task that straddles it); the resuming task's own evicted bytes
 //!   are copied back. Tasks are placed below the lowest live byte, so tasks that resume
 //!   in reverse order (LIFO) never copy anything.
+//! - **Adaptive** is lazy while tasks resume newest-first. Once they stop doing so, a
+//!   task that suspends at top level while other tasks' bytes are live is saved at
+//!   once, so that the next task reuses its place instead of going below it
+//!   (`adaptive.rs`: the policy and what it guarantees).
 //!
-//! ## Invariants (lazy)
+//! ## Invariants (lazy and adaptive)
 //!
 //! 1. Live (not evicted) bytes of different suspended tasks never overlap; the *live
 //!    list* holds each suspended task with live bytes once, highest first, so the
@@ -112,15 +116,16 @@
 #[cfg(any(test, feature = "sim"))]
 extern crate alloc;
 
+mod adaptive;
 #[cfg(any(test, feature = "sim"))]
 mod check;
 mod error;
 mod heap;
-mod live;
 mod memory;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 mod stats;
+mod tasklist;
 mod taskmem;
 
 pub use heap::{Block, Heap, HeapSource};
@@ -132,7 +137,7 @@ pub use error::Error;
 pub use stats::Stats;
 pub use taskmem::{MAX_LOCALS, MAX_LOCAL_BYTES};
 
-use live::LiveList;
+use tasklist::TaskList;
 use taskmem::Locals;
 
 /// How suspended tasks' bytes are kept.
@@ -144,6 +149,17 @@ pub enum Strategy {
     Eager,
     /// Copy only what another task is about to overlap; restore only what was evicted.
     Lazy,
+    /// Lazy while tasks resume newest-first; once they stop doing so, a task that
+    /// suspends while other tasks' bytes are live is saved at once, so that the next
+    /// task reuses its place instead of going below it.
+    Adaptive,
+}
+
+impl Strategy {
+    /// Whether suspended tasks' bytes may stay where they are (lazy and adaptive).
+    pub const fn leaves_bytes_in_place(self) -> bool {
+        matches!(self, Strategy::Lazy | Strategy::Adaptive)
+    }
 }
 
 /// Where the shadow stack is and how it may be used.
@@ -249,8 +265,14 @@ pub struct StackState<M: Memory, const N: usize> {
     live_count: u32,
     segments: [Segment; MAX_NESTING],
     depth: usize,
-    /// Lazy: the tasks with live bytes, highest address first.
-    live: LiveList<N>,
+    /// Lazy and adaptive: the tasks with live bytes, highest address first.
+    live: TaskList<N>,
+    /// Adaptive: every suspended task, in the order they suspended (newest last).
+    order: TaskList<N>,
+    /// Adaptive: how much recent resumes disagreed with newest-first (`adaptive.rs`).
+    disorder: u8,
+    /// Adaptive: bytes saved as tasks suspended (part of `bytes_saved`).
+    saved_at_suspend: u64,
     parked: u32,
     heap: Heap,
     stats: Stats,
@@ -286,7 +308,10 @@ impl<M: Memory, const N: usize> StackState<M, N> {
                 first: false,
             }; MAX_NESTING],
             depth: 0,
-            live: LiveList::new(),
+            live: TaskList::new(),
+            order: TaskList::new(),
+            disorder: 0,
+            saved_at_suspend: 0,
             parked: 0,
             heap: Heap::new(config.heap),
             stats: Stats::ZERO,
@@ -353,6 +378,12 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             heap_reserved_bytes: self.heap.reserved_bytes(),
             ..self.stats
         }
+    }
+
+    /// Adaptive: bytes saved as tasks suspended, because resumes were out of order
+    /// (part of [`Stats::bytes_saved`]; 0 under every other strategy).
+    pub fn bytes_saved_at_suspend(&self) -> u64 {
+        self.saved_at_suspend
     }
 
     /// Whether a task segment is running, so that a suspend would be allowed.
@@ -444,7 +475,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
         let top_level = self.depth == 0 && sp == self.parked && !in_plain_call;
         let place = match self.strategy {
             Strategy::None => sp,
-            Strategy::Eager | Strategy::Lazy => self.place(sp, top_level)?,
+            Strategy::Eager | Strategy::Lazy | Strategy::Adaptive => self.place(sp, top_level)?,
         };
         debug_assert!(
             self.nfree > 0,
@@ -535,13 +566,21 @@ impl<M: Memory, const N: usize> StackState<M, N> {
                 self.evict(index, stop)?;
                 seg.outer_sp
             }
-            Strategy::Lazy => {
+            Strategy::Lazy | Strategy::Adaptive => {
                 self.tasks[index as usize].start = sp;
                 self.tasks[index as usize].evicted_hi = sp;
+                if self.strategy == Strategy::Adaptive {
+                    self.order.push_bottom(index);
+                }
                 if seg.top_level {
                     // Everything below `stop` was evicted when this segment began, so
-                    // this task's bytes are now the lowest live ones.
-                    self.live_push(index);
+                    // this task's bytes are now the lowest live ones, unless adaptive
+                    // saves them now (and if it cannot, leaving them is always safe).
+                    if !self.save_at_suspend() || self.evict(index, stop).is_err() {
+                        self.live_push(index);
+                    } else {
+                        self.saved_at_suspend += u64::from(stop - sp);
+                    }
                     self.depth -= 1;
                     self.tasks[index as usize].state = TaskState::Suspended;
                     self.stats.suspends += 1;
@@ -578,7 +617,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             _ => return Err(Error::UnknownTask(id)),
         };
         let sp = match self.strategy {
-            Strategy::Eager | Strategy::Lazy if dead => match self.park() {
+            Strategy::Eager | Strategy::Lazy | Strategy::Adaptive if dead => match self.park() {
                 Ok(parked) => parked,
                 Err(e) => {
                     self.drop_task(index);
@@ -592,6 +631,10 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             Strategy::None => Ok(sp),
             Strategy::Eager => Ok(self.restore(index)),
             Strategy::Lazy => self.make_room_below(index).map(|()| self.restore(index)),
+            Strategy::Adaptive => {
+                self.learn_order(index);
+                self.make_room_below(index).map(|()| self.restore(index))
+            }
         };
         match result {
             Ok(new_sp) => {
@@ -724,6 +767,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             return;
         }
         self.live.remove(index);
+        self.order.remove(index);
         if let Some(block) = task.buf {
             self.heap.free(&mut self.mem, block);
         }
@@ -747,7 +791,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
     /// The stack pointer for the host's top level: the lowest live byte, or the top.
     /// Flushes when that would leave a new task too little room.
     fn park(&mut self) -> Result<u32, Error> {
-        if self.strategy != Strategy::Lazy {
+        if !self.strategy.leaves_bytes_in_place() {
             self.parked = self.config.stack_high;
             return Ok(self.parked);
         }

@@ -66,6 +66,8 @@ pub struct Report {
     pub resumes: u32,
     /// Bytes copied (saved + restored).
     pub bytes_copied: u64,
+    /// Adaptive: bytes saved as tasks suspended ([`StackState::bytes_saved_at_suspend`]).
+    pub bytes_saved_at_suspend: u64,
     /// Hooks that failed as they should (bad ids, resumes of ended tasks).
     pub hook_errors: u32,
 }
@@ -151,7 +153,13 @@ impl Sim {
             }
         }
         self.report.bytes_copied = stats.bytes_saved + stats.bytes_restored;
+        self.report.bytes_saved_at_suspend = self.state.bytes_saved_at_suspend();
         self.report
+    }
+
+    /// Tasks suspended now; the newest is the last (`which` = count - 1).
+    pub fn suspended_count(&self) -> usize {
+        self.suspended.len()
     }
 
     fn violation(&mut self, what: String) {
@@ -639,25 +647,30 @@ impl Sim {
 }
 
 /// What every schedule must satisfy, shared by the property test and the fuzz target:
-/// eager and lazy keep every frame intact and their bookkeeping consistent after every
-/// step, hooks refuse bad ids without changing anything, and when both started the
-/// same tasks, lazy copies no more bytes than eager. Returns the first violation.
+/// eager, lazy and adaptive keep every frame intact and their bookkeeping consistent
+/// after every step, hooks refuse bad ids without changing anything, and when they all
+/// started the same tasks, neither lazy nor adaptive copies more bytes than eager.
+/// Returns the first violation.
 pub fn check_schedule(ops: &[Op]) -> Result<(), String> {
     let eager = Sim::new(Strategy::Eager).run(ops);
     if let Some(c) = eager.corruptions.first() {
         return Err(alloc::format!("eager: {c}"));
     }
-    let lazy = Sim::new(Strategy::Lazy).run(ops);
-    if let Some(c) = lazy.corruptions.first() {
-        return Err(alloc::format!("lazy: {c}"));
-    }
-    if lazy.refused.is_empty() && eager.refused.is_empty() && lazy.bytes_copied > eager.bytes_copied
-    {
-        return Err(alloc::format!(
-            "lazy copied {} bytes, eager {}",
-            lazy.bytes_copied,
-            eager.bytes_copied
-        ));
+    for strategy in [Strategy::Lazy, Strategy::Adaptive] {
+        let other = Sim::new(strategy).run(ops);
+        if let Some(c) = other.corruptions.first() {
+            return Err(alloc::format!("{strategy:?}: {c}"));
+        }
+        if other.refused.is_empty()
+            && eager.refused.is_empty()
+            && other.bytes_copied > eager.bytes_copied
+        {
+            return Err(alloc::format!(
+                "{strategy:?} copied {} bytes, eager {}",
+                other.bytes_copied,
+                eager.bytes_copied
+            ));
+        }
     }
     Ok(())
 }
@@ -673,7 +686,7 @@ mod tests {
             !none.corruptions.is_empty(),
             "the baseline must show the bug"
         );
-        for s in [Strategy::Eager, Strategy::Lazy] {
+        for s in [Strategy::Eager, Strategy::Lazy, Strategy::Adaptive] {
             let r = Sim::new(s).run(&reentrancy_schedule());
             assert!(r.corruptions.is_empty(), "{s:?}: {:?}", r.corruptions);
         }

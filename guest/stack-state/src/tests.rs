@@ -361,7 +361,7 @@ fn a_task_started_inside_a_frameless_plain_call_is_nested() {
 /// parked pointer back at its suspend, not the wrapped one (found by the simulator).
 #[test]
 fn a_resume_after_a_dead_segment_gives_the_host_a_sane_stack_pointer() {
-    for strategy in [Strategy::Eager, Strategy::Lazy] {
+    for strategy in [Strategy::Eager, Strategy::Lazy, Strategy::Adaptive] {
         let mut s = state(strategy);
         let (a, sp) = s.enter(4096).unwrap();
         let (_, p) = s.suspend(sp - 16).unwrap();
@@ -404,7 +404,7 @@ fn stats_ids_name_every_field_once() {
 
 #[test]
 fn locate_says_where_a_suspended_tasks_bytes_are() {
-    for strategy in [Strategy::Eager, Strategy::Lazy] {
+    for strategy in [Strategy::Eager, Strategy::Lazy, Strategy::Adaptive] {
         let mut s = state(strategy);
         let (a, _) = s.enter(4096).unwrap();
         let (_, p) = s.suspend(4000).unwrap();
@@ -429,7 +429,7 @@ fn locate_says_where_a_suspended_tasks_bytes_are() {
         // B runs over A's lower part under lazy: those bytes move to A's block.
         let (b, _) = s.enter(p).unwrap();
         s.suspend(3900).unwrap();
-        if strategy == Strategy::Lazy {
+        if strategy.leaves_bytes_in_place() {
             s.resume(a, 3900).unwrap();
             s.suspend(3950).unwrap();
             // B's range [3900, 4000) lies below A's stop; A now runs from 3950 up.
@@ -518,4 +518,64 @@ fn task_views_show_ranges_and_evicted_parts() {
         (view.start, view.stop, view.evicted_hi, view.block),
         (4000, 4096, 4000, 0)
     );
+}
+
+/// One round: three tasks of 100 bytes start (each at the host's stack pointer) and
+/// suspend, then resume oldest first and end. Returns where each was placed.
+fn fifo_round(s: &mut StackState<VecMemory, 16>) -> [u32; 3] {
+    let mut sp = s.parked();
+    let mut tasks = [(0, 0); 3];
+    for task in &mut tasks {
+        let (id, place) = s.enter(sp).unwrap();
+        sp = s.suspend(place - 100).unwrap().1;
+        *task = (id, place);
+    }
+    for (id, place) in tasks {
+        assert_eq!(s.resume(id, sp).unwrap(), place - 100);
+        sp = s.done(id).unwrap().unwrap_or(place);
+    }
+    tasks.map(|(_, place)| place)
+}
+
+#[test]
+fn adaptive_learns_fifo_and_reuses_one_place() {
+    let mut s = state(Strategy::Adaptive);
+    // Fresh, it behaves like lazy: each task goes below the last.
+    assert_eq!(fifo_round(&mut s), [4096, 3996, 3896]);
+    assert_eq!(s.bytes_saved_at_suspend(), 0);
+    assert_eq!(fifo_round(&mut s), [4096, 3996, 3896], "still learning");
+    // Out-of-order resumes seen: the second and third tasks are saved as they suspend
+    // (A's bytes are live above them), so the third goes where the second was.
+    let before = s.stats();
+    assert_eq!(fifo_round(&mut s), [4096, 3996, 3996]);
+    let after = s.stats();
+    assert_eq!(s.bytes_saved_at_suspend(), 200);
+    assert_eq!(
+        after.bytes_saved - before.bytes_saved,
+        200,
+        "what lazy copies too"
+    );
+    assert_eq!(after.bytes_restored - before.bytes_restored, 200);
+    assert_eq!(s.heap_in_use(), 0);
+}
+
+#[test]
+fn adaptive_in_lifo_is_lazy_and_copies_nothing() {
+    let mut s = state(Strategy::Adaptive);
+    for _ in 0..4 {
+        let mut sp = s.parked();
+        let mut tasks = [(0, 0); 3];
+        for task in &mut tasks {
+            let (id, place) = s.enter(sp).unwrap();
+            sp = s.suspend(place - 100).unwrap().1;
+            *task = (id, place);
+        }
+        assert_eq!(tasks.map(|(_, place)| place), [4096, 3996, 3896]);
+        for (id, place) in tasks.into_iter().rev() {
+            assert_eq!(s.resume(id, sp).unwrap(), place - 100);
+            sp = s.done(id).unwrap().unwrap_or(place);
+        }
+    }
+    let st = s.stats();
+    assert_eq!((st.bytes_saved, st.bytes_restored), (0, 0));
 }

@@ -2,12 +2,13 @@
 //! with canaries, suspend, resume in random order, make synchronous calls in between
 //! (some trapping, some running off the bottom), start nested tasks, exit, die, get
 //! ended while suspended, and meet hooks with bad ids (the whole space `sim::Op`
-//! covers). The state's bookkeeping is checked after every step. Eager and lazy must keep every frame byte-identical; with no strategy the
+//! covers). The state's bookkeeping is checked after every step. Eager, lazy and adaptive
+//! must keep every frame byte-identical; with no strategy the
 //! same harness must find corruption, which shows that the check can fail.
 
 use proptest::prelude::*;
 use proptest::strategy::{Strategy as _, ValueTree as _};
-use stack_state::sim::{check_schedule, ops_from_bytes, Op, Sim};
+use stack_state::sim::{check_schedule, ops_from_bytes, Op, Report, Sim};
 use stack_state::Strategy;
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -27,6 +28,61 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         1 => (any::<u8>(), any::<u16>()).prop_map(|(kind, salt)| Op::BadHook { kind, salt }),
         1 => (any::<u8>(), any::<bool>()).prop_map(|(which, resume)| Op::Cancel { which, resume }),
     ]
+}
+
+/// Steps of a schedule whose every resume takes the newest suspended task: whether
+/// to start a task (else resume the newest), then its depth, frame size, frames
+/// pushed and whether it finishes. Turned into ops against the simulator as it runs
+/// ([`run_newest_first`]), since whether a task is still suspended depends on room.
+fn newest_first() -> impl proptest::strategy::Strategy<Value = Vec<(bool, u8, u8, u8, bool)>> {
+    let step = (
+        any::<bool>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<bool>(),
+    );
+    prop::collection::vec(step, 1..MAX_OPS)
+}
+
+/// Runs newest-first steps with `strategy`, then finishes every task newest first, so
+/// that the oldest-first drain of `Sim::run` has nothing left to resume.
+fn run_newest_first(strategy: Strategy, steps: &[(bool, u8, u8, u8, bool)]) -> Report {
+    let mut sim = Sim::new(strategy);
+    for &(start, depth, size, push, exit) in steps {
+        let which = match sim.suspended_count().checked_sub(1) {
+            Some(newest) if !start => newest as u8,
+            _ => {
+                sim.step(&Op::Start {
+                    depth,
+                    size,
+                    exit: false,
+                    trap: false,
+                });
+                continue;
+            }
+        };
+        sim.step(&Op::Resume {
+            which,
+            pop: 0,
+            push,
+            size,
+            exit,
+            trap: false,
+        });
+    }
+    while let Some(newest) = sim.suspended_count().checked_sub(1) {
+        let which = newest as u8;
+        sim.step(&Op::Resume {
+            which,
+            pop: 255,
+            push: 0,
+            size: 0,
+            exit: true,
+            trap: false,
+        });
+    }
+    sim.run(&[])
 }
 
 fn schedule() -> impl proptest::strategy::Strategy<Value = Vec<Op>> {
@@ -70,7 +126,26 @@ proptest! {
         prop_assert!(report.corruptions.is_empty(), "{:?}", report.corruptions);
     }
 
-    /// Eager and lazy intact, lazy never copying more than eager: the check the fuzz
+    #[test]
+    fn adaptive_keeps_every_frame(ops in schedule()) {
+        let report = Sim::new(Strategy::Adaptive).run(&ops);
+        prop_assert!(report.corruptions.is_empty(), "{:?}", report.corruptions);
+    }
+
+    /// Tasks that always resume newest-first: adaptive never saves at suspend and
+    /// copies exactly what lazy copies (nothing, unless a flush made room).
+    #[test]
+    fn adaptive_is_lazy_when_resumes_come_newest_first(steps in newest_first()) {
+        let lazy = run_newest_first(Strategy::Lazy, &steps);
+        let adaptive = run_newest_first(Strategy::Adaptive, &steps);
+        prop_assert!(adaptive.corruptions.is_empty(), "{:?}", adaptive.corruptions);
+        prop_assert_eq!(adaptive.bytes_saved_at_suspend, 0);
+        prop_assert_eq!(adaptive.bytes_copied, lazy.bytes_copied);
+        prop_assert_eq!(lazy.refused.len(), adaptive.refused.len());
+    }
+
+    /// Eager, lazy and adaptive intact, neither lazy nor adaptive copying more than
+    /// eager: the check the fuzz
     /// target runs (`guest/stack-state/fuzz`).
     #[test]
     fn every_schedule_passes_the_shared_check(ops in schedule()) {

@@ -47,7 +47,7 @@ pub enum Step {
     },
 }
 
-const STRATEGIES: [&str; 3] = ["none", "eager", "lazy"];
+const STRATEGIES: [&str; 4] = ["none", "eager", "lazy", "adaptive"];
 
 /// What a module may be built against: nothing (freestanding), or wasi-libc, whose
 /// WASI preview 1 imports the host provides (docs/abi.md).

@@ -15,7 +15,7 @@
 //! The guest checks its own frames after every await and fails the task on the first
 //! wrong byte. Failures a step asks for (a fault, a trapping call, a refused hook) are
 //! expected, and must happen (`verdict`). On top of that every transcript is compared
-//! with the eager one on the first host: eager and lazy must agree with it everywhere,
+//! with the eager one on the first host: eager, lazy and adaptive must agree with it everywhere,
 //! and `none` must agree with itself across hosts (the hosts are deterministic, corruption included). A failing
 //! schedule is shrunk, step by step and argument by argument, to a minimal one that
 //! still fails, which is printed and saved as a plain scenario.
@@ -41,9 +41,9 @@ use verdict::{failure_line, Check};
 /// Seeds `cargo xtask test` runs: `TEST_COUNT` schedules per host and strategy from
 /// `TEST_SEED` on, the same every run (`cargo xtask torture` explores further).
 pub const TEST_SEED: u64 = 1;
-/// See [`TEST_SEED`]: 15 host x strategy pairs x 1,500 = 22,500 schedules per test run
-/// (per 1,500: Node about 7-9 s, wasmtime 11-16 s, Firefox about 12 s; Chromium runs
-/// the first [`CHROMIUM_COUNT`] only).
+/// See [`TEST_SEED`]: 5 hosts x 3 strategies (eager, lazy, adaptive) x 1,500 schedules
+/// per test run (per 1,500: Node about 7-9 s, wasmtime 11-16 s, Firefox about 12 s;
+/// Chromium runs the first [`CHROMIUM_COUNT`] only).
 pub const TEST_COUNT: u64 = 1_500;
 
 /// At most this many schedules per strategy run in Chromium. Its renderer does not
@@ -221,7 +221,8 @@ impl Tally {
         self.disagreed.len()
     }
 
-    /// What is wrong here: any failure with eager or lazy, a disagreement with none.
+    /// What is wrong here: any failure with eager, lazy or adaptive, a disagreement
+    /// with none.
     fn problems(&self) -> impl Iterator<Item = &Failure> {
         let corrupted = match self.config.1 {
             Strategy::None => &[][..],
@@ -391,8 +392,8 @@ pub fn command(options: &Options, seed: u64, count: u64) -> Result<()> {
 }
 
 /// Shrinks the first failure of `outcome` to a minimal schedule; prints it, saves it,
-/// and says how to replay it. Real problems (eager or lazy corrupted, hosts that
-/// disagree) come before `none`'s expected corruption; then the lowest seed.
+/// and says how to replay it. Real problems (eager, lazy or adaptive corrupted, hosts
+/// that disagree) come before `none`'s expected corruption; then the lowest seed.
 pub fn report_first_failure(builder: &mut Builder, outcome: &Outcome, verbose: bool) -> Result<()> {
     let problems = outcome
         .tallies

@@ -2,8 +2,9 @@
 //! order, making synchronous calls (some trapping, some running off the bottom) and
 //! nested starts (from plain calls and from resumed tasks), with empty, 1-byte and odd
 //! frames, trapping, finishing, being ended while suspended, and meeting hooks with bad
-//! ids (`stack_state::sim::Op`); eager and lazy must keep every frame intact and their
-//! bookkeeping consistent after every step, and lazy must copy no more than eager. The
+//! ids (`stack_state::sim::Op`); eager, lazy and adaptive must keep every frame intact
+//! and their bookkeeping consistent after every step, and neither lazy nor adaptive may
+//! copy more than eager. The
 //! same decoding and check run in the property test (`tests/model.rs`).
 
 #![no_main]
