@@ -297,37 +297,36 @@ fn summary(results: &Results) -> String {
         let _ = writeln!(out, "\n### {host}: per suspend/resume round trip\n");
         let _ = write!(
             out,
-            "| schedule | tasks | live stack | none | eager | lazy |{} bytes eager | bytes lazy | lazy/eager | lazy/none |{}\n|---|---|---|---|---|---|{}---|---|---|---|{}\n",
+            "| schedule | tasks | live stack | none | eager | lazy | adaptive |{} bytes eager | bytes lazy | bytes adaptive | lazy/eager | lazy/none | adaptive/min |{}\n|---|---|---|---|---|---|---|{}---|---|---|---|---|---|{}\n",
             if js { " JS lazy |" } else { "" },
             if js { " JS lazy/lazy |" } else { "" },
             if js { "---|" } else { "" },
             if js { "---|" } else { "" },
         );
         for (s, n, size) in &combos {
-            let (none, eager, lazy) = (
-                get(s, *n, *size, "none"),
-                get(s, *n, *size, "eager"),
-                get(s, *n, *size, "lazy"),
-            );
-            let jslazy = get(s, *n, *size, "jslazy");
+            let [none, eager, lazy, adaptive, jslazy] =
+                ["none", "eager", "lazy", "adaptive", "jslazy"].map(|v| get(s, *n, *size, v));
             let _ = write!(
                 out,
-                "| {s} | {n} | {} | {} | {} | {} |",
+                "| {s} | {n} | {} | {} | {} | {} | {} |",
                 size_name(*size),
                 fmt_ns(none),
                 fmt_ns(eager),
-                fmt_ns(lazy)
+                fmt_ns(lazy),
+                fmt_ns(adaptive)
             );
             if js {
                 let _ = write!(out, " {} |", fmt_ns(jslazy));
             }
             let _ = write!(
                 out,
-                " {} | {} | {} | {} |",
+                " {} | {} | {} | {} | {} | {} |",
                 bytes(s, *n, *size, "eager"),
                 bytes(s, *n, *size, "lazy"),
+                bytes(s, *n, *size, "adaptive"),
                 ratio(lazy, eager),
-                ratio(lazy, none)
+                ratio(lazy, none),
+                ratio(adaptive, min_of(eager, lazy))
             );
             if js {
                 let _ = write!(out, " {} |", ratio(jslazy, lazy));
@@ -335,9 +334,81 @@ fn summary(results: &Results) -> String {
             out.push('\n');
         }
     }
+    strategy_goals(results, &combos, &mut out);
     start_summary(results, &mut out);
     await_summary(results, &mut out);
     out
+}
+
+/// The smaller of two times, when both ran.
+fn min_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(a?.min(b?))
+}
+
+/// Issue 16's goal for the adaptive strategy: at most this times min(eager, lazy).
+const ADAPTIVE_GOAL: f64 = 1.1;
+/// Issue 16's goal for lazy and adaptive over the baseline in LIFO at 64 KiB.
+const LIFO_GOAL: f64 = 1.05;
+
+/// The strategy goals per host, each with its worst row: adaptive against the better
+/// of eager and lazy in every row, and lazy and adaptive over none in LIFO at 64 KiB.
+fn strategy_goals(results: &Results, combos: &[(String, u32, u32)], out: &mut String) {
+    let _ = writeln!(out, "\n### Strategy goals (worst row per host)\n");
+    let _ = writeln!(
+        out,
+        "| host | goal | worst ratio | row | holds |\n|---|---|---|---|---|"
+    );
+    for host in ["native", "wasmtime", "node"] {
+        let get = |s: &str, n: u32, size: u32, v: &str| results.ns_of(host, s, n, size, v);
+        let worst = |rows: Vec<(f64, String)>| rows.into_iter().max_by(|a, b| a.0.total_cmp(&b.0));
+        let adaptive = worst(
+            combos
+                .iter()
+                .filter_map(|(s, n, size)| {
+                    let min = min_of(get(s, *n, *size, "eager"), get(s, *n, *size, "lazy"))?;
+                    let r = get(s, *n, *size, "adaptive")? / min;
+                    Some((r, format!("{s}/{n}/{}", size_name(*size))))
+                })
+                .collect(),
+        );
+        let goals = [
+            (
+                format!("adaptive <= {ADAPTIVE_GOAL}x min(eager, lazy)"),
+                adaptive,
+                ADAPTIVE_GOAL,
+            ),
+            (
+                format!("lazy over none, LIFO 64 KiB <= {LIFO_GOAL}"),
+                lifo_over_none(results, host, "lazy"),
+                LIFO_GOAL,
+            ),
+            (
+                format!("adaptive over none, LIFO 64 KiB <= {LIFO_GOAL}"),
+                lifo_over_none(results, host, "adaptive"),
+                LIFO_GOAL,
+            ),
+        ];
+        for (goal, worst, limit) in goals {
+            let Some((r, row)) = worst else { continue };
+            let holds = if r <= limit { "yes" } else { "no" };
+            let _ = writeln!(out, "| {host} | {goal} | {r:.2} | {row} | {holds} |");
+        }
+    }
+}
+
+/// The worst ratio of `variant` over `none` in the LIFO rows at 64 KiB, with its row.
+fn lifo_over_none(results: &Results, host: &str, variant: &str) -> Option<(f64, String)> {
+    results
+        .ns
+        .iter()
+        .filter(|((h, s, _, size, v), _)| {
+            h == host && s == "lifo" && *size == 65536 && v == variant
+        })
+        .filter_map(|((_, s, n, size, _), ns)| {
+            let none = results.ns_of(host, s, *n, *size, "none")?;
+            Some((ns / none, format!("{s}/{n}/{}", size_name(*size))))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
 }
 
 /// The schedule name of bench-start.mjs's rows: start + finish of one task, with `n`
@@ -474,6 +545,7 @@ fn plot(results: &Results) -> String {
         ("none", "#888888"),
         ("eager", "#d62728"),
         ("lazy", "#1f77b4"),
+        ("adaptive", "#9467bd"),
         ("jslazy", "#2ca02c"),
     ];
     let sizes = [64u32, 1024, 16 * 1024, 64 * 1024];
@@ -592,6 +664,7 @@ stack_state/lifo/16/1024/eager
                         time:   [1.0000 µs 1.5000 µs 2.0000 µs]
 stack_state/lifo/2/64/none   time:   [10.0 ns 12.5 ns 15.0 ns]
 stack_state/lifo/16/1024/lazy   time:   [10.0 ns 20.0 ns 30.0 ns]
+stack_state/lifo/16/1024/adaptive   time:   [10.0 ns 24.0 ns 30.0 ns]
 ";
         let mut results = Results::default();
         parse_criterion(text, "native", "stack_state/", &mut results);
@@ -609,7 +682,15 @@ stack_state/lifo/16/1024/lazy   time:   [10.0 ns 20.0 ns 30.0 ns]
         assert_eq!(results.bytes.get(&key(16, 1024, "eager")), Some(&2048));
         let summary = summary(&results);
         assert!(
-            summary.contains("| lifo | 16 | 1 KiB | - | 1500 ns | 20 ns | 2048 | - | 0.01 | - |"),
+            summary.contains(
+                "| lifo | 16 | 1 KiB | - | 1500 ns | 20 ns | 24 ns | 2048 | - | - | 0.01 | - | 1.20 |"
+            ),
+            "{summary}"
+        );
+        assert!(
+            summary.contains(
+                "| native | adaptive <= 1.1x min(eager, lazy) | 1.20 | lifo/16/1 KiB | no |"
+            ),
             "{summary}"
         );
         assert!(plot(&results).starts_with("<svg"));
