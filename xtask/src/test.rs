@@ -171,7 +171,7 @@ pub fn test(options: &Options) -> Result<()> {
 }
 
 /// The torture budget: [`TEST_COUNT`] seeded schedules on every host x strategy asked
-/// for. Eager and lazy pass when no schedule is corrupted; `none` passes when some are
+/// for. Eager, lazy and adaptive pass when no schedule is corrupted; `none` passes when some are
 /// (the torture can see corruption) and every host corrupts alike.
 fn torture_budget(
     options: &Options,
