@@ -30,11 +30,11 @@ pub enum Error {
         bytes: u32,
     },
     /// An id that names no task of this instance: never handed out by
-    /// [`StackState::enter`], or the id of a task whose record has since been reused.
+    /// [`StackState::enter`](crate::StackState::enter), or the id of a task whose record has since been reused.
     UnknownTask(TaskId),
-    /// A task resumed after [`StackState::done`] ended it while it was suspended.
+    /// A task resumed after [`StackState::done`](crate::StackState::done) ended it while it was suspended.
     TaskEnded(TaskId),
-    /// [`StackState::leave`] for a task that is running a later segment: the call
+    /// [`StackState::leave`](crate::StackState::leave) for a task that is running a later segment: the call
     /// comes from inside the task, not from the host right after its first call.
     LeaveInsideTask(TaskId),
     /// A hook found the stack pointer outside the shadow stack: a call ran off its
