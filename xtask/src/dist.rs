@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use crate::compile::{Builder, Strategy, LIBRARY_SYMBOLS};
 use crate::hosts::Host;
-use crate::{process, project_root, rel, tools, Error, Result};
+use crate::{process, project_root, rel, tidy, tools, Error, Result};
 
 /// The JS package, relative to the project root.
 const PACKAGE: &str = "host/js/jspi-stack";
@@ -145,7 +145,7 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
             failed.push(label);
         }
     };
-    record("dist/symbol-list".into(), symbol_list());
+    record("dist/symbol-list".into(), tidy::symbol_list());
     let dir = match make(builder, verbose) {
         Ok(dir) => dir,
         Err(error) => {
@@ -409,58 +409,6 @@ fn symbols(dir: &Path, strategy: Strategy, verbose: bool) -> Result<(), String> 
     Ok(())
 }
 
-/// [`LIBRARY_SYMBOLS`] against the docs: every function jspi.h declares and every
-/// export of docs/abi.md's table is in it, and each of its names is in one of those
-/// and in the dist's README.
-fn symbol_list() -> Result<(), String> {
-    let root = project_root();
-    let read = |path: &str| fs::read_to_string(root.join(path)).map_err(|e| format!("{path}: {e}"));
-    let header = read("guest/jspi/include/jspi.h")?;
-    let abi = read("docs/abi.md")?;
-    let readme = read(README)?;
-    let mut documented = BTreeSet::new();
-    // `jspi_name(` in jspi.h: a declaration (comments name functions without `(`).
-    for (at, _) in header.match_indices("jspi_") {
-        let name: String = header[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if header[at + name.len()..].starts_with('(') {
-            documented.insert(name);
-        }
-    }
-    documented.insert("jspi_min_task_stack".to_string());
-    let exports = abi
-        .split("## Exports the guest library adds")
-        .nth(1)
-        .ok_or("docs/abi.md has no section `Exports the guest library adds`")?;
-    // The section's first table: one row per export, its name in the first cell.
-    let rows = exports
-        .lines()
-        .skip_while(|l| !l.starts_with('|'))
-        .take_while(|l| l.starts_with('|'));
-    for row in rows {
-        if let Some(cell) = row.strip_prefix("| `") {
-            documented.insert(cell.split('`').next().unwrap_or_default().to_string());
-        }
-    }
-    let listed: BTreeSet<String> = LIBRARY_SYMBOLS.iter().map(|s| s.to_string()).collect();
-    if documented != listed {
-        return Err(format!(
-            "jspi.h and docs/abi.md's exports name {:?} beyond LIBRARY_SYMBOLS (xtask/src/compile.rs), which names {:?} beyond them",
-            documented.difference(&listed).collect::<Vec<_>>(),
-            listed.difference(&documented).collect::<Vec<_>>()
-        ));
-    }
-    if let Some(name) = LIBRARY_SYMBOLS
-        .iter()
-        .find(|name| !readme.contains(&format!("`{name}`")))
-    {
-        return Err(format!("{README} does not list `{name}`"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,10 +424,5 @@ mod tests {
                 assert!(words.contains(&word), "{word} missing in {line}");
             }
         }
-    }
-
-    #[test]
-    fn the_symbol_list_matches_the_docs() {
-        symbol_list().unwrap();
     }
 }

@@ -23,6 +23,7 @@ mod scale;
 mod serve;
 mod sqlbench;
 mod test;
+mod tidy;
 mod tools;
 mod torture;
 mod wasmobj;
