@@ -13,9 +13,9 @@
 //!   `i31` ids, so handing the guest a great many while workers are suspended must
 //!   never collect (why values are i31 ids: src/adapter.rs, "Externref values");
 //!   but a guest that allocates GC objects of its own (the engine enables GC) makes
-//!   the collector run while
-//!   tasks are suspended on workers, which panicked on wasmtime 48 ("expected one
-//!   more VMStackLimits than continuations") and works since wasmtime 50.
+//!   the collector run while tasks are suspended on workers, which panicked on
+//!   wasmtime 48 ("expected one more VMStackLimits than continuations") and works
+//!   since wasmtime 50.
 //!
 //! Traps after switches (on the worker, in a host function, in a nested plain call)
 //! fail only their task, and many workers (2,000 suspended at once) resume in any
