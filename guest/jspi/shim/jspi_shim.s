@@ -102,21 +102,16 @@ jspi_task_enter:
         end_function
 
 # leave and done call their Rust hook, then set the stack pointer it asks for, put
-# back the one they came with, or fail (a bad id) with that one put back.
-#   void jspi_task_leave(u32 id): right after the promising call first returns.
-        .section .text.jspi_task_leave,"",@
-        .globl jspi_task_leave
-        .export_name jspi_task_leave, jspi_task_leave     # exported by any link that pulls this file in
-        .type jspi_task_leave,@function
-jspi_task_leave:
-        .functype jspi_task_leave (i32) -> ()
+# back the one they came with, or fail (a bad id) with that one put back. The body
+# they share, with the Rust hook to call:
+        .macro task_hook hook
         .local i32, i64, i32            # 1: sp on entry, 2: result, 3: its flag
         global.get __stack_pointer
         local.set 1
         i32.const jspi_scratch+16384
         global.set __stack_pointer
         local.get 0
-        call jspi_rs_leave              # (1 << 32) | sp to set, 2 << 32 to keep, 0 = error
+        call \hook                      # (1 << 32) | sp to set, 2 << 32 to keep, 0 = error
         local.set 2
         local.get 2
         i64.const 32
@@ -140,6 +135,16 @@ jspi_task_leave:
         local.get 1
         global.set __stack_pointer
         end_if
+        .endm
+
+#   void jspi_task_leave(u32 id): right after the promising call first returns.
+        .section .text.jspi_task_leave,"",@
+        .globl jspi_task_leave
+        .export_name jspi_task_leave, jspi_task_leave     # exported by any link that pulls this file in
+        .type jspi_task_leave,@function
+jspi_task_leave:
+        .functype jspi_task_leave (i32) -> ()
+        task_hook jspi_rs_leave
         end_function
 
 #   void jspi_task_done(u32 id): when the task's promise settles, from top level.
@@ -149,36 +154,7 @@ jspi_task_leave:
         .type jspi_task_done,@function
 jspi_task_done:
         .functype jspi_task_done (i32) -> ()
-        .local i32, i64, i32            # 1: sp on entry, 2: result, 3: its flag
-        global.get __stack_pointer
-        local.set 1
-        i32.const jspi_scratch+16384
-        global.set __stack_pointer
-        local.get 0
-        call jspi_rs_done               # (1 << 32) | sp to set, 2 << 32 to keep, 0 = error
-        local.set 2
-        local.get 2
-        i64.const 32
-        i64.shr_u
-        i32.wrap_i64
-        local.tee 3                     # the flag
-        i32.eqz
-        if                              # error: restore the caller's sp and throw
-        local.get 1
-        global.set __stack_pointer
-        call jspi_fail_last
-        end_if
-        local.get 3
-        i32.const 1
-        i32.eq
-        if                              # the sp the Rust side asks for
-        local.get 2
-        i32.wrap_i64
-        global.set __stack_pointer
-        else                            # nothing to change: the sp we came with
-        local.get 1
-        global.set __stack_pointer
-        end_if
+        task_hook jspi_rs_done
         end_function
 
 # Plain calls. A plain (synchronous) call that traps or throws deep inside leaves
