@@ -1,7 +1,13 @@
 //! Builds the C/asm shim with clang for wasm32; nothing to do for other targets.
 
 fn main() {
-    for source in ["shim/jspi_shim.s", "shim/jspi_api.c", "include/jspi.h"] {
+    for source in [
+        "shim/jspi_shim.s",
+        "shim/jspi_api.c",
+        "shim/jspi_slots.c",
+        "shim/jspi_internal.h",
+        "include/jspi.h",
+    ] {
         println!("cargo:rerun-if-changed={source}");
     }
     println!("cargo:rerun-if-env-changed=JSPI_CLANG");
@@ -20,6 +26,7 @@ fn main() {
         .include("include")
         .file("shim/jspi_shim.s")
         .file("shim/jspi_api.c")
+        .file("shim/jspi_slots.c")
         .flag("-mreference-types")
         .flag("-mbulk-memory")
         .flag("-ffreestanding")

@@ -26,10 +26,9 @@
         .import_module jspi_host_await, jspi
         .import_name jspi_host_await, await
 
-        # Throws (Node) or traps (wasmtime) with the UTF-8 message at (ptr, len).
-        .functype jspi_host_fail (i32, i32) -> ()
-        .import_module jspi_host_fail, jspi
-        .import_name jspi_host_fail, fail
+        # Fails with the UTF-8 message at (ptr, len): the library's one way out
+        # (jspi_api.c; it calls the host's jspi.fail, which throws or traps).
+        .functype jspi_fail_with (i32, i32) -> ()
 
         # Fails a jspi_call_leave given a token that is not a stack pointer (jspi_api.c).
         .functype jspi_fail_bad_call_token () -> ()
@@ -62,7 +61,7 @@ jspi_fail_last:
         .functype jspi_fail_last () -> ()
         call jspi_rs_error_ptr          # message address (a static buffer)
         call jspi_rs_error_len          # message length
-        call jspi_host_fail             # throws; never returns
+        call jspi_fail_with             # throws; never returns
         unreachable
         end_function
 

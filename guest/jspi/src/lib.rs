@@ -4,9 +4,9 @@
 //! It owns the module's shadow-stack state (`guest/stack-state`) and exposes it to the
 //! assembly shim (`shim/jspi_shim.s`), which is the only code that moves
 //! `__stack_pointer` and the only caller of the suspending import. The C API lives in
-//! `include/jspi.h` and `shim/jspi_api.c`. The strategy is chosen at build time with
-//! exactly one of the features `strategy-none`, `strategy-eager`, `strategy-lazy`,
-//! `strategy-adaptive`.
+//! `include/jspi.h` and `shim/jspi_api.c`, the externref slot table the Rust API uses
+//! in `shim/jspi_slots.c`. The strategy is chosen at build time with exactly one of
+//! the features `strategy-none`, `strategy-eager`, `strategy-lazy`, `strategy-adaptive`.
 //!
 //! # The Rust API
 //!

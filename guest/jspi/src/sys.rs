@@ -1,4 +1,4 @@
-//! The C shim's functions the Rust API calls (`shim/jspi_api.c`), declared once here.
+//! The C shim's functions the Rust API calls (`shim/jspi_slots.c`), declared once here.
 //!
 //! On wasm32 they are the real functions. On any other target the API's types still
 //! compile (so the compile-fail tests and doc tests build natively), but nothing can
