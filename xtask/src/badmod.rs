@@ -19,7 +19,6 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::bless::{hosts_in_order, report_disagreement, write_file, REFERENCE};
 use crate::compile::{Builder, Strategy, CLANG_COMPILE, CLANG_LINK, LIBRARY_EXPORTS};
@@ -142,7 +141,7 @@ pub fn module(case: &Case, builder: &mut Builder, verbose: bool) -> Result<PathB
     fs::create_dir_all(&out_dir)
         .map_err(|e| format!("creating {}: {e}", rel(&out_dir).display()))?;
     let wasm = out_dir.join(format!("{}.wasm", case.name));
-    let mut clang = Command::new("clang-19");
+    let mut clang = crate::compile::clang();
     clang.args(CLANG_COMPILE).args(CLANG_LINK);
     match &library {
         Some(_) => clang.args(LIBRARY_EXPORTS),

@@ -125,7 +125,7 @@ fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path, verbose: b
         .library(strategy)
         .map_err(|e| Error::failure(format!("building the guest library: {e}")))?;
     let wasm = out.join(format!("{}.wasm", strategy.name()));
-    let mut clang = Command::new("clang-19");
+    let mut clang = crate::compile::clang();
     clang.args(CLANG_COMPILE).args([
         "-Wl,--no-entry",
         "-Wl,--stack-first",

@@ -32,6 +32,12 @@ use serde_json::Value;
 use crate::examples::{Example, Kind};
 use crate::{process, project_root, rel, tools, wasmobj, Result};
 
+/// The C compiler: `JSPI_CLANG` if set (the variable `guest/jspi/build.rs` honours
+/// too), else `clang-19`, which `cargo xtask install` puts on PATH.
+pub fn clang() -> Command {
+    Command::new(std::env::var_os("JSPI_CLANG").unwrap_or_else(|| "clang-19".into()))
+}
+
 /// clang-19's flags for a C guest source (docs/abi.md), run from the project root.
 pub const CLANG_COMPILE: [&str; 8] = [
     "--target=wasm32-unknown-unknown",
@@ -373,7 +379,7 @@ fn compile_objects(example: &Example, verbose: bool) -> Result<Vec<PathBuf>, Str
     for source in sources {
         let stem = source.file_stem().unwrap_or_default();
         let object = obj_dir.join(stem).with_extension("o");
-        let mut clang = Command::new("clang-19");
+        let mut clang = clang();
         if example.wasi {
             clang.args(CLANG_COMPILE_WASI);
         } else {
@@ -442,7 +448,7 @@ fn link(
     verbose: bool,
 ) -> Result<PathBuf, String> {
     let wasm = example_dir(example).join(format!("{}.wasm", strategy.name()));
-    let mut clang = Command::new("clang-19");
+    let mut clang = clang();
     if example.wasi {
         clang.args(CLANG_LINK_WASI);
     } else {

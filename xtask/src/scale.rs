@@ -44,7 +44,7 @@ fn guest(builder: &mut Builder, verbose: bool) -> Result<PathBuf, String> {
     let out = project_root().join(OUT);
     fs::create_dir_all(&out).map_err(|e| format!("creating {OUT}: {e}"))?;
     let wasm = out.join("guest.wasm");
-    let mut clang = Command::new("clang-19");
+    let mut clang = crate::compile::clang();
     clang
         .args(CLANG_COMPILE)
         .args(CLANG_LINK)
