@@ -20,9 +20,9 @@
 use std::fs;
 use std::path::PathBuf;
 
-use crate::bless::{hosts_in_order, report_disagreement, write_file, REFERENCE};
 use crate::compile::{Builder, Strategy, CLANG_COMPILE, CLANG_LINK, LIBRARY_EXPORTS};
 use crate::hosts::{Host, RunResult};
+use crate::reference::{hosts_in_order, report_disagreement, write_file, REFERENCE};
 use crate::{diff, process, project_root, rel, Error, Result};
 
 /// The folder of cases, relative to the project root.

@@ -9,16 +9,14 @@
 //! (`badmod::bless`), under the same rule.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::compile::{Builder, Strategy};
 use crate::examples::{self, Example};
 use crate::hosts::Host;
+use crate::reference::{hosts_in_order, report_disagreement, write_file, REFERENCE};
 use crate::run::{check_hosts, label};
-use crate::{badmod, diff, rel, tools, Error, Options, Result};
-
-/// The host whose transcripts are written.
-pub const REFERENCE: Host = Host::Node26;
+use crate::{badmod, rel, tools, Error, Options, Result};
 
 /// Blesses every chosen example (and, when none is named, every bad module); fails if
 /// any could not be blessed.
@@ -144,41 +142,5 @@ fn write(example: &Example, transcripts: &[(Strategy, String)]) -> Result<()> {
             println!("removed {}", shown.display());
         }
     }
-    Ok(())
-}
-
-/// The hosts a bless runs on: the reference first, then every other one, each
-/// compared with it.
-pub fn hosts_in_order() -> impl Iterator<Item = Host> {
-    std::iter::once(REFERENCE).chain(Host::ALL.into_iter().filter(|&h| h != REFERENCE))
-}
-
-/// Says that `host`'s output for run `label` differs from the reference's, with the
-/// diff (`reference_label` names the reference's run).
-pub fn report_disagreement(
-    host: Host,
-    label: &str,
-    expected: &str,
-    got: &str,
-    reference_label: &str,
-) {
-    eprintln!(
-        "error: {label}: {} and {} disagree:",
-        REFERENCE.name(),
-        host.name()
-    );
-    eprint!("{}", diff::unified(expected, got, reference_label, label));
-}
-
-/// Writes `text` to `path` unless it is already there, saying which.
-pub fn write_file(path: &Path, text: &str) -> Result<()> {
-    let shown = rel(path);
-    if fs::read_to_string(path).is_ok_and(|old| old == text) {
-        println!("unchanged {}", shown.display());
-        return Ok(());
-    }
-    fs::write(path, text)
-        .map_err(|e| Error::failure(format!("writing {}: {e}", shown.display())))?;
-    println!("wrote {}", shown.display());
     Ok(())
 }

@@ -2,9 +2,10 @@
 //! and checks their transcripts (the pattern of <https://github.com/matklad/cargo-xtask>).
 //!
 //! Each command lives in its own module (`run`, `test`, `bless`, `tools` for `install`,
-//! `bench`), as do the steps of `test` beyond the examples (`miri`, `badmod`);
-//! `compile`, `examples`, `hosts`, `process` and `diff` are what they share. Every
-//! external command runs with the project root as its working directory.
+//! `bench`, `torture`, `serve`, `dist`), as do the steps of `test` beyond the examples
+//! (`miri`, `badmod`, `jstest`, `scale`, `tidy`); `args` reads the command line, and
+//! `compile`, `examples`, `hosts`, `process`, `reference` and `diff` are what they
+//! share. Every external command runs with the project root as its working directory.
 
 mod args;
 mod badmod;
@@ -19,6 +20,7 @@ mod hosts;
 mod jstest;
 mod miri;
 mod process;
+mod reference;
 mod run;
 mod scale;
 mod serve;
