@@ -15,7 +15,7 @@ use crate::compile::{Builder, Strategy};
 use crate::examples::{self, Example};
 use crate::hosts::Host;
 use crate::reference::{hosts_in_order, report_disagreement, write_file, REFERENCE};
-use crate::run::{check_hosts, label};
+use crate::run::{check_hosts, each_run, label as label_of, Outcome};
 use crate::{badmod, rel, tools, Error, Options, Result};
 
 /// Blesses every chosen example (and, when none is named, every bad module); fails if
@@ -66,51 +66,52 @@ fn transcripts(
     let mut transcripts = Vec::new();
     let mut ok = true;
     for &strategy in &example.strategies {
-        let wasm = match builder.wasm(example, strategy) {
-            Ok(wasm) => wasm,
-            Err(message) => {
-                eprintln!(
-                    "error: {} [{}]: build failed: {message}",
-                    example.name,
-                    strategy.name()
-                );
-                ok = false;
-                continue;
-            }
-        };
         let mut reference: Option<String> = None;
-        for host in hosts_in_order().filter(|&h| example.runs_on(h)) {
-            let label = label(example, host, strategy);
-            let result = match host.run(&wasm, &example.scenario, verbose) {
-                Ok(result) => result,
-                Err(error) => {
-                    eprintln!("error: {label}: {error}");
-                    ok = false;
-                    continue;
+        let hosts = hosts_in_order().filter(|&h| example.runs_on(h));
+        let mut build_reported = false;
+        each_run(
+            builder,
+            example,
+            strategy,
+            hosts,
+            verbose,
+            |host, label, outcome| {
+                ok &= matches!(&outcome, Outcome::Ran(result) if result.failure.is_none());
+                let result = match outcome {
+                    Outcome::BuildFailed(message) => {
+                        if !std::mem::replace(&mut build_reported, true) {
+                            let name = &example.name;
+                            eprintln!(
+                                "error: {name} [{}]: build failed: {message}",
+                                strategy.name()
+                            );
+                        }
+                        return;
+                    }
+                    Outcome::NotRun(error) => return eprintln!("error: {label}: {error}"),
+                    Outcome::Ran(result) => result,
+                };
+                if let Some(failure) = result.failure {
+                    return eprintln!("error: {label}: {failure}");
                 }
-            };
-            if let Some(failure) = result.failure {
-                eprintln!("error: {label}: {failure}");
-                ok = false;
-                continue;
-            }
-            match &reference {
-                None if host == REFERENCE => reference = Some(result.transcript),
-                None => {}
-                Some(expected) if *expected != result.transcript => {
-                    let reference_label = super::run::label(example, REFERENCE, strategy);
-                    report_disagreement(
-                        host,
-                        &label,
-                        expected,
-                        &result.transcript,
-                        &reference_label,
-                    );
-                    ok = false;
+                match &reference {
+                    None if host == REFERENCE => reference = Some(result.transcript),
+                    None => {}
+                    Some(expected) if *expected != result.transcript => {
+                        let reference_label = label_of(example, REFERENCE, strategy);
+                        report_disagreement(
+                            host,
+                            &label,
+                            expected,
+                            &result.transcript,
+                            &reference_label,
+                        );
+                        ok = false;
+                    }
+                    Some(_) => {}
                 }
-                Some(_) => {}
-            }
-        }
+            },
+        );
         if let Some(reference) = reference {
             transcripts.push((strategy, reference));
         }

@@ -127,10 +127,10 @@ pub fn run(
 ) -> Result<Answer> {
     let mut sessions = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
     let sessions = sessions.get_or_insert_with(HashMap::new);
-    if !sessions.contains_key(&host) {
-        sessions.insert(host, start(host, verbose)?);
-    }
-    let session = sessions.get_mut(&host).expect("just inserted");
+    let session = match sessions.entry(host) {
+        std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+        std::collections::hash_map::Entry::Vacant(entry) => entry.insert(start(host, verbose)?),
+    };
     let job = serde_json::json!({
         "module": rel(wasm),
         "scenario": rel(scenario),

@@ -4,7 +4,7 @@
 
 use crate::compile::{Builder, Strategy};
 use crate::examples::{self, Example};
-use crate::hosts::Host;
+use crate::hosts::{Host, RunResult};
 use crate::{tools, Error, Options, Result};
 
 /// Runs the matrix; fails (after every run) if any build or run failed.
@@ -25,36 +25,37 @@ pub fn run(options: &Options) -> Result<()> {
             println!("{}: {description}", example.name);
         }
         for strategy in strategies_for(example, options) {
-            let wasm = builder.wasm(example, strategy);
-            for host in example.hosts(&options.hosts) {
-                total += 1;
-                let label = label(example, host, strategy);
-                let wasm = match &wasm {
-                    Ok(wasm) => wasm,
-                    Err(message) => {
-                        eprintln!("error: {label}: build failed: {message}");
-                        failed.push(label);
-                        continue;
+            let hosts = example.hosts(&options.hosts);
+            each_run(
+                &mut builder,
+                example,
+                strategy,
+                hosts,
+                options.verbose,
+                |_, label, outcome| {
+                    total += 1;
+                    let result = match outcome {
+                        Outcome::BuildFailed(message) => {
+                            eprintln!("error: {label}: build failed: {message}");
+                            return failed.push(label);
+                        }
+                        Outcome::NotRun(error) => {
+                            eprintln!("error: {label}: {error}");
+                            return failed.push(label);
+                        }
+                        Outcome::Ran(result) => result,
+                    };
+                    println!("== {label} ==");
+                    print!("{}", result.transcript);
+                    if !result.transcript.is_empty() && !result.transcript.ends_with('\n') {
+                        println!();
                     }
-                };
-                println!("== {label} ==");
-                let result = match host.run(wasm, &example.scenario, options.verbose) {
-                    Ok(result) => result,
-                    Err(error) => {
-                        eprintln!("error: {label}: {error}");
+                    if let Some(failure) = result.failure {
+                        eprintln!("error: {label}: {failure}");
                         failed.push(label);
-                        continue;
                     }
-                };
-                print!("{}", result.transcript);
-                if !result.transcript.is_empty() && !result.transcript.ends_with('\n') {
-                    println!();
-                }
-                if let Some(failure) = result.failure {
-                    eprintln!("error: {label}: {failure}");
-                    failed.push(label);
-                }
-            }
+                },
+            );
         }
     }
     if failed.is_empty() {
@@ -65,6 +66,41 @@ pub fn run(options: &Options) -> Result<()> {
         failed.len(),
         failed.join(", ")
     )))
+}
+
+/// What became of one run of the matrix (an example built with a strategy, on a host).
+pub enum Outcome {
+    /// The module did not build: the same message for every host of its strategy.
+    BuildFailed(String),
+    /// The host could not run it (its runner did not start, or the time limit).
+    NotRun(Error),
+    /// It ran, successfully or not ([`RunResult::failure`]).
+    Ran(RunResult),
+}
+
+/// The one loop of `run`, `test` and `bless`: builds `example` with `strategy` once,
+/// runs it on each of `hosts` in order, and hands `each` the host, the run's label
+/// ([`label`]) and what became of it.
+pub fn each_run(
+    builder: &mut Builder,
+    example: &Example,
+    strategy: Strategy,
+    hosts: impl IntoIterator<Item = Host>,
+    verbose: bool,
+    mut each: impl FnMut(Host, String, Outcome),
+) {
+    let wasm = builder.wasm(example, strategy);
+    for host in hosts {
+        let label = label(example, host, strategy);
+        let outcome = match &wasm {
+            Err(message) => Outcome::BuildFailed(message.clone()),
+            Ok(wasm) => match host.run(wasm, &example.scenario, verbose) {
+                Ok(result) => Outcome::Ran(result),
+                Err(error) => Outcome::NotRun(error),
+            },
+        };
+        each(host, label, outcome);
+    }
 }
 
 /// `NAME [host, strategy]`, as headers and reports name one run.

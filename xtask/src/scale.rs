@@ -18,7 +18,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -119,7 +119,7 @@ fn shape_problem(transcript: &str, steps: usize) -> Option<String> {
 }
 
 /// One run of `steps` steps on `host`: its transcript and how long it took.
-fn run_steps(host: Host, wasm: &PathBuf, steps: usize, verbose: bool) -> Result<(String, f64)> {
+fn run_steps(host: Host, wasm: &Path, steps: usize, verbose: bool) -> Result<(String, f64)> {
     let path = scenario(steps)?;
     let started = Instant::now();
     let result = host.run_limited(wasm, &path, LIMIT, verbose)?;

@@ -13,7 +13,8 @@ use std::process::Command;
 
 use crate::compile::Builder;
 use crate::compile::Strategy;
-use crate::run::{check_hosts, label, strategies_for};
+use crate::examples::Example;
+use crate::run::{check_hosts, each_run, label, strategies_for, Outcome};
 use crate::torture::{self, TEST_COUNT, TEST_SEED};
 use crate::{
     badmod, diff, dist, examples, jstest, miri, process, project_root, rel, scale, serve, tools,
@@ -37,24 +38,7 @@ pub fn test(options: &Options) -> Result<()> {
     if !examples.is_empty() || !bad_modules.is_empty() {
         check_hosts(&options.hosts, options.verbose)?;
     }
-
-    println!("== cargo test --workspace ==");
-    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cargo
-        .args(["test", "--workspace"])
-        .current_dir(project_root());
-    if options.verbose {
-        println!("running: {}", process::display(&cargo));
-    }
-    let status = cargo
-        .status()
-        .map_err(|e| Error::failure(format!("could not start `cargo test --workspace`: {e}")))?;
-    if !status.success() {
-        return Err(Error::failure(format!(
-            "`cargo test --workspace` failed ({status})"
-        )));
-    }
-
+    workspace_tests(options.verbose)?;
     if options.miri {
         println!("== miri ({}) ==", tools::MIRI_TOOLCHAIN);
         miri::test()?;
@@ -64,110 +48,161 @@ pub fn test(options: &Options) -> Result<()> {
 
     println!("== examples ==");
     let mut builder = Builder::new(options.verbose);
-    let (mut passed, mut failed) = (0usize, Vec::new());
+    let mut tally = Tally::default();
     for example in &examples {
-        let strategies = strategies_for(example, options);
-        if strategies
-            .iter()
-            .any(|&s| !example.expected_path(s).is_file())
-        {
-            println!(
-                "FAIL {}: no expected transcript; run `cargo xtask bless {}` and review the diff",
-                example.name,
-                example.arg()
-            );
-            for &strategy in &strategies {
-                for host in example.hosts(&options.hosts) {
-                    failed.push(label(example, host, strategy));
-                }
+        example_runs(example, options, &mut builder, &mut tally)?;
+    }
+    if !bad_modules.is_empty() {
+        println!("== bad modules ==");
+        let (passed, failed) =
+            badmod::test(&bad_modules, &options.hosts, &mut builder, options.verbose)?;
+        tally.add(passed, failed);
+    }
+    if options.examples.is_empty() {
+        whole_run_checks(options, &mut builder, &mut tally);
+    }
+    tally.finish()
+}
+
+/// Checks passed, and the labels of those that failed.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, passed: usize, failed: Vec<String>) {
+        self.passed += passed;
+        self.failed.extend(failed);
+    }
+
+    /// Prints the failures and `N passed, M failed`; fails if any did.
+    fn finish(self) -> Result<()> {
+        if !self.failed.is_empty() {
+            println!("failed runs:");
+            for label in &self.failed {
+                println!("    {label}");
             }
-            continue;
         }
-        for strategy in strategies {
-            let expected_path = example.expected_path(strategy);
-            let wasm = builder.wasm(example, strategy);
+        println!("{} passed, {} failed", self.passed, self.failed.len());
+        if self.failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::reported())
+        }
+    }
+}
+
+/// `cargo test --workspace`, which must pass before anything else runs.
+fn workspace_tests(verbose: bool) -> Result<()> {
+    println!("== cargo test --workspace ==");
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .args(["test", "--workspace"])
+        .current_dir(project_root());
+    if verbose {
+        println!("running: {}", process::display(&cargo));
+    }
+    let status = cargo
+        .status()
+        .map_err(|e| Error::failure(format!("could not start `cargo test --workspace`: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::failure(format!(
+            "`cargo test --workspace` failed ({status})"
+        )))
+    }
+}
+
+/// Every run of `example` (each strategy it allows that was asked for, on each host),
+/// each transcript compared with its expected file.
+fn example_runs(
+    example: &Example,
+    options: &Options,
+    builder: &mut Builder,
+    tally: &mut Tally,
+) -> Result<()> {
+    let strategies = strategies_for(example, options);
+    if strategies
+        .iter()
+        .any(|&s| !example.expected_path(s).is_file())
+    {
+        println!(
+            "FAIL {}: no expected transcript; run `cargo xtask bless {}` and review the diff",
+            example.name,
+            example.arg()
+        );
+        for &strategy in &strategies {
             for host in example.hosts(&options.hosts) {
-                let label = label(example, host, strategy);
-                let wasm = match &wasm {
-                    Ok(wasm) => wasm,
-                    Err(message) => {
+                tally.failed.push(label(example, host, strategy));
+            }
+        }
+        return Ok(());
+    }
+    for strategy in strategies {
+        let expected_path = example.expected_path(strategy);
+        let expected = fs::read_to_string(&expected_path).map_err(|e| {
+            Error::failure(format!("reading {}: {e}", rel(&expected_path).display()))
+        })?;
+        let shown = rel(&expected_path).display().to_string();
+        let hosts = example.hosts(&options.hosts);
+        each_run(
+            builder,
+            example,
+            strategy,
+            hosts,
+            options.verbose,
+            |_, label, outcome| {
+                let result = match outcome {
+                    Outcome::BuildFailed(message) => {
                         println!("FAIL {label}: build failed: {message}");
-                        failed.push(label);
-                        continue;
+                        return tally.failed.push(label);
                     }
-                };
-                let expected = fs::read_to_string(&expected_path).map_err(|e| {
-                    Error::failure(format!("reading {}: {e}", rel(&expected_path).display()))
-                })?;
-                let result = match host.run(wasm, &example.scenario, options.verbose) {
-                    Ok(result) => result,
-                    Err(error) => {
+                    Outcome::NotRun(error) => {
                         println!("FAIL {label}: {error}");
-                        failed.push(label);
-                        continue;
+                        return tally.failed.push(label);
                     }
+                    Outcome::Ran(result) => result,
                 };
-                let diff = diff::unified(
-                    &expected,
-                    &result.transcript,
-                    &rel(&expected_path).display().to_string(),
-                    &format!("{label} transcript"),
-                );
+                let transcript = format!("{label} transcript");
+                let diff = diff::unified(&expected, &result.transcript, &shown, &transcript);
                 match (&result.failure, diff.is_empty()) {
                     (None, true) => {
                         println!("ok   {label}");
-                        passed += 1;
-                        continue;
+                        tally.passed += 1;
+                        return;
                     }
                     (Some(failure), _) => println!("FAIL {label}: {failure}"),
                     (None, false) => println!("FAIL {label}: the transcript differs"),
                 }
                 print!("{diff}");
-                failed.push(label);
-            }
-        }
+                tally.failed.push(label);
+            },
+        );
     }
-    if !bad_modules.is_empty() {
-        println!("== bad modules ==");
-        let (bad_passed, bad_failed) =
-            badmod::test(&bad_modules, &options.hosts, &mut builder, options.verbose)?;
-        passed += bad_passed;
-        failed.extend(bad_failed);
-    }
-    if options.examples.is_empty() {
-        println!("== JS package ==");
-        let (js_passed, js_failed) = jstest::test(&mut builder, &options.hosts, options.verbose);
-        passed += js_passed;
-        failed.extend(js_failed);
-        println!("== page ==");
-        let (page_passed, page_failed) =
-            serve::page_test(&mut builder, &options.hosts, options.verbose);
-        passed += page_passed;
-        failed.extend(page_failed);
-        println!("== dist ==");
-        let (dist_passed, dist_failed) = dist::test(&mut builder, &options.hosts, options.verbose);
-        passed += dist_passed;
-        failed.extend(dist_failed);
-        println!("== scale ==");
-        let (scale_passed, scale_failed) =
-            scale::test(&mut builder, &options.hosts, options.verbose);
-        passed += scale_passed;
-        failed.extend(scale_failed);
-        println!("== torture ==");
-        torture_budget(options, &mut builder, &mut passed, &mut failed);
-    }
-    if !failed.is_empty() {
-        println!("failed runs:");
-        for label in &failed {
-            println!("    {label}");
-        }
-    }
-    println!("{passed} passed, {} failed", failed.len());
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::reported())
-    }
+    Ok(())
+}
+
+/// What only a whole run (no example named) checks: the JS package, the page, the
+/// distribution, the scale checks and the torture budget.
+fn whole_run_checks(options: &Options, builder: &mut Builder, tally: &mut Tally) {
+    let (hosts, verbose) = (&options.hosts, options.verbose);
+    println!("== JS package ==");
+    let (passed, failed) = jstest::test(builder, hosts, verbose);
+    tally.add(passed, failed);
+    println!("== page ==");
+    let (passed, failed) = serve::page_test(builder, hosts, verbose);
+    tally.add(passed, failed);
+    println!("== dist ==");
+    let (passed, failed) = dist::test(builder, hosts, verbose);
+    tally.add(passed, failed);
+    println!("== scale ==");
+    let (passed, failed) = scale::test(builder, hosts, verbose);
+    tally.add(passed, failed);
+    println!("== torture ==");
+    torture_budget(options, builder, &mut tally.passed, &mut tally.failed);
 }
 
 /// The torture budget: [`TEST_COUNT`] seeded schedules on every host x strategy asked
