@@ -70,7 +70,6 @@ mod guest;
 #[cfg(all(feature = "wasm-bindgen", target_arch = "wasm32"))]
 pub mod bindgen;
 #[cfg(feature = "build")]
-#[path = "build_support.rs"]
 pub mod build;
 mod externref;
 mod promise;
