@@ -165,12 +165,14 @@ impl Strategy {
 /// stderr) is returned; later requests that need the same step get a short reminder.
 pub struct Builder {
     verbose: bool,
-    libraries: HashMap<Strategy, Step<PathBuf>>,
-    objects: HashMap<PathBuf, Step<Vec<PathBuf>>>,
-    wasm_bindgen: Option<Step<PathBuf>>,
+    libraries: HashMap<Strategy, Built<PathBuf>>,
+    objects: HashMap<PathBuf, Built<Vec<PathBuf>>>,
+    wasm_bindgen: Option<Built<PathBuf>>,
 }
 
-enum Step<T> {
+/// A build step's result, kept so that it runs once: what it made, or that it failed
+/// (its output was printed then).
+enum Built<T> {
     Done(T),
     Failed,
 }
@@ -195,16 +197,16 @@ impl Builder {
                 return Ok(wasm);
             }
             let tool = match &self.wasm_bindgen {
-                Some(Step::Done(tool)) => tool.clone(),
-                Some(Step::Failed) => {
+                Some(Built::Done(tool)) => tool.clone(),
+                Some(Built::Failed) => {
                     return Err("wasm-bindgen-cli is not installed (see above)".into())
                 }
                 None => {
                     let result =
                         tools::ensure_wasm_bindgen(self.verbose).map_err(|e| e.to_string());
                     self.wasm_bindgen = Some(match &result {
-                        Ok(tool) => Step::Done(tool.clone()),
-                        Err(_) => Step::Failed,
+                        Ok(tool) => Built::Done(tool.clone()),
+                        Err(_) => Built::Failed,
                     });
                     result?
                 }
@@ -219,8 +221,8 @@ impl Builder {
     /// Builds (or reuses) the guest library for `strategy`, returning `libjspi.a`.
     pub fn library(&mut self, strategy: Strategy) -> Result<PathBuf, String> {
         match self.libraries.get(&strategy) {
-            Some(Step::Done(path)) => return Ok(path.clone()),
-            Some(Step::Failed) => {
+            Some(Built::Done(path)) => return Ok(path.clone()),
+            Some(Built::Failed) => {
                 return Err(format!(
                     "the guest library for strategy `{}` did not build (see above)",
                     strategy.name()
@@ -230,8 +232,8 @@ impl Builder {
         }
         let result = build_library(strategy, self.verbose);
         let step = match &result {
-            Ok(path) => Step::Done(path.clone()),
-            Err(_) => Step::Failed,
+            Ok(path) => Built::Done(path.clone()),
+            Err(_) => Built::Failed,
         };
         self.libraries.insert(strategy, step);
         result
@@ -239,8 +241,8 @@ impl Builder {
 
     fn objects(&mut self, example: &Example) -> Result<Vec<PathBuf>, String> {
         match self.objects.get(&example.dir) {
-            Some(Step::Done(objects)) => return Ok(objects.clone()),
-            Some(Step::Failed) => {
+            Some(Built::Done(objects)) => return Ok(objects.clone()),
+            Some(Built::Failed) => {
                 return Err(format!(
                     "{}: the C sources did not compile (see above)",
                     example.name
@@ -250,8 +252,8 @@ impl Builder {
         }
         let result = compile_objects(example, self.verbose);
         let step = match &result {
-            Ok(objects) => Step::Done(objects.clone()),
-            Err(_) => Step::Failed,
+            Ok(objects) => Built::Done(objects.clone()),
+            Err(_) => Built::Failed,
         };
         self.objects.insert(example.dir.clone(), step);
         result

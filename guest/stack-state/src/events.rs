@@ -3,7 +3,7 @@
 //! resumes, and what is dropped when it leaves or its promise settles.
 
 use crate::MAX_NESTING;
-use crate::{Error, Lookup, Memory, Segment, StackState, Strategy, Task, TaskId, TaskState};
+use crate::{Error, Lookup, Memory, Segment, StackState, Strategy, TaskId, TaskRecord, TaskState};
 
 impl<M: Memory, const N: usize> StackState<M, N> {
     /// A promising task is about to start; `sp` is the caller's stack pointer. Returns
@@ -339,12 +339,12 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             self.heap.free(&mut self.mem, block);
         }
         self.stats.saved_bytes -= u64::from(task.saved);
-        self.tasks[index as usize] = Task {
+        self.tasks[index as usize] = TaskRecord {
             state: TaskState::Free,
             generation: task.generation,
             unreported: true,
             prev_unreported: task.prev_unreported,
-            ..Task::FREE
+            ..TaskRecord::FREE
         };
         self.free[(self.free_head + self.nfree) % N] = index;
         self.nfree += 1;

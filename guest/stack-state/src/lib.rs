@@ -194,7 +194,7 @@ enum TaskState {
 /// One task's record. `evicted_hi` is only meaningful while suspended:
 /// `[start, evicted_hi)` is saved in `buf`, `[evicted_hi, stop)` is live in memory.
 #[derive(Clone, Copy, Debug)]
-struct Task {
+struct TaskRecord {
     state: TaskState,
     generation: u16,
     start: u32,
@@ -213,8 +213,8 @@ struct Task {
     locals: Option<Block>,
 }
 
-impl Task {
-    const FREE: Task = Task {
+impl TaskRecord {
+    const FREE: TaskRecord = TaskRecord {
         state: TaskState::Free,
         generation: 0,
         start: 0,
@@ -259,7 +259,7 @@ pub struct StackState<M: Memory, const N: usize> {
     mem: M,
     strategy: Strategy,
     config: Config,
-    tasks: [Task; N],
+    tasks: [TaskRecord; N],
     /// Indices of free records, a ring taken from `free_head` and given back at its
     /// end, so entering is O(1) and a record is reused as late as possible (which keeps
     /// the exact ids of tasks that ended recognizable for longer, see `done`).
@@ -300,7 +300,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             mem,
             strategy,
             config,
-            tasks: [Task::FREE; N],
+            tasks: [TaskRecord::FREE; N],
             free,
             free_head: 0,
             nfree: N,
