@@ -12,11 +12,13 @@
 // `time node/start/<N>/0/<variant> <ns per task>` lines, as bench.mjs does, and
 // `time node/await/1/<len>/<variant> <ns per await>`: one task awaiting settled
 // promises, plainly (`plain`) or `len` bytes into a stack buffer (`bytes`,
-// jspi_await_bytes), the cost of an await into a buffer against a plain await.
+// jspi_await_bytes), the cost of an await into a buffer against a plain await, and
+// the raw-JSPI floor of a plain await (`floor`: a Suspending import called in a loop,
+// no library).
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Code, encodeModule, I32 } from "./jspi-stack/wasm.js";
+import { Code, encodeModule, EXTERNREF, I32 } from "./jspi-stack/wasm.js";
 import { instantiateSync } from "./jspi-stack/index.js";
 import { VirtualClock } from "./clock.mjs";
 import { makeImports } from "./hostenv.mjs";
@@ -97,10 +99,35 @@ async function measure(name, alive, dir) {
   return Number(elapsed) / tasks;
 }
 
-/** ns per await in one task: plain (`len` -1) or `len` bytes into a buffer. */
-async function awaitCost(dir, len) {
-  const { guest } = benchGuest(dir);
-  const loop = guest.promising("awaitLoop");
+/** Raw JSPI without the guest library: `awaitLoop(n)` calls a Suspending import
+ * that returns a settled promise `n` times, with no shadow stack handling at all. */
+function rawAwaitLoop() {
+  // Locals: 0 awaits left, 1 len (unused).
+  const body = new Code().block().loop();
+  body.localGet(0).byte(0x45).byte(0x0d).u32(1); // i32.eqz; br_if 1: done
+  body.call(0).byte(0x1a); // ready(); drop
+  body.localGet(0).i32Const(1).byte(0x6b).localSet(0); // n -= 1
+  body.br(0).end().end();
+  const bytes = encodeModule({
+    types: [
+      { params: [], results: [EXTERNREF] },
+      { params: [I32, I32], results: [] },
+    ],
+    imports: [{ module: "b", name: "ready", type: 0 }],
+    funcs: [{ type: 1, locals: [], body }],
+    exports: [{ name: "awaitLoop", func: 1 }],
+  });
+  const ready = Promise.resolve(null);
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    b: { ready: new WebAssembly.Suspending(() => ready) },
+  });
+  return WebAssembly.promising(exports.awaitLoop);
+}
+
+/** ns per await in one task: plain (`len` -1) or `len` bytes into a buffer; or the
+ * raw-JSPI floor (`floor`). */
+async function awaitCost(dir, len, floor) {
+  const loop = floor ? rawAwaitLoop() : benchGuest(dir).guest.promising("awaitLoop");
   await loop(2000, len); // warm up
   const n = 20000;
   let awaits = 0;
@@ -128,13 +155,14 @@ async function main([dir, filter]) {
     }
   }
   for (const [len, name] of [
+    [-1, "floor"],
     [-1, "plain"],
     [64, "bytes"],
     [4096, "bytes"],
   ]) {
     const id = `node/await/1/${Math.max(len, 0)}/${name}`;
     if (filter && !id.includes(filter)) continue;
-    console.log(`time ${id} ${(await awaitCost(dir, len)).toFixed(1)}`);
+    console.log(`time ${id} ${(await awaitCost(dir, len, name === "floor")).toFixed(1)}`);
   }
 }
 

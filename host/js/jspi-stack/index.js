@@ -4,6 +4,7 @@
 // every plain call, pooled tasks, and the counters. It imports nothing, so it runs
 // wherever WebAssembly.Suspending does.
 
+import { awaitImports } from "./link.js";
 import { Pool } from "./pool.js";
 
 /** What `jspi.await` hands the guest for a rejected promise: the library asks
@@ -153,17 +154,16 @@ export class Guest {
   #callEnter = null;
   #callLeave = null;
 
+  #link;
+
   /** @internal Use instantiate, instantiateSync or link. */
   constructor() {
     const guest = this;
-    const exports = () => guest.exports;
+    // `await` and the wasm-bindgen bridge run in a small wasm adapter (link.js).
+    const adapter = awaitImports((reason) => new Rejection(reason));
+    this.#link = adapter.link;
     this.jspiImports = {
-      await: new WebAssembly.Suspending((value) =>
-        Promise.resolve(value).then(
-          (fulfilled) => fulfilled,
-          (reason) => new Rejection(reason),
-        ),
-      ),
+      await: adapter.await,
       classify(value) {
         if (value instanceof Rejection) return 2;
         return isInt32(value) ? 0 : 1;
@@ -185,8 +185,8 @@ export class Guest {
       release() {},
       // The wasm-bindgen bridge (docs/abi.md): values between wasm-bindgen's handles
       // and the library's slot table.
-      bindgen_store: (value) => exports().jspi_bindgen_store(value),
-      bindgen_load: (slot) => exports().jspi_bindgen_load(slot),
+      bindgen_store: adapter.bindgen_store,
+      bindgen_load: adapter.bindgen_load,
     };
   }
 
@@ -199,6 +199,7 @@ export class Guest {
     this.#instance = instance;
     this.#bytes = bytes ?? null;
     const ex = instance.exports;
+    this.#link(ex);
     if (CALL_HOOKS.every((name) => typeof ex[name] === "function")) {
       this.#callEnter = ex.jspi_call_enter;
       this.#callLeave = ex.jspi_call_leave;
