@@ -15,8 +15,10 @@
 // DIR/bindgen/<variant>/guest.js is each guest's glue (built by `cargo xtask bench`);
 // every folder there is a variant. Prints `time peer/<schedule>/<tasks>/<size>/<variant>
 // <ns per await>`. A round settles every task's pending promise once, in the
-// schedule's order, each time waiting until that task awaits again, so the time is
-// the switch and the bookkeeping, not the event loop. The tasks end by a rejection.
+// schedule's order: `bench.next` itself, called by the task that just resumed,
+// settles the next one's, so the time is the switch and the bookkeeping, not a
+// driver or the event loop. The variants of a row run side by side, in turns. The
+// tasks end by a rejection.
 
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -27,7 +29,7 @@ import { loadGlue } from "./bindgen.mjs";
 const SCHEDULES = ["lifo", "fifo", "random"];
 const TASKS = [1, 2, 16];
 const SIZES = [64, 1024, 16 * 1024, 64 * 1024];
-const MEASURE_NS = 150_000_000n;
+const MEASURE_NS = 100_000_000n; // per variant and row
 const FOREVER = 0x7fffffff;
 
 function order(schedule, n, round) {
@@ -47,22 +49,51 @@ function order(schedule, n, round) {
   return result;
 }
 
-/** `bench.next`'s promises, each handed to whoever waits for the next call. */
+/**
+ * `bench.next` as a scheduler: each call (by the task that just resumed) records that
+ * task's new pending promise and settles the next task's in the schedule's order, so a
+ * batch runs as one chain of awaits with no driver in between. A batch ends after
+ * `left` awaits, with every task pending again.
+ */
 class Calls {
   constructor() {
-    this.onNext = null;
+    this.pending = []; // by task: the resolver of the promise it waits on
+    this.current = 0; // the task that runs now
+    this.order = [];
+    this.at = 0;
+    this.round = 0;
+    this.left = 0;
+    this.finish = null;
     this.next = () =>
       new Promise((resolve, reject) => {
-        const waiter = this.onNext;
-        this.onNext = null;
-        waiter({ resolve, reject });
+        this.pending[this.current] = { resolve, reject };
+        if (this.finish) this.advance();
       });
   }
 
-  /** The settlers of the next `bench.next()` call, once it is made. */
-  arrival() {
+  /** Settles the next task's promise, or ends the batch. */
+  advance() {
+    if (this.left-- === 0) {
+      const finish = this.finish;
+      this.finish = null;
+      finish();
+      return;
+    }
+    if (this.at === this.order.length) {
+      this.order = order(this.schedule, this.pending.length, this.round++);
+      this.at = 0;
+    }
+    this.current = this.order[this.at++];
+    this.pending[this.current].resolve(null);
+  }
+
+  /** Runs `awaits` awaits of the tasks in `schedule`'s order. */
+  batch(schedule, awaits) {
+    this.schedule = schedule;
+    this.left = awaits;
     return new Promise((resolve) => {
-      this.onNext = resolve;
+      this.finish = resolve;
+      this.advance();
     });
   }
 }
@@ -104,35 +135,43 @@ function taskOf(dir, name, calls) {
   return linked.attach(instance).promising("task");
 }
 
-/** ns per await of `n` tasks of `size` bytes settled in `schedule`'s order. */
-async function measure(task, calls, schedule, n, size) {
+/** `n` tasks of `size` bytes of one variant, each waiting in `bench.next()`. */
+function startTasks({ task, calls }, n, size) {
+  calls.pending = [];
+  calls.order = [];
+  calls.at = 0;
+  calls.round = 0;
+  calls.left = 0;
   const done = [];
-  const pending = [];
   for (let i = 0; i < n; i++) {
-    const arrived = calls.arrival();
+    calls.current = i;
     done.push(task(size, FOREVER).catch(() => {}));
-    pending.push(await arrived);
   }
-  const round = async (r) => {
-    for (const i of order(schedule, n, r)) {
-      const arrived = calls.arrival();
-      pending[i].resolve(null);
-      pending[i] = await arrived;
-    }
-  };
-  let r = 0;
-  for (; r < 200; r++) await round(r); // warm up
-  let awaits = 0;
+  return { calls, done, best: Infinity };
+}
+
+/** ns per await of `n` tasks of `size` bytes settled in `schedule`'s order, for each
+ * variant. The variants are timed in turns, a batch of 2000 awaits each, and each
+ * keeps its fastest batch: on a shared machine the ratios between variants then
+ * compare the code, not the neighbours' load. */
+async function measure(variants, schedule, n, size) {
+  const runs = variants.map((variant) => startTasks(variant, n, size));
+  const awaits = 2000;
+  for (const run of runs) await run.calls.batch(schedule, 10 * awaits); // warm up
   const start = process.hrtime.bigint();
-  let elapsed = 0n;
-  while (elapsed < MEASURE_NS) {
-    for (let k = 0; k < 20; k++) await round(r++);
-    awaits += 20 * n;
-    elapsed = process.hrtime.bigint() - start;
+  const budget = MEASURE_NS * BigInt(runs.length);
+  for (let turn = 0; turn < 5 || process.hrtime.bigint() - start < budget; turn++) {
+    for (const run of runs) {
+      const began = process.hrtime.bigint();
+      await run.calls.batch(schedule, awaits);
+      run.best = Math.min(run.best, Number(process.hrtime.bigint() - began) / awaits);
+    }
   }
-  for (const settlers of pending) settlers.reject(new Error("the benchmark is over"));
-  await Promise.all(done);
-  return Number(elapsed) / awaits;
+  for (const run of runs) {
+    for (const settlers of run.calls.pending) settlers.reject(new Error("the benchmark is over"));
+    await Promise.all(run.done);
+  }
+  return runs.map((run) => run.best);
 }
 
 async function main([dir, filter]) {
@@ -142,26 +181,24 @@ async function main([dir, filter]) {
     return;
   }
   const built = join(dir, "bindgen");
-  const variants = [
+  const names = [
     "floor",
     ...readdirSync(built)
       .filter((name) => existsSync(join(built, name, "guest.js")))
       .sort((a, b) => (a === "wbg" ? -1 : b === "wbg" ? 1 : a.localeCompare(b))),
   ];
-  const tasks = new Map();
+  const variants = names.map((name) => {
+    const calls = new Calls();
+    return { name, task: taskOf(dir, name, calls), calls };
+  });
   for (const schedule of SCHEDULES) {
     for (const n of TASKS) {
       for (const size of SIZES) {
-        for (const name of variants) {
-          const id = `peer/${schedule}/${n}/${size}/${name}`;
-          if (filter && !id.includes(filter)) continue;
-          if (!tasks.has(name)) {
-            const calls = new Calls();
-            tasks.set(name, { task: taskOf(dir, name, calls), calls });
-          }
-          const { task, calls } = tasks.get(name);
-          console.log(`time ${id} ${(await measure(task, calls, schedule, n, size)).toFixed(1)}`);
-        }
+        const row = `peer/${schedule}/${n}/${size}`;
+        const chosen = variants.filter(({ name }) => !filter || `${row}/${name}`.includes(filter));
+        if (chosen.length === 0) continue;
+        const times = await measure(chosen, schedule, n, size);
+        chosen.forEach(({ name }, i) => console.log(`time ${row}/${name} ${times[i].toFixed(1)}`));
       }
     }
   }

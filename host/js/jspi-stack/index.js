@@ -181,8 +181,8 @@ export class Guest {
         new Uint8Array(guest.memory.buffer, dst >>> 0, len >>> 0).set(bytesOf(value).subarray(0, len >>> 0));
       },
       // The library is done with a value: the garbage collector frees it here (a host
-      // without one, wasmtime, frees its id).
-      release() {},
+      // without one, wasmtime, frees its id). An empty wasm function, so no JS call.
+      release: adapter.release,
       // The wasm-bindgen bridge (docs/abi.md): values between wasm-bindgen's handles
       // and the library's slot table.
       bindgen_store: adapter.bindgen_store,

@@ -1,6 +1,7 @@
 // The part of the `jspi` import module that runs in wasm: a small adapter module,
 // generated here and instantiated once per guest, whose exports the guest imports as
-// `jspi.await` and as the wasm-bindgen bridge (`jspi.bindgen_*`).
+// `jspi.await`, `jspi.release` (which does nothing) and as the wasm-bindgen bridge
+// (`jspi.bindgen_*`).
 //
 // `await` hands the guest's promise to JSPI as it is, with no promise of its own: a
 // fulfilled promise resumes the guest with its value, and a rejected one resumes it
@@ -61,13 +62,17 @@ function adapterBytes(eh) {
     const body = new Code().localGet(0).i32Const(slot).callIndirect(type, EXPORTS_TABLE);
     return { type, locals: [], body };
   });
+  // `release`: the garbage collector frees values, so nothing to do, and in wasm that
+  // costs no call into JavaScript (the library calls it after most awaits).
+  funcs.push({ type: T_REF_VOID, locals: [], body: new Code() });
   const exports = BRIDGE.map(([name], i) => ({ name, func: imported + i }));
+  exports.push({ name: "release", func: imported + BRIDGE.length });
   if (eh) {
     const body = new Code().try(EXTERNREF).localGet(0).call(SUSPEND);
     body.catch(JS_TAG).call(REJECTED);
     body.byte(0x19).localGet(0).call(SETTLE).end(); // catch_all
     funcs.push({ type: T_REF_REF, locals: [], body });
-    exports.push({ name: "await", func: imported + BRIDGE.length });
+    exports.push({ name: "await", func: imported + BRIDGE.length + 1 });
   }
   return encodeModule({
     types: [
@@ -99,7 +104,8 @@ function compiledAdapter() {
 }
 
 /**
- * The adapter's functions of a guest's `jspi` module (`await` and the bridge's), and
+ * The adapter's functions of a guest's `jspi` module (`await`, `release` and the
+ * bridge's), and
  * `link(exports)`, to call once the guest's instance exists. `marker(reason)` makes
  * the rejection marker. Where the engine has no WebAssembly.JSTag, `await` is the
  * JavaScript one of old: a `then` of its own per await.
@@ -149,5 +155,6 @@ export function awaitImports(marker) {
     },
   };
   for (const [name] of BRIDGE) functions[name] = adapter.exports[name];
+  functions.release = adapter.exports.release;
   return functions;
 }
