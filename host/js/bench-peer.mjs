@@ -60,6 +60,8 @@ class Calls {
     this.pending = []; // by task: the resolver of the promise it waits on
     this.current = 0; // the task that runs now
     this.order = [];
+    this.orders = [];
+    this.schedule = null;
     this.at = 0;
     this.round = 0;
     this.left = 0;
@@ -80,7 +82,7 @@ class Calls {
       return;
     }
     if (this.at === this.order.length) {
-      this.order = order(this.schedule, this.pending.length, this.round++);
+      this.order = this.orders[this.round++ % this.orders.length];
       this.at = 0;
     }
     this.current = this.order[this.at++];
@@ -89,6 +91,10 @@ class Calls {
 
   /** Runs `awaits` awaits of the tasks in `schedule`'s order. */
   batch(schedule, awaits) {
+    if (this.schedule !== schedule || this.orders.length === 0 || this.orders[0].length !== this.pending.length) {
+      // The orders of 64 rounds, made beforehand: a random one costs microseconds.
+      this.orders = Array.from({ length: 64 }, (_, r) => order(schedule, this.pending.length, r));
+    }
     this.schedule = schedule;
     this.left = awaits;
     return new Promise((resolve) => {
@@ -136,16 +142,25 @@ function taskOf(dir, name, calls) {
 }
 
 /** `n` tasks of `size` bytes of one variant, each waiting in `bench.next()`. */
-function startTasks({ task, calls }, n, size) {
+async function startTasks({ task, calls }, n, size) {
   calls.pending = [];
   calls.order = [];
+  calls.orders = [];
   calls.at = 0;
   calls.round = 0;
   calls.left = 0;
   const done = [];
   for (let i = 0; i < n; i++) {
     calls.current = i;
-    done.push(task(size, FOREVER).catch(() => {}));
+    const promise = task(size, FOREVER);
+    if (!calls.pending[i]) {
+      // It ended before its first await: that is the benchmark's bug, say why.
+      return promise.then(
+        () => Promise.reject(new Error(`task ${i} of ${n} (${size} bytes) ended at once`)),
+        (error) => Promise.reject(new Error(`task ${i} of ${n} (${size} bytes) failed: ${error.message}`)),
+      );
+    }
+    done.push(promise.catch(() => {}));
   }
   return { calls, done, best: Infinity };
 }
@@ -155,7 +170,8 @@ function startTasks({ task, calls }, n, size) {
  * keeps its fastest batch: on a shared machine the ratios between variants then
  * compare the code, not the neighbours' load. */
 async function measure(variants, schedule, n, size) {
-  const runs = variants.map((variant) => startTasks(variant, n, size));
+  const runs = [];
+  for (const variant of variants) runs.push(await startTasks(variant, n, size));
   const awaits = 2000;
   for (const run of runs) await run.calls.batch(schedule, 10 * awaits); // warm up
   const start = process.hrtime.bigint();

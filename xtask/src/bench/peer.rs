@@ -71,7 +71,9 @@ fn build(features: &str, verbose: bool) -> Result<PathBuf> {
         .args(["rustc", "--manifest-path", MANIFEST, "--lib", "--release"])
         .args(["--target", "wasm32-unknown-unknown", "--features", features])
         .args(["--crate-type", "cdylib", "--target-dir"])
-        .arg(rel(&target));
+        .arg(rel(&target))
+        // bench.c's shadow stack: 32 MiB, room for its tasks at 64 KiB each.
+        .args(["--", "-C", "link-arg=-zstack-size=33554432"]);
     process::run_checked(&mut command, verbose)
         .map_err(|e| Error::failure(format!("building the peer guest ({features}): {e}")))?;
     let built = target.join("wasm32-unknown-unknown/release/bindgen_bench_guest.wasm");
