@@ -475,9 +475,10 @@ fn size_name(size: u32) -> String {
 }
 
 /// Time against live stack size, one panel per host and schedule (16 tasks; LIFO and
-/// FIFO), one line per strategy; log-log axes.
+/// FIFO), one line per strategy; log-log axes. The last column is Node per await
+/// (`peer`), with wasm-bindgen's JSPI and raw JSPI as lines too.
 fn plot(results: &Results) -> String {
-    let hosts = ["native", "wasmtime", "node"];
+    let hosts = ["native", "wasmtime", "node", peer::PEER];
     let schedules = ["lifo", "fifo"];
     let variants = [
         ("none", "#888888"),
@@ -512,9 +513,10 @@ fn plot(results: &Results) -> String {
                 .collect();
             let _ = writeln!(
                 svg,
-                r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="black"/><text x="{}" y="{}" text-anchor="middle" font-weight="bold">{host}, {schedule}, 16 tasks</text>"#,
+                r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="black"/><text x="{}" y="{}" text-anchor="middle" font-weight="bold">{}, {schedule}, 16 tasks</text>"#,
                 x0 + pw / 2.0,
-                y0 - 8.0
+                y0 - 8.0,
+                peer::panel_name(host)
             );
             if points.is_empty() {
                 continue;
@@ -581,7 +583,7 @@ fn plot(results: &Results) -> String {
         }
     }
     let legend_y = height - 15.0;
-    let peer_legend = peer::plot_lines(results, "node", "lifo", &sizes);
+    let peer_legend = peer::plot_lines(results, peer::PEER, "lifo", &sizes);
     let legend = variants
         .iter()
         .map(|(variant, color)| {

@@ -1,7 +1,8 @@
 //! `cargo xtask bench`'s Node peer and floor (issue 16): the Rust benchmark guest
 //! (`host/benches/bindgen-guest`) built with each strategy of this library and with
 //! wasm-bindgen's own JSPI, run by `host/js/bench-peer.mjs` on Node 26 beside a raw
-//! JSPI floor; the goals' summary; and the peer's and the floor's lines in the plot.
+//! JSPI floor; the goals' summary; and the plot's per-await panels, with the peer's
+//! and the floor's lines.
 //!
 //! Its rows are `peer/<schedule>/<tasks>/<size>/<variant>` (ns per await), where the
 //! variant is `floor`, `wbg` (wasm-bindgen) or a strategy's name.
@@ -214,15 +215,26 @@ pub fn goals(results: &Results, out: &mut String) {
     }
 }
 
+/// The title of a plot panel's host: the peer rows are Node's, per await (the node
+/// panels are per round trip, which includes a task's start and finish).
+pub fn panel_name(host: &str) -> &str {
+    if host == PEER {
+        "node per await"
+    } else {
+        host
+    }
+}
+
 /// The peer's and the floor's lines for a plot panel of `host` and `schedule` (16
-/// tasks): (name, color, ns per size). Only the node panels have them.
+/// tasks): (name, color, ns per size). Only the peer panels have them, beside the
+/// strategies' own per-await lines.
 pub fn plot_lines(
     results: &Results,
     host: &str,
     schedule: &str,
     sizes: &[u32],
 ) -> Vec<(&'static str, &'static str, Vec<Option<f64>>)> {
-    if host != "node" {
+    if host != PEER {
         return Vec::new();
     }
     [
