@@ -74,8 +74,9 @@ function readUtf8(memory, ptr, len) {
 const int32 = (x) => x | 0;
 
 /** The bytes of a value that is bytes (a Uint8Array, an ArrayBuffer, another typed
- * array or a DataView), or null. */
+ * array or a DataView), or null. A Uint8Array is its own bytes (no new view). */
 function bytesOf(value) {
+  if (value instanceof Uint8Array) return value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   return null;
@@ -153,6 +154,7 @@ export class Guest {
   #task = null; // { enter, leave, done } once checked
   #callEnter = null;
   #callLeave = null;
+  #view = null;
 
   #link;
 
@@ -178,7 +180,10 @@ export class Guest {
       },
       bytes_length: (value) => bytesOf(value)?.length ?? -1,
       bytes_copy(value, dst, len) {
-        new Uint8Array(guest.memory.buffer, dst >>> 0, len >>> 0).set(bytesOf(value).subarray(0, len >>> 0));
+        // The library checked [dst, dst + len) lies inside memory before the await.
+        const n = len >>> 0;
+        const source = bytesOf(value);
+        guest.#memoryBytes().set(n === source.length ? source : source.subarray(0, n), dst >>> 0);
       },
       // The library is done with a value: the garbage collector frees it here (a host
       // without one, wasmtime, frees its id). An empty wasm function, so no JS call.
@@ -216,6 +221,14 @@ export class Guest {
   /** The instance's exports. */
   get exports() {
     return this.instance.exports;
+  }
+
+  /** A byte view of the exported memory, kept until memory grows (which gives it a
+   * new buffer), so an await into a buffer makes no view of its own. */
+  #memoryBytes() {
+    const buffer = this.memory.buffer;
+    if (this.#view === null || this.#view.buffer !== buffer) this.#view = new Uint8Array(buffer);
+    return this.#view;
   }
 
   /** The exported `memory`. */
