@@ -12,11 +12,14 @@
 // `time node/start/<N>/0/<variant> <ns per task>` lines, as bench.mjs does, and
 // `time node/await/1/<len>/<variant> <ns per await>`: one task awaiting settled
 // promises, plainly (`plain`) or `len` bytes into a stack buffer (`bytes`,
-// jspi_await_bytes), the cost of an await into a buffer against a plain await.
+// jspi_await_bytes), the cost of an await into a buffer against a plain await, and
+// the raw-JSPI floor of a plain await (`floor`: a Suspending import called in a loop,
+// no library). The await rows are timed in turns in one process, each its fastest
+// batch, so their ratios are side by side.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Code, encodeModule, I32 } from "./jspi-stack/wasm.js";
+import { Code, encodeModule, EXTERNREF, I32 } from "./jspi-stack/wasm.js";
 import { instantiateSync } from "./jspi-stack/index.js";
 import { VirtualClock } from "./clock.mjs";
 import { makeImports } from "./hostenv.mjs";
@@ -97,21 +100,52 @@ async function measure(name, alive, dir) {
   return Number(elapsed) / tasks;
 }
 
-/** ns per await in one task: plain (`len` -1) or `len` bytes into a buffer. */
-async function awaitCost(dir, len) {
-  const { guest } = benchGuest(dir);
-  const loop = guest.promising("awaitLoop");
-  await loop(2000, len); // warm up
+/** Raw JSPI without the guest library: `awaitLoop(n)` calls a Suspending import
+ * that returns a settled promise `n` times, with no shadow stack handling at all. */
+function rawAwaitLoop() {
+  // Locals: 0 awaits left, 1 len (unused).
+  const body = new Code().block().loop();
+  body.localGet(0).byte(0x45).byte(0x0d).u32(1); // i32.eqz; br_if 1: done
+  body.call(0).byte(0x1a); // ready(); drop
+  body.localGet(0).i32Const(1).byte(0x6b).localSet(0); // n -= 1
+  body.br(0).end().end();
+  const bytes = encodeModule({
+    types: [
+      { params: [], results: [EXTERNREF] },
+      { params: [I32, I32], results: [] },
+    ],
+    imports: [{ module: "b", name: "ready", type: 0 }],
+    funcs: [{ type: 1, locals: [], body }],
+    exports: [{ name: "awaitLoop", func: 1 }],
+  });
+  const ready = Promise.resolve(null);
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    b: { ready: new WebAssembly.Suspending(() => ready) },
+  });
+  return WebAssembly.promising(exports.awaitLoop);
+}
+
+/** ns per await in one task, for each of `rows` ([len, name]): plain (`len` -1),
+ * `len` bytes into a buffer, or the raw-JSPI floor (`floor`). The rows are timed in
+ * turns, a batch of awaits each, and each keeps its fastest batch: on a shared
+ * machine the ratios between rows then compare the code, not the neighbours' load. */
+async function awaitCosts(dir, rows) {
   const n = 20000;
-  let awaits = 0;
+  const loops = rows.map(([len, name]) => ({
+    len,
+    loop: name === "floor" ? rawAwaitLoop() : benchGuest(dir).guest.promising("awaitLoop"),
+    best: Infinity,
+  }));
+  for (const { loop, len } of loops) await loop(2000, len); // warm up
   const start = process.hrtime.bigint();
-  let elapsed = 0n;
-  while (elapsed < MEASURE_NS) {
-    await loop(n, len);
-    awaits += n;
-    elapsed = process.hrtime.bigint() - start;
+  for (let turn = 0; turn < 5 || process.hrtime.bigint() - start < MEASURE_NS * BigInt(rows.length); turn++) {
+    for (const row of loops) {
+      const began = process.hrtime.bigint();
+      await row.loop(n, row.len);
+      row.best = Math.min(row.best, Number(process.hrtime.bigint() - began) / n);
+    }
   }
-  return Number(elapsed) / awaits;
+  return loops.map((row) => row.best);
 }
 
 async function main([dir, filter]) {
@@ -127,15 +161,16 @@ async function main([dir, filter]) {
       console.log(`time ${id} ${(await measure(name, alive, dir)).toFixed(1)}`);
     }
   }
-  for (const [len, name] of [
+  const rows = [
+    [-1, "floor"],
     [-1, "plain"],
     [64, "bytes"],
     [4096, "bytes"],
-  ]) {
-    const id = `node/await/1/${Math.max(len, 0)}/${name}`;
-    if (filter && !id.includes(filter)) continue;
-    console.log(`time ${id} ${(await awaitCost(dir, len)).toFixed(1)}`);
-  }
+  ]
+    .map(([len, name]) => [len, name, `node/await/1/${Math.max(len, 0)}/${name}`])
+    .filter(([, , id]) => !filter || id.includes(filter));
+  const costs = await awaitCosts(dir, rows);
+  rows.forEach(([, , id], i) => console.log(`time ${id} ${costs[i].toFixed(1)}`));
 }
 
 await main(process.argv.slice(2));

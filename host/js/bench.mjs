@@ -50,12 +50,16 @@ class Driver {
     this.onNext = null;
     let guest;
     const imports = makeImports({ log: () => {}, clock: new VirtualClock(), memory: () => guest.memory });
+    const ready = Promise.resolve(null);
     imports.bench = {
       next: () =>
         new Promise((resolve) => {
           this.waiting.push(resolve);
           if (this.onNext) this.onNext();
         }),
+      // For the guest's awaitLoop, which bench-start.mjs times (not used here).
+      ready: () => ready,
+      ready_bytes: () => ready,
     };
     if (variant === "jslazy") {
       // The package's own imports, but an await that does the lazy bookkeeping in

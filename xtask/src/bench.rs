@@ -4,9 +4,11 @@
 //!    into `target/bench/<strategy>.wasm` (32 MiB shadow stack, `__stack_pointer`
 //!    exported for the JavaScript-side lazy variant);
 //! 2. runs the native criterion benchmarks of `guest/stack-state`, the wasmtime ones
-//!    of `host` (criterion, release build), and `host/js/bench.mjs` and
+//!    of `host` (criterion, release build), and `host/js/bench.mjs`,
 //!    `host/js/bench-start.mjs` (task start + finish with N other tasks alive: the JS
-//!    package's promising and pooled spawn against a raw-JSPI floor) on Node 26;
+//!    package's promising and pooled spawn against a raw-JSPI floor) and
+//!    `host/js/bench-peer.mjs` (per await against wasm-bindgen's JSPI and raw JSPI,
+//!    `peer`) on Node 26;
 //! 3. prints one table per host (ns per suspend/resume round trip, bytes copied per
 //!    round trip, lazy/eager, strategy/baseline and in-wasm/JS ratios), writes it to
 //!    `target/bench/summary.md`, and draws `target/bench/plot.svg`: time against
@@ -31,6 +33,8 @@ use std::process::Command;
 use crate::compile::{Builder, Strategy, CLANG_COMPILE};
 use crate::hosts::Host;
 use crate::{process, project_root, rel, scale, sqlbench, tools, Error, Result};
+
+mod peer;
 
 /// Where the benchmark guests and reports go.
 const OUT: &str = "target/bench";
@@ -96,6 +100,9 @@ pub fn bench(verbose: bool, quick: bool, steps_only: bool, sqlite_only: bool) ->
     let text = process::stdout_of(&mut command, verbose)
         .map_err(|e| Error::failure(format!("the Node start benchmark failed: {e}")))?;
     parse_lines(&text, &mut results);
+
+    println!("== node26: host/js/bench-peer.mjs ==");
+    parse_lines(&peer::run(&out, filter, verbose)?, &mut results);
 
     println!("== steps: every host ==");
     let steps = scale::bench_steps(&Host::ALL, verbose)?;
@@ -271,7 +278,7 @@ fn summary(results: &Results) -> String {
     let mut combos: Vec<(String, u32, u32)> = results
         .ns
         .keys()
-        .filter(|(_, s, ..)| s != START && s != AWAIT)
+        .filter(|(h, s, ..)| s != START && s != AWAIT && h != peer::PEER)
         .map(|(_, s, n, size, _)| (s.clone(), *n, *size))
         .collect();
     combos.sort_by_key(|(s, n, size)| {
@@ -337,6 +344,8 @@ fn summary(results: &Results) -> String {
     strategy_goals(results, &combos, &mut out);
     start_summary(results, &mut out);
     await_summary(results, &mut out);
+    peer::table(results, &mut out);
+    peer::goals(results, &mut out);
     out
 }
 
@@ -537,9 +546,10 @@ fn size_name(size: u32) -> String {
 }
 
 /// Time against live stack size, one panel per host and schedule (16 tasks; LIFO and
-/// FIFO), one line per strategy; log-log axes.
+/// FIFO), one line per strategy; log-log axes. The last column is Node per await
+/// (`peer`), with wasm-bindgen's JSPI and raw JSPI as lines too.
 fn plot(results: &Results) -> String {
-    let hosts = ["native", "wasmtime", "node"];
+    let hosts = ["native", "wasmtime", "node", peer::PEER];
     let schedules = ["lifo", "fifo"];
     let variants = [
         ("none", "#888888"),
@@ -562,16 +572,23 @@ fn plot(results: &Results) -> String {
         for (col, host) in hosts.iter().enumerate() {
             let x0 = margin + col as f64 * (pw + margin);
             let y0 = margin + row as f64 * (ph + margin);
+            let extra = peer::plot_lines(results, host, schedule, &sizes);
             let points: Vec<f64> = variants
                 .iter()
                 .flat_map(|(v, _)| sizes.iter().map(move |s| (v, s)))
                 .filter_map(|(v, s)| results.ns_of(host, schedule, 16, *s, v))
+                .chain(
+                    extra
+                        .iter()
+                        .flat_map(|(.., line)| line.iter().flatten().copied()),
+                )
                 .collect();
             let _ = writeln!(
                 svg,
-                r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="black"/><text x="{}" y="{}" text-anchor="middle" font-weight="bold">{host}, {schedule}, 16 tasks</text>"#,
+                r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="black"/><text x="{}" y="{}" text-anchor="middle" font-weight="bold">{}, {schedule}, 16 tasks</text>"#,
                 x0 + pw / 2.0,
-                y0 - 8.0
+                y0 - 8.0,
+                peer::panel_name(host)
             );
             if points.is_empty() {
                 continue;
@@ -612,15 +629,20 @@ fn plot(results: &Results) -> String {
                     size_name(*size)
                 );
             }
-            for (variant, color) in variants {
-                let line: Vec<String> = sizes
+            let lines = variants
+                .iter()
+                .map(|(variant, color)| {
+                    let ns = sizes
+                        .iter()
+                        .map(|s| results.ns_of(host, schedule, 16, *s, variant));
+                    (*color, ns.collect::<Vec<_>>())
+                })
+                .chain(extra.into_iter().map(|(_, color, line)| (color, line)));
+            for (color, ns) in lines {
+                let line: Vec<String> = ns
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, s)| {
-                        results
-                            .ns_of(host, schedule, 16, *s, variant)
-                            .map(|ns| format!("{:.1},{:.1}", x_of(i), y_of(ns)))
-                    })
+                    .filter_map(|(i, ns)| ns.map(|ns| format!("{:.1},{:.1}", x_of(i), y_of(ns))))
                     .collect();
                 if !line.is_empty() {
                     let _ = writeln!(
@@ -633,13 +655,25 @@ fn plot(results: &Results) -> String {
         }
     }
     let legend_y = height - 15.0;
-    for (i, (variant, color)) in variants.iter().enumerate() {
+    let peer_legend = peer::plot_lines(results, peer::PEER, "lifo", &sizes);
+    let legend = variants
+        .iter()
+        .map(|(variant, color)| {
+            let name = if *variant == "jslazy" {
+                "lazy in JS (Node)"
+            } else {
+                variant
+            };
+            (name, *color)
+        })
+        .chain(
+            peer_legend
+                .iter()
+                .filter(|(.., line)| line.iter().any(Option::is_some))
+                .map(|(name, color, _)| (*name, *color)),
+        );
+    for (i, (name, color)) in legend.enumerate() {
         let x = margin + i as f64 * 120.0;
-        let name = if *variant == "jslazy" {
-            "lazy in JS (Node)"
-        } else {
-            variant
-        };
         let _ = writeln!(
             svg,
             r#"<line x1="{x}" x2="{}" y1="{legend_y}" y2="{legend_y}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#,

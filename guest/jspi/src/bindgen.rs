@@ -2,12 +2,15 @@
 //! `js_sys::Promise` with this library's await, so the strategies keep the shadow
 //! stack safe, and get the value back as a `JsValue`.
 //!
-//! wasm-bindgen keeps JS values in its own table, which only JS can read; the library
-//! keeps them in its slot table. Two host functions that a wasm-bindgen guest imports
-//! from the `jspi` module move a value across (`jspi.bindgen_store`, which hands it
-//! to the module's export `jspi_bindgen_store`, and `jspi.bindgen_load`, which reads a
-//! slot back through `jspi_bindgen_load`); the Node runner provides them when it
-//! loads wasm-bindgen output (docs/abi.md).
+//! wasm-bindgen keeps JS values in its own table, which its generated code reads and
+//! fills only around imports; the library keeps them in its slot table. Two host
+//! functions that a wasm-bindgen guest imports from the `jspi` module move a value
+//! across (`jspi.bindgen_store`, which hands it to the module's export
+//! `jspi_bindgen_store`, and `jspi.bindgen_load`, which reads a slot back through
+//! `jspi_bindgen_load`); the JS package provides both as wasm functions that call
+//! those exports directly, so no JavaScript runs between (docs/abi.md). Both take and
+//! return only externrefs and `i32`s, which wasm-bindgen passes to an import as they
+//! are, with no JS wrapper of its own.
 
 use wasm_bindgen::prelude::*;
 
@@ -19,9 +22,10 @@ extern "C" {
     #[wasm_bindgen(js_name = bindgen_store)]
     fn store(value: &JsValue) -> u32;
 
-    /// The value in `slot`, as a wasm-bindgen value (the slot stays).
+    /// The value in `slot`, as a wasm-bindgen value (the slot stays). An `i32`, not
+    /// a `u32`, which wasm-bindgen would convert in a JS wrapper of its own.
     #[wasm_bindgen(js_name = bindgen_load)]
-    fn load(slot: u32) -> JsValue;
+    fn load(slot: i32) -> JsValue;
 }
 
 /// Moves a wasm-bindgen value into an owned [`ExternRef`].
@@ -32,7 +36,7 @@ pub fn to_extern(value: &JsValue) -> ExternRef {
 
 /// The value of `handle` as a wasm-bindgen value.
 pub fn to_js(handle: &ExternRef) -> JsValue {
-    load(handle.__slot())
+    load(handle.__slot() as i32)
 }
 
 /// Suspends the running task until `promise` settles and returns its value; a

@@ -4,6 +4,7 @@
 // every plain call, pooled tasks, and the counters. It imports nothing, so it runs
 // wherever WebAssembly.Suspending does.
 
+import { awaitImports } from "./link.js";
 import { Pool } from "./pool.js";
 
 /** What `jspi.await` hands the guest for a rejected promise: the library asks
@@ -73,8 +74,9 @@ function readUtf8(memory, ptr, len) {
 const int32 = (x) => x | 0;
 
 /** The bytes of a value that is bytes (a Uint8Array, an ArrayBuffer, another typed
- * array or a DataView), or null. */
+ * array or a DataView), or null. A Uint8Array is its own bytes (no new view). */
 function bytesOf(value) {
+  if (value instanceof Uint8Array) return value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   return null;
@@ -152,18 +154,18 @@ export class Guest {
   #task = null; // { enter, leave, done } once checked
   #callEnter = null;
   #callLeave = null;
+  #view = null;
+
+  #link;
 
   /** @internal Use instantiate, instantiateSync or link. */
   constructor() {
     const guest = this;
-    const exports = () => guest.exports;
+    // `await` and the wasm-bindgen bridge run in a small wasm adapter (link.js).
+    const adapter = awaitImports((reason) => new Rejection(reason));
+    this.#link = adapter.link;
     this.jspiImports = {
-      await: new WebAssembly.Suspending((value) =>
-        Promise.resolve(value).then(
-          (fulfilled) => fulfilled,
-          (reason) => new Rejection(reason),
-        ),
-      ),
+      await: adapter.await,
       classify(value) {
         if (value instanceof Rejection) return 2;
         return isInt32(value) ? 0 : 1;
@@ -178,15 +180,18 @@ export class Guest {
       },
       bytes_length: (value) => bytesOf(value)?.length ?? -1,
       bytes_copy(value, dst, len) {
-        new Uint8Array(guest.memory.buffer, dst >>> 0, len >>> 0).set(bytesOf(value).subarray(0, len >>> 0));
+        // The library checked [dst, dst + len) lies inside memory before the await.
+        const n = len >>> 0;
+        const source = bytesOf(value);
+        guest.#memoryBytes().set(n === source.length ? source : source.subarray(0, n), dst >>> 0);
       },
       // The library is done with a value: the garbage collector frees it here (a host
-      // without one, wasmtime, frees its id).
-      release() {},
+      // without one, wasmtime, frees its id). An empty wasm function, so no JS call.
+      release: adapter.release,
       // The wasm-bindgen bridge (docs/abi.md): values between wasm-bindgen's handles
       // and the library's slot table.
-      bindgen_store: (value) => exports().jspi_bindgen_store(value),
-      bindgen_load: (slot) => exports().jspi_bindgen_load(slot),
+      bindgen_store: adapter.bindgen_store,
+      bindgen_load: adapter.bindgen_load,
     };
   }
 
@@ -199,6 +204,7 @@ export class Guest {
     this.#instance = instance;
     this.#bytes = bytes ?? null;
     const ex = instance.exports;
+    this.#link(ex);
     if (CALL_HOOKS.every((name) => typeof ex[name] === "function")) {
       this.#callEnter = ex.jspi_call_enter;
       this.#callLeave = ex.jspi_call_leave;
@@ -215,6 +221,14 @@ export class Guest {
   /** The instance's exports. */
   get exports() {
     return this.instance.exports;
+  }
+
+  /** A byte view of the exported memory, kept until memory grows (which gives it a
+   * new buffer), so an await into a buffer makes no view of its own. */
+  #memoryBytes() {
+    const buffer = this.memory.buffer;
+    if (this.#view === null || this.#view.buffer !== buffer) this.#view = new Uint8Array(buffer);
+    return this.#view;
   }
 
   /** The exported `memory`. */

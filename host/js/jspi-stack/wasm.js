@@ -197,10 +197,25 @@ class Writer {
   }
 }
 
+/** The import kinds `encodeModule` writes, by the name an import gives as `kind`. */
+const IMPORT_KINDS = { func: 0, table: 1, tag: 4 };
+
+/** An import's description: a function's type index, a funcref table's minimum size,
+ * or a tag's type index. */
+function importDesc(w, imp) {
+  const kind = imp.kind ?? "func";
+  w.byte(IMPORT_KINDS[kind]);
+  if (kind === "func") return w.u32(imp.type);
+  if (kind === "table") return w.byte(0x70).byte(0).u32(imp.min);
+  return w.byte(0).u32(imp.type); // a tag: attribute 0 (an exception), its type
+}
+
 /**
  * A module from its parts: `types` ([{params, results}]), `imports` ([{module, name,
- * type}], functions only), `funcs` ([{type, locals: [code...], body: Writer}]) and
- * `exports` ([{name, func}]), function indices counting imports first.
+ * type}] for functions; `kind: "tag"` with `type`, or `kind: "table"` with `min`, for
+ * an imported tag or funcref table), `funcs` ([{type, locals: [code...], body:
+ * Writer}]) and `exports` ([{name, func}]), function indices counting imported
+ * functions first.
  */
 export function encodeModule({ types, imports, funcs, exports }) {
   const m = new Writer().bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
@@ -210,7 +225,7 @@ export function encodeModule({ types, imports, funcs, exports }) {
   );
   m.section(
     2,
-    new Writer().vec(imports, (w, imp) => w.name(imp.module).name(imp.name).byte(0).u32(imp.type)),
+    new Writer().vec(imports, (w, imp) => importDesc(w.name(imp.module).name(imp.name), imp)),
   );
   m.section(3, new Writer().vec(funcs, (w, f) => w.u32(f.type)));
   m.section(7, new Writer().vec(exports, (w, e) => w.name(e.name).byte(0).u32(e.func)));
@@ -265,5 +280,22 @@ export class Code extends Writer {
 
   brTable(targets, fallback) {
     return this.byte(0x0e).vec(targets, (w, t) => w.u32(t)).u32(fallback);
+  }
+
+  /** `call_indirect` of type `type` through table `table`. */
+  callIndirect(type, table) {
+    return this.byte(0x11).u32(type).u32(table);
+  }
+
+  /** A legacy exception-handling `try` block with one result of value type `result`
+   * (on by default in every engine with JSPI, unlike `try_table`, which needs exnref:
+   * a flag on Node 24). */
+  try(result) {
+    return this.byte(0x06).byte(result);
+  }
+
+  /** The legacy `catch` of tag `tag`: its payload is on the stack. */
+  catch(tag) {
+    return this.byte(0x07).u32(tag);
   }
 }

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Code, encodeModule, I32 } from "../jspi-stack/wasm.js";
+import { Code, encodeModule, EXTERNREF, I32 } from "../jspi-stack/wasm.js";
 import * as jspi from "../jspi-stack/index.js";
 import { VirtualClock, drainMicrotasks } from "../clock.mjs";
 import { makeImports } from "../hostenv.mjs";
@@ -195,6 +195,38 @@ const tests = {
       assert.equal(guest.call("canSuspend"), 0);
     }
     await assert.rejects(jspi.instantiate(new Response("nope", { status: 404 }), imports), /fetching the module failed: 404/);
+  },
+
+  async "jspi.await resumes with the value, or a Rejection marker, as the JS await of old"() {
+    // A module whose `aw(p)` is just the package's jspi.await, run as a promising call.
+    const linked = jspi.link();
+    const module = encodeModule({
+      types: [{ params: [EXTERNREF], results: [EXTERNREF] }],
+      imports: [{ module: "jspi", name: "await", type: 0 }],
+      funcs: [{ type: 0, locals: [], body: new Code().localGet(0).call(0) }],
+      exports: [{ name: "aw", func: 1 }],
+    });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(module), { jspi: linked.jspi });
+    const aw = WebAssembly.promising(instance.exports.aw);
+    assert.equal(await aw(Promise.resolve(7)), 7);
+    assert.equal(await aw("not a promise"), "not a promise");
+    const error = new Error("no");
+    const marker = await aw(Promise.reject(error));
+    assert.ok(marker instanceof jspi.Rejection);
+    assert.equal(marker.reason, error);
+    // A reason that is a wasm exception is not caught as a JS value: the adapter's
+    // catch_all awaits the promise again the JS way.
+    const exception = new WebAssembly.Exception(new WebAssembly.Tag({ parameters: ["i32"] }), [1]);
+    assert.equal((await aw(Promise.reject(exception))).reason, exception);
+    // A throw of the await itself (not a rejection) fails the call, as it did.
+    const hostile = Promise.resolve(1);
+    Object.defineProperty(hostile, "constructor", {
+      get() {
+        throw new Error("constructor getter");
+      },
+    });
+    assert.equal((await reason(aw(hostile))).message, "constructor getter");
+    assert.equal(await aw(Promise.resolve(8)), 8, "and the next await is plain again");
   },
 
   "stats are plain named numbers"() {
