@@ -1,5 +1,5 @@
 // What scenario text may not hold, found before it is parsed, in the same words as the
-// wasmtime runner's twin of this file (host/src/runner/jsonscan.rs): JSON.parse and
+// wasmtime runner's twin of this file (scenario/src/jsonscan.rs): JSON.parse and
 // serde_json disagree on exactly these (serde_json refuses them, JSON.parse accepts
 // them as Infinity, a lone surrogate, or any depth), so both runners refuse them
 // first, by one rule.

@@ -1,4 +1,5 @@
-// Parsing and checking scenario.json (docs/abi.md, "Scenario format"). Every
+// Parsing and checking scenario.json (docs/abi.md, "Scenario format"), word for word
+// as the wasmtime runner's twin, scenario/src/parse.rs (the jspi-scenario crate). Every
 // problem is found before anything runs and reported as one line naming the step.
 
 import { scanJson } from "./jsonscan.mjs";

@@ -131,10 +131,12 @@ pub fn run(
         std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
         std::collections::hash_map::Entry::Vacant(entry) => entry.insert(start(host, verbose)?),
     };
+    // Keys sorted, as serde_json prints them with or without `preserve_order` (which
+    // the runners' scenario crate turns on).
     let job = serde_json::json!({
+        "limit_ms": limit.as_millis() as u64,
         "module": rel(wasm),
         "scenario": rel(scenario),
-        "limit_ms": limit.as_millis() as u64,
     });
     if verbose {
         println!("running: [{} driver] {job}", host.name());

@@ -32,6 +32,10 @@ use serde_json::Value;
 use crate::examples::{Example, Kind};
 use crate::{process, project_root, rel, tools, wasmobj, Result};
 
+/// How the guest library keeps suspended tasks' shadow stacks: the scenario crate's,
+/// since scenarios name them too.
+pub use jspi_scenario::Strategy;
+
 /// The C compiler: `JSPI_CLANG` if set (the variable `guest/jspi/build.rs` honours
 /// too), else `clang-19`, which `cargo xtask install` puts on PATH.
 pub fn clang() -> Command {
@@ -114,50 +118,6 @@ pub const LIBRARY_SYMBOLS: [&str; 21] = [
     "jspi_task_locate",
     "jspi_debug_tasks",
 ];
-
-/// How the guest library keeps suspended tasks' shadow stacks (a cargo feature of
-/// `guest/jspi`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Strategy {
-    /// Does nothing: shows the bug.
-    None,
-    /// Copies a task's whole range out at every suspend and back at every resume.
-    Eager,
-    /// Copies another task's bytes only when they are about to be overwritten.
-    Lazy,
-    /// Lazy while tasks resume newest-first, saving at suspend once they do not.
-    Adaptive,
-}
-
-impl Strategy {
-    /// Every strategy, in the order runs and files use.
-    pub const ALL: [Strategy; 4] = [
-        Strategy::None,
-        Strategy::Eager,
-        Strategy::Lazy,
-        Strategy::Adaptive,
-    ];
-
-    /// The name used in scenarios, flags, features and file names.
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::None => "none",
-            Strategy::Eager => "eager",
-            Strategy::Lazy => "lazy",
-            Strategy::Adaptive => "adaptive",
-        }
-    }
-
-    /// The strategy called `name`, if any.
-    pub fn parse(name: &str) -> Option<Strategy> {
-        Strategy::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// `none, eager, lazy, adaptive`, for messages.
-    pub fn names() -> String {
-        Strategy::ALL.map(Strategy::name).join(", ")
-    }
-}
 
 /// Builds guest libraries and examples on demand, each at most once per xtask run.
 ///

@@ -5,14 +5,14 @@
 //! in `rust-examples/`); both kinds build to one module per strategy and run on every
 //! host through the same scenario and transcript formats.
 //!
-//! The scenario's steps are the runner's business (it rejects bad ones with exit code
-//! 2); here the file is parsed once so a missing or malformed one is reported early,
-//! with its path, before anything is built.
+//! The scenario is read with the runners' own parser (the `jspi-scenario` crate, which
+//! the wasmtime runner uses and the Node runner mirrors), so a missing or bad one is
+//! reported early, with its path, before anything is built.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use jspi_scenario::Scenario;
 
 use crate::compile::Strategy;
 use crate::hosts::Host;
@@ -256,11 +256,12 @@ pub fn load(dir: &Path) -> Result<Example> {
         }
     };
     let scenario = dir.join("scenario.json");
-    let Info {
-        description,
+    let (
+        Scenario {
+            description, wasi, ..
+        },
         strategies,
-        wasi,
-    } = read_scenario(&scenario)?;
+    ) = read_scenario(&scenario)?;
     if wasi && !matches!(kind, Kind::C(_)) {
         return Err(Error::usage(format!(
             "{}: \"libc\": \"wasi\" is for C examples",
@@ -290,16 +291,8 @@ fn depends_on_wasm_bindgen(manifest: &str) -> bool {
     })
 }
 
-/// What xtask reads from a scenario.
-#[derive(Debug)]
-struct Info {
-    description: Option<String>,
-    strategies: Vec<Strategy>,
-    wasi: bool,
-}
-
-/// Parses `scenario.json` and returns what xtask needs of it.
-fn read_scenario(path: &Path) -> Result<Info> {
+/// Reads and parses `scenario.json`; see [`parse_scenario`].
+fn read_scenario(path: &Path) -> Result<(Scenario, Vec<Strategy>)> {
     let shown = rel(path);
     let shown = shown.display();
     let text = match fs::read_to_string(path) {
@@ -311,101 +304,60 @@ fn read_scenario(path: &Path) -> Result<Info> {
         }
         Err(e) => return Err(Error::usage(format!("{shown}: {e}"))),
     };
-    parse_scenario(&text).map_err(|message| Error::usage(format!("{shown}: {message}")))
+    parse_scenario(&text, &shown.to_string()).map_err(Error::usage)
 }
 
-fn parse_scenario(text: &str) -> Result<Info, String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
-    let Value::Object(fields) = value else {
-        return Err("must be a JSON object".into());
+/// The scenario in `text` as the runners read it ([`jspi_scenario::parse`]; errors
+/// name the file `shown`), and the strategies it allows by xtask's rule on top: each
+/// named at most once, in [`Strategy::ALL`] order, every one when it names none.
+fn parse_scenario(text: &str, shown: &str) -> Result<(Scenario, Vec<Strategy>), String> {
+    let scenario = jspi_scenario::parse(text, shown)?;
+    let Some(named) = &scenario.strategies else {
+        return Ok((scenario, Strategy::ALL.to_vec()));
     };
-    if let Some(key) = fields
-        .keys()
-        .find(|k| !["description", "strategies", "libc", "steps"].contains(&k.as_str()))
-    {
-        return Err(format!(
-            "unknown key `{key}` (keys: description, strategies, libc, steps)"
-        ));
-    }
-    let wasi = match fields.get("libc") {
-        None => false,
-        Some(Value::String(libc)) if libc == "none" || libc == "wasi" => libc == "wasi",
-        Some(_) => return Err("`libc` must be one of none, wasi".into()),
-    };
-    let description = match fields.get("description") {
-        None => None,
-        Some(Value::String(text)) => Some(text.clone()),
-        Some(_) => return Err("`description` must be a string".into()),
-    };
-    let strategies = match fields.get("strategies") {
-        None => Strategy::ALL.to_vec(),
-        Some(Value::Array(items)) => {
-            let mut allowed = Vec::new();
-            for item in items {
-                let strategy = item.as_str().and_then(Strategy::parse).ok_or_else(|| {
-                    format!(
-                        "`strategies` holds {item}; each must be one of {}",
-                        Strategy::names()
-                    )
-                })?;
-                if allowed.contains(&strategy) {
-                    return Err(format!("`strategies` names `{}` twice", strategy.name()));
-                }
-                allowed.push(strategy);
-            }
-            if allowed.is_empty() {
-                return Err("`strategies` is empty".into());
-            }
-            allowed.sort();
-            allowed
+    let mut allowed: Vec<Strategy> = Vec::new();
+    for &strategy in named {
+        if allowed.contains(&strategy) {
+            return Err(format!(
+                "{shown}: `strategies` names `{}` twice",
+                strategy.name()
+            ));
         }
-        Some(_) => return Err("`strategies` must be an array of strategy names".into()),
-    };
-    match fields.get("steps") {
-        Some(Value::Array(steps)) if steps.iter().all(Value::is_object) => {}
-        Some(_) => return Err("`steps` must be an array of objects".into()),
-        None => return Err("missing `steps`".into()),
+        allowed.push(strategy);
     }
-    Ok(Info {
-        description,
-        strategies,
-        wasi,
-    })
+    allowed.sort();
+    Ok((scenario, allowed))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Result<(Scenario, Vec<Strategy>), String> {
+        parse_scenario(text, "s.json")
+    }
+
     #[test]
     fn scenario_defaults_to_every_strategy() {
-        let info = parse_scenario(r#"{"steps": []}"#).unwrap();
-        assert_eq!(info.description, None);
-        assert_eq!(info.strategies, Strategy::ALL);
-        assert!(!info.wasi);
+        let (scenario, strategies) = parse(r#"{"steps": []}"#).unwrap();
+        assert_eq!(scenario.description, None);
+        assert_eq!(strategies, Strategy::ALL);
+        assert!(!scenario.wasi);
     }
 
     #[test]
     fn scenario_names_its_libc() {
-        assert!(
-            parse_scenario(r#"{"libc": "wasi", "steps": []}"#)
-                .unwrap()
-                .wasi
-        );
-        assert!(
-            !parse_scenario(r#"{"libc": "none", "steps": []}"#)
-                .unwrap()
-                .wasi
-        );
+        assert!(parse(r#"{"libc": "wasi", "steps": []}"#).unwrap().0.wasi);
+        assert!(!parse(r#"{"libc": "none", "steps": []}"#).unwrap().0.wasi);
     }
 
     #[test]
     fn scenario_strategies_come_back_in_canonical_order() {
-        let text =
-            r#"{"description": "d", "strategies": ["lazy", "none"], "steps": [{"wait": "V"}]}"#;
-        let info = parse_scenario(text).unwrap();
-        assert_eq!(info.description.as_deref(), Some("d"));
-        assert_eq!(info.strategies, [Strategy::None, Strategy::Lazy]);
+        let text = r#"{"description": "d", "strategies": ["lazy", "none"], "steps": [{"start": "f", "as": "V"}, {"wait": "V"}]}"#;
+        let (scenario, strategies) = parse(text).unwrap();
+        assert_eq!(scenario.description.as_deref(), Some("d"));
+        assert_eq!(strategies, [Strategy::None, Strategy::Lazy]);
+        assert_eq!(scenario.steps.len(), 2);
     }
 
     #[test]
@@ -436,8 +388,14 @@ mod tests {
             r#"{"description": "no steps"}"#,
             r#"{"libc": "glibc", "steps": []}"#,
             r#"{"libc": true, "steps": []}"#,
+            r#"{"steps": [{"wait": "V"}]}"#,
         ] {
-            assert!(parse_scenario(text).is_err(), "{text}");
+            let message = parse(text).unwrap_err();
+            assert!(message.starts_with("s.json: "), "{text}: {message}");
         }
+        assert_eq!(
+            parse(r#"{"strategies": ["lazy", "eager", "lazy"], "steps": []}"#).unwrap_err(),
+            "s.json: `strategies` names `lazy` twice"
+        );
     }
 }

@@ -29,11 +29,13 @@ const PAGE_TEST_LIMIT: Duration = Duration::from_secs(180);
 fn manifest(builder: &mut Builder, examples: &[Example]) -> Result<()> {
     let mut list = Vec::new();
     for example in examples.iter().filter(|e| e.runs_on(Host::Chromium)) {
-        let mut modules = serde_json::Map::new();
+        // Keys sorted, here and below, whether or not serde_json preserves insertion
+        // order (the runners' scenario crate turns its `preserve_order` on).
+        let mut modules = std::collections::BTreeMap::new();
         for &strategy in &example.strategies {
             match builder.wasm(example, strategy) {
                 Ok(wasm) => {
-                    modules.insert(strategy.name().into(), json!(rel(&wasm)));
+                    modules.insert(strategy.name(), json!(rel(&wasm)));
                 }
                 Err(message) => eprintln!(
                     "error: {} [{}]: build failed: {message}",
@@ -45,13 +47,13 @@ fn manifest(builder: &mut Builder, examples: &[Example]) -> Result<()> {
         if modules.is_empty() {
             continue;
         }
-        let strategies: Vec<&str> = modules.keys().map(String::as_str).collect();
+        let strategies: Vec<&str> = modules.keys().copied().collect();
         list.push(json!({
-            "name": example.name,
             "description": example.description,
-            "strategies": strategies,
-            "scenario": rel(&example.scenario),
             "modules": modules,
+            "name": example.name,
+            "scenario": rel(&example.scenario),
+            "strategies": strategies,
         }));
     }
     let path = project_root().join(MANIFEST);

@@ -126,7 +126,10 @@ impl Transcript {
 
     /// Prints one line.
     pub fn log(&self, text: &str) {
-        println!("[t={}] {text}", self.clock.now());
+        println!(
+            "{}",
+            jspi_scenario::transcript::line(self.clock.now(), text)
+        );
     }
 }
 

@@ -11,13 +11,11 @@
 
 pub mod env;
 pub mod files;
-pub mod jsonscan;
-pub mod scenario;
 
 use std::rc::Rc;
 
 use env::{Clock, Env, TaskRecord, Tasks, Transcript};
-use scenario::Step;
+use jspi_scenario::{self as scenario, Step};
 
 use crate::{
     engine, Compiled, Cx, Error, Exception, Executor, Instance, JsValue, MissingImports, Task, Val,
@@ -132,7 +130,7 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
         ));
     };
     let text = read(scenario_path, "scenario")?;
-    let scenario::Scenario { wasi, steps } =
+    let scenario::Scenario { wasi, steps, .. } =
         scenario::parse(&String::from_utf8_lossy(&text), scenario_path).map_err(BadInput)?;
     let wasm = read(wasm_path, "module")?;
     // A file that is not wasm at all, in the Node runner's words (the engines' own
@@ -193,14 +191,16 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
                 start_task(Via::Spawn(&instance), name.clone(), export, args);
             }
             Step::Call { export, args } => {
-                let call = describe_call(export, args);
+                let call = scenario::transcript::call(export, args);
                 transcript.log(&format!("call {call}"));
                 match instance.call(export, args) {
                     Ok(None) => transcript.log(&format!("{call} returned")),
                     Ok(Some(value)) => {
                         transcript.log(&format!("{call} returned {}", format_val(&value)))
                     }
-                    Err(error) => transcript.log(&format!("{call} failed: {}", describe(&error))),
+                    Err(error) => {
+                        transcript.log(&scenario::transcript::failed(&call, &describe(&error)))
+                    }
                 }
             }
             Step::Reset { label } => {
@@ -210,7 +210,7 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
                 clock.restart();
                 instance = instantiate()?;
                 tasks = instance.with_data(|env| env.tasks.clone());
-                transcript.log(&format!("reset {label}"));
+                transcript.log(&scenario::transcript::reset(label));
             }
             Step::Wait { task } => {
                 let settled = tasks
@@ -278,22 +278,25 @@ fn start_task(mut via: Via<'_, '_, '_>, name: String, export: &str, args: &[i32]
     } else {
         "start"
     };
-    transcript.log(&format!("{verb} {name} = {}", describe_call(export, args)));
+    transcript.log(&format!(
+        "{verb} {name} = {}",
+        scenario::transcript::call(export, args)
+    ));
     let settled = Rc::new(std::cell::Cell::new(false));
     tasks.borrow_mut().add(TaskRecord {
         name: name.clone(),
         settled: settled.clone(),
     });
-    let settle = move |text: String| {
+    let settle = move |line: String| {
         settled.set(true);
-        transcript.log(&format!("{name} {text}"));
+        transcript.log(&line);
     };
     let task = match via.start(export, args) {
         Ok(task) => task,
         Err(error) => {
             // As the JS package's rejected promise is: in the next turn.
-            let message = format!("rejected: {}", describe(&error));
-            executor.spawn(async move { settle(message) });
+            let line = scenario::transcript::rejected(&name, &describe(&error));
+            executor.spawn(async move { settle(line) });
             return;
         }
     };
@@ -301,9 +304,9 @@ fn start_task(mut via: Via<'_, '_, '_>, name: String, export: &str, args: &[i32]
     // `jspi_task_done`, in this turn.
     task.then(&executor, move |outcome| {
         settle(match outcome {
-            Ok(None) => "fulfilled".to_string(),
-            Ok(Some(value)) => format!("fulfilled: {}", format_val(&value)),
-            Err(error) => format!("rejected: {}", describe(&error)),
+            Ok(None) => format!("{name} fulfilled"),
+            Ok(Some(value)) => format!("{name} fulfilled: {}", format_val(&value)),
+            Err(error) => scenario::transcript::rejected(&name, &describe(&error)),
         });
     });
 }
@@ -345,16 +348,11 @@ fn start_nested(
     Ok(())
 }
 
-fn describe_call(export: &str, args: &[i32]) -> String {
-    let list: Vec<String> = args.iter().map(i32::to_string).collect();
-    format!("{export}({})", list.join(", "))
-}
-
 /// The end of a run: a line for each task that never settled.
 fn report_pending(tasks: &env::TaskList, transcript: &Transcript) {
     for task in tasks.in_order() {
         if !task.settled.get() {
-            transcript.log(&format!("end: {} still pending", task.name));
+            transcript.log(&scenario::transcript::pending(&task.name));
         }
     }
 }
@@ -444,4 +442,19 @@ fn check_exports(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_lines_are_one_line_of_at_most_300_characters() {
+        assert_eq!(error_line("  a\n\n  b \r\n\u{feff}c\u{85}"), "a b c\u{85}");
+        let long = "é".repeat(1000);
+        let line = error_line(&long);
+        assert_eq!(line.chars().count(), 300);
+        assert!(line.ends_with("é..."));
+        assert_eq!(error_line(&"x".repeat(300)), "x".repeat(300));
+    }
 }

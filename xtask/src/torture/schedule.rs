@@ -2,6 +2,8 @@
 //! seed into steps (the same on every machine), and the one-change-smaller variants
 //! the shrinker tries.
 
+use jspi_scenario::{self as scenario, transcript};
+
 use super::verdict::Expect;
 
 /// Frame sizes a task's levels start from (each level adds 8 bytes).
@@ -251,35 +253,31 @@ impl Step {
         })
     }
 
-    pub fn json(&self) -> String {
-        let list = |args: &[i32]| {
-            let items: Vec<String> = args.iter().map(i32::to_string).collect();
-            items.join(", ")
+    /// The step as the scenario crate's step, which writes it as text.
+    pub fn to_scenario(&self) -> scenario::Step {
+        let task = |export: &str, args: Vec<i32>, id: i32, pooled: bool| {
+            let (export, name) = (export.to_string(), format!("T{id}"));
+            match pooled {
+                false => scenario::Step::Start { export, args, name },
+                true => scenario::Step::Spawn { export, args, name },
+            }
         };
         match self {
-            Step::Start(shape) => format!(
-                r#"{{"start": "task", "args": [{}], "as": "T{}"}}"#,
-                list(&shape.args()),
-                shape.id
-            ),
-            Step::Pooled(shape) => format!(
-                r#"{{"spawn": "task", "args": [{}], "as": "T{}"}}"#,
-                list(&shape.args()),
-                shape.id
-            ),
+            Step::Start(shape) => task("task", shape.args().to_vec(), shape.id, false),
+            Step::Pooled(shape) => task("task", shape.args().to_vec(), shape.id, true),
             Step::Bare {
                 id,
                 awaits,
                 delays,
                 pooled,
-            } => format!(
-                r#"{{"{}": "bare", "args": [{id}, {awaits}, {delays}], "as": "T{id}"}}"#,
-                if *pooled { "spawn" } else { "start" }
-            ),
-            Step::Wait { id } => format!(r#"{{"wait": "T{id}"}}"#),
+            } => task("bare", vec![*id, *awaits, *delays], *id, *pooled),
+            Step::Wait { id } => scenario::Step::Wait {
+                task: format!("T{id}"),
+            },
             call => {
                 let (export, args) = call.call().expect("every other step is a call");
-                format!(r#"{{"call": "{export}", "args": [{}]}}"#, list(&args))
+                let export = export.to_string();
+                scenario::Step::Call { export, args }
             }
         }
     }
@@ -330,7 +328,7 @@ impl Step {
             Step::Misuse { kind: 2, .. } => Expect::Around("jspi_task_done: 0x", NO_SUCH_TASK),
             _ => return None,
         };
-        Some((format!("{} failed: ", self.describe()?), expect))
+        Some((transcript::failed(&self.describe()?, ""), expect))
     }
 
     /// How this plain call may fail without being wrong (besides
@@ -339,7 +337,7 @@ impl Step {
     pub fn allowed_failure(&self) -> Option<(String, Expect)> {
         match self {
             Step::Misuse { kind: 3, .. } => Some((
-                format!("{} failed: ", self.describe()?),
+                transcript::failed(&self.describe()?, ""),
                 Expect::Around("jspi_task_leave: 0x", NO_SUCH_TASK),
             )),
             _ => self.expected_failure(),
@@ -349,8 +347,7 @@ impl Step {
     /// `EXPORT(ARGS)` as the transcript prints a plain call.
     fn describe(&self) -> Option<String> {
         let (export, args) = self.call()?;
-        let args: Vec<String> = args.iter().map(i32::to_string).collect();
-        Some(format!("{export}({})", args.join(", ")))
+        Some(transcript::call(export, &args))
     }
 }
 
@@ -650,7 +647,10 @@ mod tests {
             size: 24,
             how: 2,
         };
-        assert_eq!(deep.json(), r#"{"call": "deep", "args": [9, 3, 24, 2]}"#);
+        assert_eq!(
+            deep.to_scenario().to_json(),
+            r#"{"call": "deep", "args": [9, 3, 24, 2]}"#
+        );
         let (head, expect) = deep.expected_failure().unwrap();
         assert_eq!(head, "deep(9, 3, 24, 2) failed: ");
         assert!(expect.matches("host import failed with code 9"));

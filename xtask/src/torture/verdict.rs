@@ -2,6 +2,8 @@
 //! for (faults injected into tasks, plain calls that must trap, hooks misused), and
 //! every other failure, which is a finding.
 
+use jspi_scenario::transcript::{self, Failure};
+
 use super::schedule::Step;
 
 /// A failure a schedule asks for: the message a task or call fails with.
@@ -37,30 +39,30 @@ pub(super) fn failure_line(text: &str, steps: &[Step]) -> Option<String> {
         .iter()
         .filter_map(|step| {
             let shape = step.shape()?;
-            Some((format!("T{} rejected: ", shape.id), shape.fault_message()?))
+            let task = format!("T{}", shape.id);
+            Some((transcript::rejected(&task, ""), shape.fault_message()?))
         })
         .collect();
     allowed.extend(steps.iter().filter_map(Step::allowed_failure));
     let expected = |line: &str| {
-        line.split_once("] ").is_some_and(|(_, rest)| {
+        transcript::text(line).is_some_and(|rest| {
             allowed.iter().any(|(head, expect)| {
                 rest.strip_prefix(head.as_str())
                     .is_some_and(|message| expect.matches(message))
             })
         })
     };
-    let unexpected = text.lines().find(|line| {
-        ((line.contains(" rejected: ") || line.contains(" failed: ")) && !expected(line))
-            || line.contains("] end: ")
+    let unexpected = text.lines().find(|line| match transcript::failure(line) {
+        Some(Failure::Rejected | Failure::Failed) => !expected(line),
+        Some(Failure::Pending) => true,
+        None => false,
     });
     if let Some(line) = unexpected {
         return Some(line.to_string());
     }
     // Every call that must fail printed its failure line (each call step's own line:
     // the same call twice prints it twice).
-    let mut lines = text
-        .lines()
-        .filter_map(|line| line.split_once("] ").map(|(_, r)| r));
+    let mut lines = text.lines().filter_map(transcript::text);
     for step in steps {
         if let Some((head, expect)) = step.expected_failure() {
             let found = lines.any(|rest| {

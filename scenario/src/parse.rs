@@ -6,80 +6,11 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-/// One step of a scenario.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Step {
-    /// Start a promising task named `name`.
-    Start {
-        /// The export.
-        export: String,
-        /// Its arguments.
-        args: Vec<i32>,
-        /// The task's name.
-        name: String,
-    },
-    /// Start a pooled task named `name`: it begins one executor turn later
-    /// (`Instance::spawn`; on Node, the JS package's `spawn`, one microtask later).
-    Spawn {
-        /// The export.
-        export: String,
-        /// Its arguments.
-        args: Vec<i32>,
-        /// The task's name.
-        name: String,
-    },
-    /// A plain synchronous call.
-    Call {
-        /// The export.
-        export: String,
-        /// Its arguments.
-        args: Vec<i32>,
-    },
-    /// Run the event loop until the task settles.
-    Wait {
-        /// The task's name.
-        task: String,
-    },
-    /// Finish the run so far, then go on with a fresh instance and clock.
-    Reset {
-        /// Printed in the transcript: `reset LABEL`.
-        label: String,
-    },
-}
-
-const STRATEGIES: [&str; 4] = ["none", "eager", "lazy", "adaptive"];
+use crate::{name_problem, Scenario, Step, Strategy};
 
 /// What a module may be built against: nothing (freestanding), or wasi-libc, whose
 /// WASI preview 1 imports the host provides (docs/abi.md).
 const LIBCS: [&str; 2] = ["none", "wasi"];
-
-/// A scenario as the runner plays it.
-#[derive(Debug)]
-pub struct Scenario {
-    /// Whether the module is built against wasi-libc (`"libc": "wasi"`).
-    pub wasi: bool,
-    /// The steps, in order.
-    pub steps: Vec<Step>,
-}
-
-/// The longest name a scenario may give (a task, an export, a reset label), in
-/// characters (`MAX_NAME` in scenario.mjs).
-pub const MAX_NAME: usize = 128;
-
-/// Why `name` cannot be a name printed in transcripts, or `None`: names are
-/// non-empty, at most [`MAX_NAME`] characters, without control characters (a newline
-/// in one would forge transcript lines). `nameProblem` in scenario.mjs, word for word.
-pub fn name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("must be a non-empty string".into());
-    }
-    if name.chars().nth(MAX_NAME).is_some() {
-        return Some(format!("is longer than {MAX_NAME} characters"));
-    }
-    name.chars()
-        .find(|&c| matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}'))
-        .map(|c| format!("contains a control character (U+{:04X})", c as u32))
-}
 
 /// [`name_problem`] for a JSON value: anything but a string "must be a non-empty
 /// string".
@@ -156,17 +87,10 @@ fn check_args(where_: &str, args: Option<&Value>) -> Result<Vec<i32>, String> {
 pub fn parse(text: &str, name: &str) -> Result<Scenario, String> {
     // What serde_json and JSON.parse would disagree on is refused first, in the Node
     // runner's words (jsonscan.rs).
-    if let Some(problem) = super::jsonscan::scan(text) {
+    if let Some(problem) = crate::jsonscan::scan(text) {
         return Err(format!("{name}: malformed JSON at {problem}"));
     }
-    let value = {
-        use serde::Deserialize as _;
-        let mut parser = serde_json::Deserializer::from_str(text);
-        // The scan bounds the depth (128, which serde_json's own limit would refuse).
-        parser.disable_recursion_limit();
-        Value::deserialize(&mut parser).and_then(|value| parser.end().map(|()| value))
-    }
-    .map_err(|e| format!("{name}: malformed JSON: {e}"))?;
+    let value = read_json(text).map_err(|e| format!("{name}: malformed JSON: {e}"))?;
     let Value::Object(fields) = value else {
         return Err(format!("{name}: must be a JSON object"));
     };
@@ -187,23 +111,12 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario, String> {
             ))
         }
     };
-    if fields.get("description").is_some_and(|d| !d.is_string()) {
-        return Err(format!("{name}: `description` must be a string"));
-    }
-    if let Some(list) = fields.get("strategies") {
-        let ok = list.as_array().is_some_and(|items| {
-            !items.is_empty()
-                && items
-                    .iter()
-                    .all(|s| s.as_str().is_some_and(|s| STRATEGIES.contains(&s)))
-        });
-        if !ok {
-            return Err(format!(
-                "{name}: `strategies` must be a non-empty array of {}",
-                STRATEGIES.join(", ")
-            ));
-        }
-    }
+    let description = match fields.get("description") {
+        None => None,
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(_) => return Err(format!("{name}: `description` must be a string")),
+    };
+    let strategies = strategies(name, fields.get("strategies"))?;
     let Some(Value::Array(steps)) = fields.get("steps") else {
         return Err(format!("{name}: `steps` must be an array"));
     };
@@ -219,7 +132,40 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario, String> {
             parse_step(&where_, step, &mut names)
         })
         .collect::<Result<Vec<_>, String>>()?;
-    Ok(Scenario { wasi, steps })
+    Ok(Scenario {
+        description,
+        strategies,
+        wasi,
+        steps,
+    })
+}
+
+/// The JSON value of `text`, which [`crate::jsonscan::scan`] has found no problem in.
+fn read_json(text: &str) -> Result<Value, serde_json::Error> {
+    use serde::Deserialize as _;
+    let mut parser = serde_json::Deserializer::from_str(text);
+    // The scan bounds the depth (128, which serde_json's own limit would refuse).
+    parser.disable_recursion_limit();
+    Value::deserialize(&mut parser).and_then(|value| parser.end().map(|()| value))
+}
+
+/// The `strategies` of the scenario `name`, in the text's order: a non-empty array of
+/// strategy names, or nothing.
+fn strategies(name: &str, list: Option<&Value>) -> Result<Option<Vec<Strategy>>, String> {
+    let Some(list) = list else {
+        return Ok(None);
+    };
+    let strategies = list.as_array().and_then(|items| {
+        let names = items.iter().map(|s| s.as_str().and_then(Strategy::parse));
+        names.collect::<Option<Vec<Strategy>>>()
+    });
+    match strategies {
+        Some(strategies) if !strategies.is_empty() => Ok(Some(strategies)),
+        _ => Err(format!(
+            "{name}: `strategies` must be a non-empty array of {}",
+            Strategy::names()
+        )),
+    }
 }
 
 fn parse_step(
@@ -333,6 +279,18 @@ mod tests {
     }
 
     #[test]
+    fn the_header_comes_back_as_the_text_gives_it() {
+        let text = r#"{"description": "d", "strategies": ["lazy", "none", "lazy"], "libc": "wasi", "steps": []}"#;
+        let scenario = parse(text, "s.json").unwrap();
+        assert_eq!(scenario.description.as_deref(), Some("d"));
+        use Strategy::{Lazy, None};
+        assert_eq!(scenario.strategies, Some(vec![Lazy, None, Lazy]));
+        assert!(scenario.wasi);
+        let bare = parse(r#"{"libc": "none", "steps": []}"#, "s.json").unwrap();
+        assert_eq!(bare, Scenario::default());
+    }
+
+    #[test]
     fn integers_as_javascript_reads_them() {
         let steps = parse(
             r#"{"steps": [{"call": "f", "args": [1.0, 1e2, -0, 2147483648, -2147483648, 4294967295.0000000001]}]}"#,
@@ -377,7 +335,7 @@ mod tests {
     #[test]
     fn bad_scenarios_name_the_step() {
         let cases: Value =
-            serde_json::from_str(include_str!("../../../tests/scenario-text/parse.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/scenario-text/parse.json")).unwrap();
         let cases = cases["cases"].as_array().unwrap();
         assert!(cases.len() > 20);
         for case in cases {
@@ -387,16 +345,5 @@ mod tests {
         assert!(parse("[", "s.json")
             .unwrap_err()
             .starts_with("s.json: malformed JSON: "));
-    }
-
-    #[test]
-    fn error_lines_are_one_line_of_at_most_300_characters() {
-        use crate::runner::error_line;
-        assert_eq!(error_line("  a\n\n  b \r\n\u{feff}c\u{85}"), "a b c\u{85}");
-        let long = "é".repeat(1000);
-        let line = error_line(&long);
-        assert_eq!(line.chars().count(), 300);
-        assert!(line.ends_with("é..."));
-        assert_eq!(error_line(&"x".repeat(300)), "x".repeat(300));
     }
 }

@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn agrees_with_the_shared_cases() {
         let cases: serde_json::Value =
-            serde_json::from_str(include_str!("../../../tests/scenario-text/scan.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/scenario-text/scan.json")).unwrap();
         let cases = cases["cases"].as_array().unwrap();
         assert!(cases.len() > 10);
         for case in cases {
