@@ -12,9 +12,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use jspi_scenario::Scenario;
+use jspi_scenario::{Scenario, Strategy};
 
-use crate::compile::Strategy;
 use crate::hosts::Host;
 use crate::{project_root, rel, Error, Result};
 
