@@ -1181,11 +1181,14 @@ impl<T: 'static> Instance<T> {
 }
 
 /// Names and parameter counts of the exports the host can call.
+/// The adapter's `begin`: `(worker, export) -> (kind, payload, task id)`.
+type BeginFunc = TypedFunc<(i32, i32), (i32, i32, i32)>;
+
 /// The adapter's exports the host calls.
 struct Funcs {
     drive: TypedFunc<(i32, i32, i32), (i32, i32)>,
     /// For a guest with the task hooks ([`jspi::begin_hooks`]).
-    begin: Option<TypedFunc<(i32, i32), (i32, i32, i32)>>,
+    begin: Option<BeginFunc>,
     ensure: TypedFunc<i32, ()>,
     trampolines: Vec<TypedFunc<(), ()>>,
 }
