@@ -6,6 +6,10 @@
 //! The guests are built by `cargo xtask bench` into `target/bench/<strategy>.wasm`
 //! (`JSPI_BENCH_DIR` overrides the folder); run through that command, which also
 //! collects the results.
+//!
+//! `wasmtime/roundtrip/1/64/*` is the end-to-end round trip of one task (start it,
+//! one await, finish) with strategy `none`, beside its raw floor measured in the
+//! same run ([`floor`]): issue 16's goal is the round trip at most 3x the floor.
 
 #![expect(
     missing_docs,
@@ -19,6 +23,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+#[path = "e2e/floor.rs"]
+mod floor;
+
 use host::{engine, Executor, Imports, Instance, JsValue, Promise, Task};
 use stack_state::sim::{resume_order, BENCH_SCHEDULES, BENCH_SIZES, BENCH_TASKS};
 
@@ -56,6 +63,16 @@ impl Driver {
                 let promise = Promise::new();
                 cx.data().borrow_mut().push_back(promise.clone());
                 Ok(Some(JsValue::Promise(promise).into_val()))
+            })
+            // `awaitLoop`'s (the Node await benchmark's): settled promises.
+            .func("bench", "ready", |_cx, _args| {
+                let promise = Promise::resolved(JsValue::Null);
+                Ok(Some(JsValue::Promise(promise).into_val()))
+            })
+            .func("bench", "ready_bytes", |_cx, args| {
+                let len = args.first().and_then(|v| v.i32()).unwrap_or(0).max(0);
+                let bytes = JsValue::Bytes(vec![0; len as usize].into());
+                Ok(Some(JsValue::Promise(Promise::resolved(bytes)).into_val()))
             })
             .func("env", "escape", |_cx, _args| Ok(None));
         let queue = Queue::default();
@@ -129,6 +146,15 @@ impl Driver {
         n as u64
     }
 
+    /// One end-to-end round trip: start `task(size, 1)`, settle its promise, let it
+    /// finish, drop its `Task` (which runs its `jspi_task_done`).
+    fn round_trip(&self, size: i32) {
+        let task = self.start(size, 1);
+        self.settle_front();
+        assert!(task.is_finished(), "the task finished");
+        drop(task);
+    }
+
     fn copied(&self) -> u64 {
         let stats = self
             .instance
@@ -187,5 +213,35 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(wasmtime, benches);
+/// The end-to-end round trip against its floors, side by side in one run.
+fn round_trips(c: &mut Criterion) {
+    let mut group = c.benchmark_group("wasmtime");
+    group
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .sample_size(20);
+    // Setup (compiling, instantiating, the first tasks) stays outside the timing.
+    let driver = Driver::new("none");
+    for _ in 0..4 {
+        driver.round_trip(64);
+    }
+    // One task at a time returns the stack pointer where it began: no reset needed.
+    assert_eq!(
+        driver.instance.global_i32("__stack_pointer"),
+        Some(driver.top)
+    );
+    group.bench_function(BenchmarkId::new("roundtrip/1/64", "none"), |b| {
+        b.iter(|| driver.round_trip(64))
+    });
+    let floor = floor::Floor::new();
+    group.bench_function(BenchmarkId::new("roundtrip/1/64", "floor"), |b| {
+        b.iter(|| floor.protocol())
+    });
+    group.bench_function(BenchmarkId::new("roundtrip/1/64", "bare"), |b| {
+        b.iter(|| floor.bare())
+    });
+    group.finish();
+}
+
+criterion_group!(wasmtime, round_trips, benches);
 criterion_main!(wasmtime);

@@ -32,6 +32,12 @@
 //!   sees opaque externrefs and the host's values never make the collector run
 //!   (wasmtime 48 panicked when one ran while continuations were suspended, #14239;
 //!   50 does not, so a guest's own GC objects are fine too).
+//! - For a guest linked with the guest library, `begin(w, k)` is a task's first run
+//!   with its hooks in one call from the host: `jspi_task_enter`, `drive(w, k, 0)`,
+//!   `jspi_task_leave`, telling the host how far it got (`host.began`, `host.ran`)
+//!   so that a trap anywhere leaves it knowing what is left to do. Every other
+//!   crossing is one call too: no export is looked up by name, no host import converts
+//!   its values through untyped vectors (the host's `hostfn` module).
 //! - Every continuation has the type `cont (func (param i32 i32))`: a fresh worker
 //!   takes (request, unused), a worker idle on `$idle` takes the next (request, unused),
 //!   and a task waiting on `$await` takes (status, payload): status 0 with the value
@@ -275,6 +281,16 @@ pub mod names {
     pub const ARG: &str = "arg";
     /// Import: `(id)`, fails the running task with error `id`.
     pub const RAISE: &str = "raise";
+    /// Export, for a guest with the guest library's task hooks: `(worker, export) ->
+    /// (kind, payload, task id)`: a promising call's first run with its hooks, in one
+    /// call from the host: `jspi_task_enter`, then `drive(worker, export, 0)`, then
+    /// `jspi_task_leave`.
+    pub const BEGIN: &str = "begin";
+    /// Import: `(task id)`: `begin`'s task entered, and its call runs now.
+    pub const BEGAN: &str = "began";
+    /// Import: `(kind, payload)`: `begin`'s call stopped as `drive` says, and
+    /// `jspi_task_leave` runs now.
+    pub const RAN: &str = "ran";
     /// Export `wrap<i>`: the adapter's version of guest import `i`.
     pub fn wrapper(i: usize) -> String {
         format!("wrap{i}")
@@ -375,6 +391,9 @@ pub fn build(shape: &GuestShape, routes: &[ImportRoute]) -> Vec<u8> {
         let t = types.func(&[ty.lowered()], &[]);
         f_result.insert(ty, import(&mut imports, names::result(ty), t));
     }
+    let f_began = import(&mut imports, names::BEGAN, t_i32);
+    let t_i32_i32_void = types.func(&[ValType::I32, ValType::I32], &[]);
+    let f_ran = import(&mut imports, names::RAN, t_i32_i32_void);
     let mut host_side = Vec::new(); // per guest import: the host function the wrapper calls
     for (i, (guest_import, route)) in shape.imports.iter().zip(routes).enumerate() {
         let sig = &guest_import.sig;
@@ -628,6 +647,47 @@ pub fn build(shape: &GuestShape, routes: &[ImportRoute]) -> Vec<u8> {
             .table_grow(table_conts)
             .drop()
             .end()
+            .end();
+        code.function(&f);
+    }
+
+    if let Some((enter, leave)) = crate::jspi::begin_hooks(shape) {
+        // begin (w, k) -> (kind, payload, id): a task's first run with its hooks.
+        let t_begin = types.func(
+            &[ValType::I32, ValType::I32],
+            &[ValType::I32, ValType::I32, ValType::I32],
+        );
+        let (t_enter, t_leave) = (types.func(&[], &[ValType::I32]), t_i32);
+        let f_begin = define(&mut functions, t_begin);
+        exports.export(names::BEGIN, ExportKind::Func, f_begin);
+        let (w, k, id, kind, payload) = (0, 1, 2, 3, 4);
+        let mut f = Function::new([(3, ValType::I32)]);
+        f.instructions()
+            // id = jspi_task_enter(); the host learns it (a trap before: nothing ran).
+            .i32_const(enter as i32)
+            .call_indirect(table_exports, t_enter)
+            .local_tee(id)
+            .call(f_began)
+            // A worker the host has not made yet gets its slot only now.
+            .local_get(w)
+            .i32_const(1)
+            .i32_add()
+            .call(f_ensure)
+            .local_get(w)
+            .local_get(k)
+            .i32_const(0)
+            .call(f_drive)
+            .local_set(payload)
+            .local_set(kind)
+            .local_get(kind)
+            .local_get(payload)
+            .call(f_ran)
+            .local_get(id)
+            .i32_const(leave as i32)
+            .call_indirect(table_exports, t_leave)
+            .local_get(kind)
+            .local_get(payload)
+            .local_get(id)
             .end();
         code.function(&f);
     }

@@ -32,6 +32,11 @@ struct Inner {
     ready: Arc<Mutex<Ready>>,
     /// Ids of finished futures, for reuse.
     free: RefCell<Vec<usize>>,
+    /// By id: the waker of whatever future has that id, made the first time it is
+    /// polled and reused for every later poll and future of the id (a waker of a
+    /// finished future waking its id's next one is a spurious wake, which futures
+    /// allow).
+    wakers: RefCell<Vec<Option<Waker>>>,
 }
 
 /// The run queue, with how many times each id is in it, so that a wake checks
@@ -120,16 +125,29 @@ impl Executor {
             let Some(mut future) = self.inner.tasks.borrow_mut()[id].take() else {
                 continue;
             };
-            let waker = Waker::from(Arc::new(TaskWaker {
-                id,
-                ready: self.inner.ready.clone(),
-            }));
+            let waker = self.waker(id);
             polls += 1;
             match future.as_mut().poll(&mut Context::from_waker(&waker)) {
                 Poll::Ready(()) => self.inner.free.borrow_mut().push(id),
                 Poll::Pending => self.inner.tasks.borrow_mut()[id] = Some(future),
             }
         }
+    }
+
+    /// The waker of id `id` (see [`Inner::wakers`]).
+    fn waker(&self, id: usize) -> Waker {
+        let mut wakers = self.inner.wakers.borrow_mut();
+        if wakers.len() <= id {
+            wakers.resize(id + 1, None);
+        }
+        wakers[id]
+            .get_or_insert_with(|| {
+                Waker::from(Arc::new(TaskWaker {
+                    id,
+                    ready: self.inner.ready.clone(),
+                }))
+            })
+            .clone()
     }
 
     /// Spawned futures that have not finished.

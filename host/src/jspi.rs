@@ -54,10 +54,10 @@ use std::rc::Rc;
 
 use wasmtime::StoreContextMut;
 
-use crate::adapter::GuestShape;
+use crate::adapter::{GuestShape, Ty};
 use crate::runtime::{invoke, Data, Imports};
 use crate::value::{Exception, JsValue, Promise};
-use crate::{Error, ImportFuture, Result, Val};
+use crate::{Error, Result, Val};
 
 pub use stack_state::Stats;
 
@@ -193,6 +193,16 @@ impl Hooks {
         }
         Ok(())
     }
+}
+
+/// `jspi_task_enter` and `jspi_task_leave` as export indices, for a module with all
+/// three task hooks in the signatures the library gives them (`() -> i32`,
+/// `(i32) -> ()`): what the adapter's `begin` calls around a task's first run.
+pub(crate) fn begin_hooks(shape: &GuestShape) -> Option<(usize, usize)> {
+    let TaskHooks { enter, leave, .. } = Hooks::find(shape).task.ok()??;
+    let (e, l) = (&shape.exports[enter], &shape.exports[leave]);
+    let typed = e.params == 0 && e.result == Some(Ty::I32) && l.params == 1 && l.result.is_none();
+    typed.then_some((enter, leave))
 }
 
 impl TaskHooks {
@@ -400,14 +410,9 @@ fn read_message(memory: &[u8], ptr: i32, len: i32) -> Result<String> {
 /// Adds the `jspi.*` imports (docs/abi.md) to `imports`.
 fn add<T: 'static>(imports: &mut Imports<T>) {
     imports
-        .suspending(MODULE, "await", |_cx, args| {
-            let future: ImportFuture = match value(args, 0) {
-                JsValue::Promise(promise) => Box::pin(settled(promise)),
-                // Anything else counts as a fulfilled promise; the task still suspends.
-                other => Box::pin(async move { Ok(Some(other.into_val())) }),
-            };
-            Ok(future)
-        })
+        // Suspends until the promise settles (any other value counts as a fulfilled
+        // promise; the task still suspends), resuming with `settled`'s value.
+        .await_promise(MODULE, "await")
         .func(MODULE, "classify", |_cx, args| {
             Ok(Some(Val::I32(match value(args, 0) {
                 JsValue::Int(_) => 0,
@@ -470,7 +475,7 @@ fn add<T: 'static>(imports: &mut Imports<T>) {
 }
 
 /// What `jspi.await` resumes its task with: the value, or a rejection marker.
-async fn settled(promise: Promise) -> Result<Option<Val>> {
+pub(crate) async fn settled(promise: Promise) -> Result<Option<Val>> {
     Ok(Some(match promise.wait().await {
         Ok(value) => value.into_val(),
         Err(reason) => JsValue::Rejection(Rc::new(reason)).into_val(),

@@ -81,6 +81,7 @@
 
 pub mod adapter;
 pub mod executor;
+mod hostfn;
 pub mod jspi;
 pub mod runner;
 mod runtime;

@@ -6,20 +6,21 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use wasmtime::{
-    AsContextMut, Caller, Engine, Extern, Func, FuncType, Memory, Module, Ref, Store,
-    StoreContextMut, TypedFunc,
+    AsContextMut, Caller, Engine, Extern, Memory, Module, Ref, Store, StoreContextMut, TypedFunc,
 };
 
 use wasmtime_wasi::p1::WasiP1Ctx;
 
-use crate::adapter::{self, names, GuestShape, ImportRoute, Sig, Ty};
+use crate::adapter::{self, names, GuestShape, ImportRoute, Ty};
 use crate::executor::Executor;
+use crate::hostfn;
 use crate::jspi::{self, Hooks, NotLinked, Stats};
 
 pub use wasmtime::Error;
@@ -47,7 +48,7 @@ pub enum Val {
 }
 
 impl Val {
-    fn ty(&self) -> Ty {
+    pub(crate) fn ty(&self) -> Ty {
         match self {
             Val::I32(_) => Ty::I32,
             Val::I64(_) => Ty::I64,
@@ -113,6 +114,30 @@ pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
 pub(crate) enum Entry<T: 'static> {
     Sync(Box<SyncFn<T>>),
     Suspending(Box<AsyncFn<T>>),
+    /// The guest library's `jspi.await`: suspends until the promise it is handed
+    /// settles, with no future of its own to box ([`Pending::Promise`]).
+    Await,
+}
+
+/// What a suspended task waits on.
+pub(crate) enum Pending {
+    /// A suspending import's future.
+    Future(ImportFuture),
+    /// The promise `jspi.await` took: its value, or a rejection marker.
+    Promise(crate::Promise),
+    /// What `jspi.await` took that is no promise: the value itself.
+    Ready(Val),
+}
+
+impl Pending {
+    /// What the task resumes with.
+    async fn outcome(self) -> Result<Option<Val>> {
+        match self {
+            Pending::Future(future) => future.await,
+            Pending::Promise(promise) => jspi::settled(promise).await,
+            Pending::Ready(value) => Ok(Some(value)),
+        }
+    }
 }
 
 /// The functions a host offers to guests, by module and name.
@@ -154,6 +179,15 @@ impl<T: 'static> Imports<T> {
         self.entries
             .get(&(module.to_string(), name.to_string()))
             .cloned()
+    }
+
+    /// The guest library's `jspi.await` ([`Entry::Await`]).
+    pub(crate) fn await_promise(&mut self, module: &str, name: &str) -> &mut Self {
+        self.entries.insert(
+            (module.to_string(), name.to_string()),
+            Rc::new(Entry::Await),
+        );
+        self
     }
 
     /// Marks import `module.name` as consuming its externref arguments: once it is
@@ -225,8 +259,8 @@ impl<T: 'static> Imports<T> {
 /// Not `Send` (whatever `T` is): the store's data claims to be `Send` for
 /// wasmtime-wasi's sake only ([`Data`]), and this is the one way to reach it.
 pub struct Cx<'c, 'a, T: 'static> {
-    caller: &'c mut Caller<'a, Data<T>>,
-    _not_send: PhantomData<*const ()>,
+    pub(crate) caller: &'c mut Caller<'a, Data<T>>,
+    pub(crate) _not_send: PhantomData<*const ()>,
 }
 
 impl<T: 'static> Cx<'_, '_, T> {
@@ -310,21 +344,25 @@ impl<T: 'static> Cx<'_, '_, T> {
 pub struct Data<T: 'static> {
     user: T,
     /// Guest import index -> its host function.
-    imports: Vec<Option<Rc<Entry<T>>>>,
+    pub(crate) imports: Vec<Option<Rc<Entry<T>>>>,
     /// Guest import index -> whether it consumes its externref arguments.
-    consumes: Vec<bool>,
+    pub(crate) consumes: Vec<bool>,
     /// Host objects the guest holds, by id (0 is null): see [`Data::object_id`].
-    objects: HashMap<i32, HostRef>,
+    objects: HashMap<i32, HostRef, BuildHasherDefault<IdHasher>>,
     /// The id the next object gets, if free.
     next_object: i32,
     /// Futures of suspended tasks, by pending id, with the result type they resume with.
-    pending: Slab<(ImportFuture, Option<Ty>)>,
+    pub(crate) pending: Slab<(Pending, Option<Ty>)>,
     /// Errors on their way to `host.raise`.
-    errors: Slab<Error>,
+    pub(crate) errors: Slab<Error>,
     /// Arguments of the call being made.
-    args: Vec<i32>,
+    pub(crate) args: Vec<i32>,
     /// Result of the call that just finished.
-    result: Option<Val>,
+    pub(crate) result: Option<Val>,
+    /// A host import's arguments, lifted (reused from call to call: `hostfn`).
+    pub(crate) lift_buf: Vec<Val>,
+    /// Where each adapter `begin` running now is, innermost last.
+    pub(crate) begins: Vec<Begin>,
     pub(crate) memory: Option<Memory>,
     /// The instance's WASI context, when its imports include wasmtime-wasi's.
     wasi: Option<WasiP1Ctx>,
@@ -365,7 +403,7 @@ impl<T: 'static> Data<T> {
     /// Ids count up and wrap around, skipping those still held, so an id freed by
     /// [`Data::release`] comes back only after two billion others: a guest that uses
     /// a value it gave up (awaits a promise twice) gets an error, not another value.
-    fn object_id(&mut self, object: Option<HostRef>) -> Result<i32> {
+    pub(crate) fn object_id(&mut self, object: Option<HostRef>) -> Result<i32> {
         const LAST: i32 = i32::MAX; // the largest i31 (i31.get_u)
         let Some(object) = object else { return Ok(0) };
         if self.objects.len() >= LAST as usize {
@@ -381,7 +419,7 @@ impl<T: 'static> Data<T> {
         }
     }
 
-    fn object(&self, id: i32) -> Result<Option<HostRef>> {
+    pub(crate) fn object(&self, id: i32) -> Result<Option<HostRef>> {
         if id == 0 {
             return Ok(None);
         }
@@ -395,25 +433,47 @@ impl<T: 'static> Data<T> {
     }
 
     /// Frees the guest's id for an object (which lives on while the host holds it).
-    fn release(&mut self, id: i32) {
+    pub(crate) fn release(&mut self, id: i32) {
         self.objects.remove(&id);
-    }
-
-    /// Frees the ids of the externref arguments of a consuming import.
-    fn release_params(&mut self, index: usize, sig: &Sig, params: &[wasmtime::Val]) {
-        if !self.consumes.get(index).copied().unwrap_or(false) {
-            return;
-        }
-        for (ty, value) in sig.params.iter().zip(params) {
-            if *ty == Ty::Ref {
-                self.release(value.unwrap_i32());
-            }
-        }
     }
 }
 
+/// Hashes the i32 object ids of [`Data::objects`]: one multiplication (Fibonacci
+/// hashing), where the default SipHash costs several times that on every crossing of
+/// an externref. Ids are the host's own counter, not an attacker's choice.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_i32(&mut self, id: i32) {
+        self.0 = u64::from(id as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// How far the adapter's `begin` (a task's first run with its hooks) got, as its
+/// `host.began` and `host.ran` tell: what the host must still do when it traps.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Begin {
+    /// In `jspi_task_enter`: nothing has run.
+    Entering,
+    /// The task (this id) entered; its call runs.
+    Running(i32),
+    /// The call stopped as `drive` says (kind, payload); `jspi_task_leave` runs.
+    Leaving(i32, i32, i32),
+}
+
 /// A vector with reusable slots.
-struct Slab<V> {
+pub(crate) struct Slab<V> {
     items: Vec<Option<V>>,
     free: Vec<usize>,
 }
@@ -428,7 +488,7 @@ impl<V> Default for Slab<V> {
 }
 
 impl<V> Slab<V> {
-    fn insert(&mut self, value: V) -> i32 {
+    pub(crate) fn insert(&mut self, value: V) -> i32 {
         let index = match self.free.pop() {
             Some(index) => {
                 self.items[index] = Some(value);
@@ -442,7 +502,7 @@ impl<V> Slab<V> {
         index as i32
     }
 
-    fn remove(&mut self, index: i32) -> Option<V> {
+    pub(crate) fn remove(&mut self, index: i32) -> Option<V> {
         let value = self.items.get_mut(index as usize)?.take()?;
         self.free.push(index as usize);
         Some(value)
@@ -507,6 +567,9 @@ struct Inner<T: 'static> {
     executor: Executor,
     /// Ids of settled tasks whose `jspi_task_done` waits for the top level.
     deferred_done: RefCell<Vec<i32>>,
+    /// The ids whose `jspi_task_done` runs now, swapped with `deferred_done` (so that
+    /// neither buffer is ever reallocated).
+    done_running: RefCell<Vec<i32>>,
     /// Whether an executor job to run `deferred_done` is queued.
     done_queued: Cell<bool>,
 }
@@ -520,11 +583,17 @@ struct State<T: 'static> {
 /// call back into its instance through its `Caller` ([`Cx::promising`], [`Cx::call`])
 /// while the instance's `State` is borrowed by the call that reached it.
 struct Machine<T: 'static> {
-    drive: TypedFunc<(i32, i32, i32), (i32, i32)>,
-    ensure: TypedFunc<i32, ()>,
-    trampolines: Vec<TypedFunc<(), ()>>,
+    /// The adapter's exports, looked up once; shared, so that a call clones an `Rc`
+    /// rather than a `TypedFunc` (whose type's reference counts are atomic).
+    funcs: Rc<Funcs>,
     shape: GuestShape,
     by_name: HashMap<String, usize>,
+    /// The export called last: a task started again and again by the same name finds
+    /// its export with one comparison, no hashing.
+    last_export: usize,
+    /// By export: whether it is one of the guest library's hooks the host runs itself
+    /// ([`Hooks::check_not_hook`]).
+    is_hook: Vec<bool>,
     /// The guest library's hooks among the exports.
     hooks: Hooks,
     /// Workers whose continuation waits for a new call.
@@ -534,98 +603,6 @@ struct Machine<T: 'static> {
     /// The instance, for the host functions that start tasks (they must schedule the
     /// task's later steps).
     inner: Weak<Inner<T>>,
-}
-
-fn wasm_type(ty: Ty) -> wasmtime::ValType {
-    match ty {
-        Ty::I32 => wasmtime::ValType::I32,
-        Ty::I64 => wasmtime::ValType::I64,
-        Ty::F32 => wasmtime::ValType::F32,
-        Ty::F64 => wasmtime::ValType::F64,
-        Ty::Ref => wasmtime::ValType::EXTERNREF,
-    }
-}
-
-fn from_wasm(value: &wasmtime::Val) -> Result<Val> {
-    Ok(match value {
-        wasmtime::Val::I32(v) => Val::I32(*v),
-        wasmtime::Val::I64(v) => Val::I64(*v),
-        wasmtime::Val::F32(v) => Val::F32(f32::from_bits(*v)),
-        wasmtime::Val::F64(v) => Val::F64(f64::from_bits(*v)),
-        other => return Err(Error::msg(format!("unexpected value {other:?}"))),
-    })
-}
-
-fn to_wasm(value: &Val) -> wasmtime::Val {
-    match value {
-        Val::I32(v) => wasmtime::Val::I32(*v),
-        Val::I64(v) => wasmtime::Val::I64(*v),
-        Val::F32(v) => wasmtime::Val::F32(v.to_bits()),
-        Val::F64(v) => wasmtime::Val::F64(v.to_bits()),
-        Val::Ref(_) => unreachable!("refs cross as ids"),
-    }
-}
-
-/// Calls host import `index` with `params` (ids in place of refs when `lowered`) and
-/// writes its result.
-fn call_sync<T: 'static>(
-    caller: &mut Caller<'_, Data<T>>,
-    index: usize,
-    sig: &Sig,
-    params: &[wasmtime::Val],
-    results: &mut [wasmtime::Val],
-) -> Result<()> {
-    let args = lift_params(caller, sig, params)?;
-    caller.data_mut().release_params(index, sig, params);
-    let Some(Some(entry)) = caller.data().imports.get(index).cloned() else {
-        return Err(Error::msg("import not linked"));
-    };
-    let Entry::Sync(f) = &*entry else {
-        return Err(Error::msg("import is not a plain function"));
-    };
-    let result = f(
-        &mut Cx {
-            caller,
-            _not_send: PhantomData,
-        },
-        &args,
-    )?;
-    check_result(sig, &result)?;
-    if let Some(value) = result {
-        results[0] = match value {
-            Val::Ref(object) => wasmtime::Val::I32(caller.data_mut().object_id(object)?),
-            other => to_wasm(&other),
-        };
-    }
-    Ok(())
-}
-
-fn lift_params<T: 'static>(
-    caller: &Caller<'_, Data<T>>,
-    sig: &Sig,
-    params: &[wasmtime::Val],
-) -> Result<Vec<Val>> {
-    sig.params
-        .iter()
-        .zip(params)
-        .map(|(ty, value)| match ty {
-            Ty::Ref => Ok(Val::Ref(caller.data().object(value.unwrap_i32())?)),
-            _ => from_wasm(value),
-        })
-        .collect()
-}
-
-fn check_result(sig: &Sig, result: &Option<Val>) -> Result<()> {
-    let got = result.as_ref().map(Val::ty);
-    if got == sig.results.first().copied() {
-        return Ok(());
-    }
-    let show = |t: Option<Ty>| t.map_or("nothing".to_string(), |t| format!("{t:?}").to_lowercase());
-    Err(Error::msg(format!(
-        "host function returned {}, its signature {sig} says {}",
-        show(got),
-        show(sig.results.first().copied())
-    )))
 }
 
 /// A promising call in flight: completes with the export's result, or its error
@@ -643,8 +620,9 @@ pub struct Task {
 struct TaskSlot {
     outcome: Option<Result<Option<Val>>>,
     waker: Option<Waker>,
-    /// Runs the task's `jspi_task_done` (set once the library entered the task).
-    done: Option<Box<dyn FnOnce()>>,
+    /// The instance and id whose `jspi_task_done` runs once the task has settled and
+    /// been seen (set once the library entered the task).
+    done: Option<(Weak<dyn Settle>, i32)>,
     /// The `Task` was dropped: run `done` as soon as the call finishes.
     dropped: bool,
     /// A failed `jspi_task_leave`: the task fails with it.
@@ -675,9 +653,7 @@ impl TaskSlot {
             let done = if slot.dropped { slot.done.take() } else { None };
             (slot.waker.take(), done)
         };
-        if let Some(done) = done {
-            done();
-        }
+        settle(done);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -725,9 +701,7 @@ impl Future for Task {
             }
         };
         // The task has settled and its owner sees it now: the library lets it go.
-        if let Some(done) = done {
-            done();
-        }
+        settle(done);
         Poll::Ready(outcome)
     }
 }
@@ -742,9 +716,7 @@ impl Drop for Task {
                 None => None,
             }
         };
-        if let Some(done) = done {
-            done();
-        }
+        settle(done);
     }
 }
 
@@ -800,7 +772,7 @@ impl<T: 'static> Compiled<T> {
                     missing.push(qualified);
                     ImportRoute::Direct
                 }
-                Some(Entry::Suspending(_)) => {
+                Some(Entry::Suspending(_) | Entry::Await) => {
                     if !matches!(import.sig.results[..], [] | [Ty::I32] | [Ty::Ref]) {
                         return Err(Error::msg(format!(
                             "suspending import {qualified} has type {}; it may return nothing, an i32 or an externref",
@@ -878,127 +850,21 @@ impl<T: 'static> Compiled<T> {
                 user: data,
                 imports: entries.clone(),
                 consumes: consumes.clone(),
-                objects: HashMap::new(),
+                objects: HashMap::default(),
                 next_object: 1,
                 pending: Slab::default(),
                 errors: Slab::default(),
                 args: Vec::new(),
                 result: None,
+                lift_buf: Vec::new(),
+                begins: Vec::new(),
                 memory: None,
                 wasi: wasi_ctx,
                 machine: None,
             },
         );
 
-        // The adapter's imports, in the order `adapter::build` declares them.
-        let mut adapter_imports: Vec<Extern> = Vec::new();
-        let i32_ty = wasmtime::ValType::I32;
-        adapter_imports.push(
-            Func::new(
-                &mut store,
-                FuncType::new(engine, [i32_ty.clone()], [i32_ty.clone()]),
-                |caller: Caller<'_, Data<T>>, params, results| {
-                    let i = params[0].unwrap_i32() as usize;
-                    let arg = caller.data().args.get(i).copied();
-                    results[0] = wasmtime::Val::I32(
-                        arg.ok_or_else(|| Error::msg(format!("no argument {i}")))?,
-                    );
-                    Ok(())
-                },
-            )
-            .into(),
-        );
-        adapter_imports.push(
-            Func::new(
-                &mut store,
-                FuncType::new(engine, [i32_ty.clone()], []),
-                |mut caller: Caller<'_, Data<T>>, params, _| {
-                    let id = params[0].unwrap_i32();
-                    Err(caller
-                        .data_mut()
-                        .errors
-                        .remove(id)
-                        .unwrap_or_else(|| Error::msg(format!("unknown error id {id}"))))
-                },
-            )
-            .into(),
-        );
-        for ty in [Ty::I32, Ty::I64, Ty::F32, Ty::F64, Ty::Ref] {
-            let lowered = if ty == Ty::Ref { Ty::I32 } else { ty };
-            adapter_imports.push(
-                Func::new(
-                    &mut store,
-                    FuncType::new(engine, [wasm_type(lowered)], []),
-                    move |mut caller: Caller<'_, Data<T>>, params, _| {
-                        let value = match ty {
-                            Ty::Ref => Val::Ref(caller.data().object(params[0].unwrap_i32())?),
-                            _ => from_wasm(&params[0])?,
-                        };
-                        caller.data_mut().result = Some(value);
-                        Ok(())
-                    },
-                )
-                .into(),
-            );
-        }
-        for (i, (import, route)) in shape.imports.iter().zip(&routes).enumerate() {
-            let lowered_params = import.sig.params.iter().map(|&t| match t {
-                Ty::Ref => i32_ty.clone(),
-                t => wasm_type(t),
-            });
-            match route {
-                ImportRoute::Direct => {}
-                ImportRoute::Lowered => {
-                    let results = import.sig.results.iter().map(|&t| match t {
-                        Ty::Ref => i32_ty.clone(),
-                        t => wasm_type(t),
-                    });
-                    let sig = import.sig.clone();
-                    adapter_imports.push(
-                        Func::new(
-                            &mut store,
-                            FuncType::new(engine, lowered_params, results),
-                            move |mut caller, params, results| {
-                                call_sync(&mut caller, i, &sig, params, results)
-                            },
-                        )
-                        .into(),
-                    );
-                }
-                ImportRoute::Suspending => {
-                    let sig = import.sig.clone();
-                    adapter_imports.push(
-                        Func::new(
-                            &mut store,
-                            FuncType::new(engine, lowered_params, [i32_ty.clone()]),
-                            move |mut caller: Caller<'_, Data<T>>, params, results| {
-                                let args = lift_params(&caller, &sig, params)?;
-                                let Some(Some(entry)) = caller.data().imports.get(i).cloned()
-                                else {
-                                    return Err(Error::msg("import not linked"));
-                                };
-                                let Entry::Suspending(f) = &*entry else {
-                                    return Err(Error::msg("import is not suspending"));
-                                };
-                                let future = f(
-                                    &mut Cx {
-                                        caller: &mut caller,
-                                        _not_send: PhantomData,
-                                    },
-                                    &args,
-                                )?;
-                                caller.data_mut().release_params(i, &sig, params);
-                                let kind = sig.results.first().copied();
-                                let id = caller.data_mut().pending.insert((future, kind));
-                                results[0] = wasmtime::Val::I32(id);
-                                Ok(())
-                            },
-                        )
-                        .into(),
-                    );
-                }
-            }
-        }
+        let adapter_imports = hostfn::adapter_imports(&mut store, &shape, &routes);
         let adapter_instance = wasmtime::Instance::new(&mut store, adapter, &adapter_imports)?;
 
         // The guest's imports: host functions, WASI's, or the adapter's wrappers.
@@ -1014,16 +880,7 @@ impl<T: 'static> Compiled<T> {
                         ))
                     })?,
                 (ImportRoute::Direct, _) => {
-                    let sig = import.sig.clone();
-                    let ty = FuncType::new(
-                        engine,
-                        sig.params.iter().map(|&t| wasm_type(t)),
-                        sig.results.iter().map(|&t| wasm_type(t)),
-                    );
-                    Func::new(&mut store, ty, move |mut caller, params, results| {
-                        call_sync(&mut caller, i, &sig, params, results)
-                    })
-                    .into()
+                    hostfn::sync_func(&mut store, engine, i, import.sig.clone()).into()
                 }
                 _ => adapter_instance
                     .get_export(&mut store, &names::wrapper(i))
@@ -1051,13 +908,27 @@ impl<T: 'static> Compiled<T> {
         }
         let drive = adapter_instance.get_typed_func(&mut store, names::DRIVE)?;
         let ensure = adapter_instance.get_typed_func(&mut store, names::ENSURE)?;
+        let begin = match adapter_instance.get_func(&mut store, names::BEGIN) {
+            Some(begin) => Some(begin.typed(&store)?),
+            None => None,
+        };
+        let is_hook = shape
+            .exports
+            .iter()
+            .map(|e| hooks.check_not_hook(&e.name).is_err())
+            .collect();
         let inner = Rc::new_cyclic(|inner| {
             store.data_mut().machine = Some(Machine {
-                drive,
-                ensure,
-                trampolines,
+                funcs: Rc::new(Funcs {
+                    drive,
+                    begin,
+                    ensure,
+                    trampolines,
+                }),
                 shape,
                 by_name,
+                last_export: 0,
+                is_hook,
                 hooks: *hooks,
                 idle: Vec::new(),
                 workers: 0,
@@ -1071,6 +942,7 @@ impl<T: 'static> Compiled<T> {
                 }),
                 executor: executor.clone(),
                 deferred_done: RefCell::new(Vec::new()),
+                done_running: RefCell::new(Vec::new()),
                 done_queued: Cell::new(false),
             }
         });
@@ -1164,7 +1036,6 @@ impl<T: 'static> Instance<T> {
             let mut state = self.state()?;
             let machine = state.store.data_mut().machine()?;
             export_index(machine, name, args)?;
-            machine.hooks.check_not_hook(name)?;
             machine.hooks.task()?;
         }
         let slot = TaskSlot::new(true);
@@ -1310,6 +1181,18 @@ impl<T: 'static> Instance<T> {
 }
 
 /// Names and parameter counts of the exports the host can call.
+/// The adapter's `begin`: `(worker, export) -> (kind, payload, task id)`.
+type BeginFunc = TypedFunc<(i32, i32), (i32, i32, i32)>;
+
+/// The adapter's exports the host calls.
+struct Funcs {
+    drive: TypedFunc<(i32, i32, i32), (i32, i32)>,
+    /// For a guest with the task hooks ([`jspi::begin_hooks`]).
+    begin: Option<BeginFunc>,
+    ensure: TypedFunc<i32, ()>,
+    trampolines: Vec<TypedFunc<(), ()>>,
+}
+
 fn exports_of<T: 'static>(data: &mut Data<T>) -> Vec<(String, usize)> {
     let Ok(machine) = data.machine() else {
         return Vec::new();
@@ -1323,8 +1206,13 @@ fn exports_of<T: 'static>(data: &mut Data<T>) -> Vec<(String, usize)> {
 }
 
 /// Index of callable export `name`, checking the argument count.
-fn export_index<T: 'static>(machine: &Machine<T>, name: &str, args: &[i32]) -> Result<usize> {
-    let Some(&k) = machine.by_name.get(name) else {
+fn export_index<T: 'static>(machine: &mut Machine<T>, name: &str, args: &[i32]) -> Result<usize> {
+    let last = machine.last_export;
+    let found = match machine.shape.exports.get(last) {
+        Some(export) if export.name == name => Some(last),
+        _ => machine.by_name.get(name).copied(),
+    };
+    let Some(k) = found else {
         if let Some(reason) = machine.shape.uncallable.get(name) {
             return Err(Error::msg(format!(
                 "export `{name}` cannot be called: {reason}"
@@ -1341,6 +1229,10 @@ fn export_index<T: 'static>(machine: &Machine<T>, name: &str, args: &[i32]) -> R
             args.len()
         )));
     }
+    machine.last_export = k;
+    if machine.is_hook[k] {
+        machine.hooks.check_not_hook(name)?;
+    }
     Ok(k)
 }
 
@@ -1352,10 +1244,11 @@ pub(crate) fn invoke<T: 'static>(
     args: &[i32],
 ) -> Result<Option<Val>> {
     let data = store.data_mut();
-    let trampoline = data.machine()?.trampolines[k].clone();
-    data.args = args.to_vec();
+    let funcs = data.machine()?.funcs.clone();
+    data.args.clear();
+    data.args.extend_from_slice(args);
     data.result = None;
-    trampoline.call(&mut *store, ())?;
+    funcs.trampolines[k].call(&mut *store, ())?;
     Ok(store.data_mut().result.take())
 }
 
@@ -1367,7 +1260,6 @@ fn call_in<T: 'static>(
 ) -> Result<Option<Val>> {
     let machine = store.data_mut().machine()?;
     let k = export_index(machine, name, args)?;
-    machine.hooks.check_not_hook(name)?;
     let bracket = machine.hooks.call;
     let call = |store: &mut StoreContextMut<'_, Data<T>>| {
         invoke(store, k, args).map_err(|e| {
@@ -1398,8 +1290,10 @@ fn first_run<T: 'static>(
 ) -> Result<(i32, Stop)> {
     let machine = store.data_mut().machine()?;
     let k = export_index(machine, name, args)?;
-    machine.hooks.check_not_hook(name)?;
     let hooks = machine.hooks.task()?;
+    if let (Some(hooks), true) = (hooks, machine.funcs.begin.is_some()) {
+        return begin_run(store, hooks, k, args, slot);
+    }
     // The library places the task first: if it cannot, nothing else has happened.
     let id = hooks.map(|h| h.enter(&mut store)).transpose()?;
     let worker = match take_worker(&mut store) {
@@ -1417,20 +1311,71 @@ fn first_run<T: 'static>(
             return Err(error);
         }
     };
-    store.data_mut().args = args.to_vec();
+    let data = store.data_mut();
+    data.args.clear();
+    data.args.extend_from_slice(args);
     let stop = drive_in(store.as_context_mut(), worker, k as i32, 0);
     if let (Some(hooks), Some(id)) = (hooks, id) {
         if let Err(error) = hooks.leave(&mut store, id) {
             slot.borrow_mut().hook_error = Some(error);
         }
-        let inner = store.data_mut().machine()?.inner.clone();
-        slot.borrow_mut().done = Some(Box::new(move || {
-            if let Some(inner) = inner.upgrade() {
-                inner.deferred_done.borrow_mut().push(id);
-                run_deferred_done(&inner);
-            }
-        }));
+        let inner: Weak<dyn Settle> = store.data_mut().machine()?.inner.clone();
+        slot.borrow_mut().done = Some((inner, id));
     }
+    Ok((worker, stop))
+}
+
+/// [`first_run`] in one call of the adapter's `begin`, which runs the hooks around
+/// the call itself; where it traps ([`Begin`]) says what is left to do: nothing
+/// (enter failed), `jspi_task_leave` (the call failed), or failing the task with
+/// leave's error.
+fn begin_run<T: 'static>(
+    mut store: StoreContextMut<'_, Data<T>>,
+    hooks: jspi::TaskHooks,
+    k: usize,
+    args: &[i32],
+    slot: &Rc<RefCell<TaskSlot>>,
+) -> Result<(i32, Stop)> {
+    let machine = store.data_mut().machine()?;
+    // An idle worker, or the next new one, made (its slot grown) once the task entered.
+    let (worker, fresh) = match machine.idle.pop() {
+        Some(worker) => (worker, false),
+        None => (machine.workers, true),
+    };
+    let funcs = machine.funcs.clone();
+    let data = store.data_mut();
+    data.args.clear();
+    data.args.extend_from_slice(args);
+    data.result = None;
+    data.begins.push(Begin::Entering);
+    let begin = funcs.begin.as_ref().expect("begin_run only with a begin");
+    let outcome = begin.call(&mut store, (worker, k as i32));
+    let data = store.data_mut();
+    let reached = data.begins.pop().unwrap_or(Begin::Entering);
+    let machine = data.machine()?;
+    match (&outcome, reached) {
+        (Err(_), Begin::Entering) if !fresh => machine.idle.push(worker),
+        (Err(_), Begin::Entering) => {}
+        _ if fresh => machine.workers = worker + 1,
+        _ => {}
+    }
+    let (id, stop) = match (outcome, reached) {
+        (Ok((kind, payload, id)), _) => (id, stop_of(data, worker, Ok((kind, payload)))),
+        (Err(error), Begin::Entering) => return Err(error),
+        (Err(error), Begin::Running(id)) => {
+            let stop = stop_of(data, worker, Err(error));
+            if let Err(error) = hooks.leave(&mut store, id) {
+                slot.borrow_mut().hook_error = Some(error);
+            }
+            (id, stop)
+        }
+        (Err(error), Begin::Leaving(id, kind, payload)) => {
+            slot.borrow_mut().hook_error = Some(error);
+            (id, stop_of(data, worker, Ok((kind, payload))))
+        }
+    };
+    let inner: Weak<dyn Settle> = store.data_mut().machine()?.inner.clone();
+    slot.borrow_mut().done = Some((inner, id));
     Ok((worker, stop))
 }
 
@@ -1440,8 +1385,8 @@ fn take_worker<T: 'static>(store: &mut StoreContextMut<'_, Data<T>>) -> Result<i
     if let Some(worker) = machine.idle.pop() {
         return Ok(worker);
     }
-    let (ensure, count) = (machine.ensure.clone(), machine.workers + 1);
-    ensure.call(&mut *store, count)?;
+    let (funcs, count) = (machine.funcs.clone(), machine.workers + 1);
+    funcs.ensure.call(&mut *store, count)?;
     store.data_mut().machine()?.workers = count;
     Ok(count - 1)
 }
@@ -1469,15 +1414,40 @@ fn run_deferred_done<T: 'static>(inner: &Rc<Inner<T>>) {
         }
         return;
     };
-    let ids = std::mem::take(&mut *inner.deferred_done.borrow_mut());
+    let mut ids = std::mem::take(&mut *inner.done_running.borrow_mut());
+    std::mem::swap(&mut ids, &mut *inner.deferred_done.borrow_mut());
     let mut store = state.store.as_context_mut();
-    let Ok(Some(hooks)) = store.data_mut().machine().and_then(|m| m.hooks.task()) else {
-        return;
-    };
-    for id in ids {
-        // `done` is idempotent and has no failure of its own to report; the task has
-        // already settled.
-        let _ = hooks.done(&mut store, id);
+    if let Ok(Some(hooks)) = store.data_mut().machine().and_then(|m| m.hooks.task()) {
+        for &id in &ids {
+            // `done` is idempotent and has no failure of its own to report; the task
+            // has already settled.
+            let _ = hooks.done(&mut store, id);
+        }
+    }
+    ids.clear();
+    *inner.done_running.borrow_mut() = ids;
+}
+
+/// Runs (or defers) the `jspi_task_done` of [`TaskSlot::done`], if it is set and its
+/// instance still lives.
+fn settle(done: Option<(Weak<dyn Settle>, i32)>) {
+    if let Some((inner, id)) = done {
+        if let Some(inner) = inner.upgrade() {
+            inner.settle(id);
+        }
+    }
+}
+
+/// Where a settled task's `jspi_task_done` goes: its instance ([`TaskSlot::done`]).
+trait Settle {
+    /// Runs (or defers to the top level) `jspi_task_done(id)`.
+    fn settle(self: Rc<Self>, id: i32);
+}
+
+impl<T: 'static> Settle for Inner<T> {
+    fn settle(self: Rc<Self>, id: i32) {
+        self.deferred_done.borrow_mut().push(id);
+        run_deferred_done(&self);
     }
 }
 
@@ -1492,7 +1462,7 @@ enum Stop {
     /// The call finished with this result; the worker is idle again.
     Finished(Option<Val>),
     /// The call awaits this future, whose value resumes it.
-    Awaiting(ImportFuture, Option<Ty>),
+    Awaiting(Pending, Option<Ty>),
     /// The call failed (a trap, a failed import); the worker starts afresh next time.
     Failed(Error),
 }
@@ -1505,12 +1475,16 @@ fn drive_in<T: 'static>(
     b: i32,
 ) -> Stop {
     let drive = match store.data_mut().machine() {
-        Ok(machine) => machine.drive.clone(),
+        Ok(machine) => machine.funcs.clone(),
         Err(error) => return Stop::Failed(error),
     };
     store.data_mut().result = None;
-    let outcome = drive.call(&mut store, (worker, a, b));
-    let data = store.data_mut();
+    let outcome = drive.drive.call(&mut store, (worker, a, b));
+    stop_of(store.data_mut(), worker, outcome)
+}
+
+/// Where worker `worker` stopped, from what `drive` returned.
+fn stop_of<T: 'static>(data: &mut Data<T>, worker: i32, outcome: Result<(i32, i32)>) -> Stop {
     let idle = |data: &mut Data<T>| {
         if let Some(machine) = data.machine.as_mut() {
             machine.idle.push(worker);
@@ -1553,10 +1527,10 @@ fn after<T: 'static>(inner: Rc<Inner<T>>, worker: i32, stop: Stop, slot: Rc<RefC
                 .spawn(async move { TaskSlot::complete(&slot, Err(error)) });
         }
         Stop::Failed(error) => TaskSlot::complete(&slot, Err(error)),
-        Stop::Awaiting(future, kind) => {
+        Stop::Awaiting(pending, kind) => {
             let executor = inner.executor.clone();
             executor.spawn(async move {
-                let value = future.await;
+                let value = pending.outcome().await;
                 let (status, payload) = {
                     let mut state = inner.state.borrow_mut();
                     let data = state.store.data_mut();

@@ -80,7 +80,9 @@ pub fn bench(verbose: bool, quick: bool, steps_only: bool, sqlite_only: bool) ->
     parse_criterion(&text, "native", "stack_state/", &mut results);
 
     println!("== wasmtime: cargo bench -p host ==");
-    let text = cargo_bench("host", "e2e", filter, verbose)?;
+    // The round trip against its floor runs in quick runs too.
+    let host_filter = filter.map(|f| format!("{f}|{ROUNDTRIP}/"));
+    let text = cargo_bench("host", "e2e", host_filter.as_deref(), verbose)?;
     parse_criterion(&text, "wasmtime", "wasmtime/", &mut results);
 
     println!("== node26: host/js/bench.mjs ==");
@@ -278,7 +280,7 @@ fn summary(results: &Results) -> String {
     let mut combos: Vec<(String, u32, u32)> = results
         .ns
         .keys()
-        .filter(|(h, s, ..)| s != START && s != AWAIT && h != peer::PEER)
+        .filter(|(h, s, ..)| s != START && s != AWAIT && s != ROUNDTRIP && h != peer::PEER)
         .map(|(_, s, n, size, _)| (s.clone(), *n, *size))
         .collect();
     combos.sort_by_key(|(s, n, size)| {
@@ -344,6 +346,7 @@ fn summary(results: &Results) -> String {
     strategy_goals(results, &combos, &mut out);
     start_summary(results, &mut out);
     await_summary(results, &mut out);
+    roundtrip_summary(results, &mut out);
     peer::table(results, &mut out);
     peer::goals(results, &mut out);
     out
@@ -503,6 +506,41 @@ fn await_summary(results: &Results, out: &mut String) {
             ratio(bytes, plain)
         );
     }
+}
+
+/// The schedule name of the wasmtime round-trip rows (host/benches/e2e.rs): one task
+/// started, awaiting once and finished, with strategy `none` (variant `none`), against
+/// the raw floor of the same crossings on bare wasmtime (`floor`) and the two switches
+/// alone (`bare`).
+const ROUNDTRIP: &str = "roundtrip";
+
+/// Issue 16's goal: the wasmtime round trip at most this many times its raw floor.
+const ROUNDTRIP_GOAL: f64 = 3.0;
+
+/// The wasmtime end-to-end round trip against its raw floor.
+fn roundtrip_summary(results: &Results, out: &mut String) {
+    let get = |v: &str| results.ns_of("wasmtime", ROUNDTRIP, 1, 64, v);
+    let (trip, floor, bare) = (get("none"), get("floor"), get("bare"));
+    if trip.is_none() {
+        return;
+    }
+    let met = match (trip, floor) {
+        (Some(t), Some(f)) if f > 0.0 && t / f <= ROUNDTRIP_GOAL => "met",
+        (Some(_), Some(f)) if f > 0.0 => "missed",
+        _ => "-",
+    };
+    let _ = write!(
+        out,
+        "\n### wasmtime: one task's round trip (start, one await, finish), strategy none\n\n\
+         | round trip | raw floor | switches alone | round trip/floor | round trip/switches | wasmtime round trip <= {ROUNDTRIP_GOAL}x raw floor |\n\
+         |---|---|---|---|---|---|\n\
+         | {} | {} | {} | {} | {} | {met} |\n",
+        fmt_ns(trip),
+        fmt_ns(floor),
+        fmt_ns(bare),
+        ratio(trip, floor),
+        ratio(trip, bare)
+    );
 }
 
 /// The steps benchmark: seconds for each run of the generated scenario, per host,
@@ -753,6 +791,26 @@ time node/start/256/0/pooled 900.0
         assert!(
             !summary.contains("| start |"),
             "not in the round-trip tables: {summary}"
+        );
+    }
+
+    #[test]
+    fn the_wasmtime_round_trip_gets_its_goal_row() {
+        let text = "\
+wasmtime/roundtrip/1/64/none   time:   [290.0 ns 300.0 ns 310.0 ns]
+wasmtime/roundtrip/1/64/floor  time:   [90.0 ns 100.0 ns 110.0 ns]
+wasmtime/roundtrip/1/64/bare   time:   [40.0 ns 50.0 ns 60.0 ns]
+";
+        let mut results = Results::default();
+        parse_criterion(text, "wasmtime", "wasmtime/", &mut results);
+        let summary = summary(&results);
+        assert!(
+            summary.contains("| 300 ns | 100 ns | 50 ns | 3.00 | 6.00 | met |"),
+            "{summary}"
+        );
+        assert!(
+            !summary.contains("| roundtrip |"),
+            "not in the schedule tables: {summary}"
         );
     }
 }
