@@ -49,6 +49,14 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             && self.live.bottom().is_some()
     }
 
+    /// Adaptive: task `index` has suspended (only once nothing can fail any more, so
+    /// that the order holds suspended tasks only).
+    pub(crate) fn order_push(&mut self, index: u16) {
+        if self.strategy == Strategy::Adaptive {
+            self.order.push_bottom(index);
+        }
+    }
+
     /// As task `index` resumes: was it the newest suspended task (the order
     /// lazy serves for free)? Moves the disorder score and takes the task off the
     /// suspend order.

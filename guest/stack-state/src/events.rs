@@ -133,9 +133,6 @@ impl<M: Memory, const N: usize> StackState<M, N> {
             Strategy::Lazy | Strategy::Adaptive => {
                 self.tasks[index as usize].start = sp;
                 self.tasks[index as usize].evicted_hi = sp;
-                if self.strategy == Strategy::Adaptive {
-                    self.order.push_bottom(index);
-                }
                 if seg.top_level {
                     // Everything below `stop` was evicted when this segment began, so
                     // this task's bytes are now the lowest live ones, unless adaptive
@@ -145,6 +142,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
                     } else {
                         self.saved_at_suspend += u64::from(stop - sp);
                     }
+                    self.order_push(index);
                     self.depth -= 1;
                     self.tasks[index as usize].state = TaskState::Suspended;
                     self.stats.suspends += 1;
@@ -153,6 +151,7 @@ impl<M: Memory, const N: usize> StackState<M, N> {
                 // Nested: the caller will pop its frames and reuse this space.
                 let stop = self.tasks[index as usize].stop;
                 self.evict(index, stop)?;
+                self.order_push(index);
                 seg.outer_sp
             }
         };
