@@ -25,29 +25,13 @@ import { join } from "node:path";
 import { link } from "./jspi-stack/index.js";
 import { Code, EXTERNREF, I32, encodeModule } from "./jspi-stack/wasm.js";
 import { loadGlue } from "./bindgen.mjs";
+import { order } from "./bench-order.mjs";
 
 const SCHEDULES = ["lifo", "fifo", "random"];
 const TASKS = [1, 2, 16];
 const SIZES = [64, 1024, 16 * 1024, 64 * 1024];
 const MEASURE_NS = 100_000_000n; // per variant and row
 const FOREVER = 0x7fffffff;
-
-function order(schedule, n, round) {
-  const result = [...Array(n).keys()];
-  if (schedule === "lifo") return result.reverse();
-  if (schedule === "fifo") return result;
-  // The same seeded xorshift shuffle as bench.mjs and the Rust benchmarks.
-  const mask = (1n << 64n) - 1n;
-  let x = (0x9e3779b97f4a7c15n ^ ((BigInt(round) * 0x2545f4914f6cdd1dn) & mask)) & mask;
-  for (let i = n - 1; i >= 1; i--) {
-    x ^= (x << 13n) & mask;
-    x ^= x >> 7n;
-    x ^= (x << 17n) & mask;
-    const j = Number(x % BigInt(i + 1));
-    [result[i], result[j]] = [result[j], result[i]];
-  }
-  return result;
-}
 
 /**
  * `bench.next` as a scheduler: each call (by the task that just resumed) records that

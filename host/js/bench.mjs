@@ -17,29 +17,13 @@ import { instantiateSync, link } from "./jspi-stack/index.js";
 import { JsLazyStack } from "./jslazy.mjs";
 import { VirtualClock } from "./clock.mjs";
 import { makeImports } from "./hostenv.mjs";
+import { order } from "./bench-order.mjs";
 
 const SCHEDULES = ["lifo", "fifo", "random", "pingpong"];
 const SIZES = [64, 1024, 16 * 1024, 64 * 1024];
 const TASKS = [2, 16, 256];
 const VARIANTS = ["none", "eager", "lazy", "adaptive", "jslazy"];
 const MEASURE_NS = 200_000_000n;
-
-function order(schedule, n, round) {
-  const result = [...Array(n).keys()];
-  if (schedule === "lifo") return result.reverse();
-  if (schedule === "fifo") return result;
-  // The same seeded xorshift shuffle as the Rust benchmarks.
-  const mask = (1n << 64n) - 1n;
-  let x = (0x9e3779b97f4a7c15n ^ ((BigInt(round) * 0x2545f4914f6cdd1dn) & mask)) & mask;
-  for (let i = n - 1; i >= 1; i--) {
-    x ^= (x << 13n) & mask;
-    x ^= x >> 7n;
-    x ^= (x << 17n) & mask;
-    const j = Number(x % BigInt(i + 1));
-    [result[i], result[j]] = [result[j], result[i]];
-  }
-  return result;
-}
 
 class Driver {
   constructor(dir, variant) {
