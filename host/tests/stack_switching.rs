@@ -199,7 +199,7 @@ fn resume_all(waits: &Waits, executor: &Executor) {
             return;
         }
         let n = batch.len();
-        let stride = if n % 7 == 0 { 1 } else { 7 };
+        let stride = if n.is_multiple_of(7) { 1 } else { 7 };
         for k in 0..n {
             let (arg, promise) = &batch[(k * stride) % n];
             promise.settle(Ok(JsValue::Int(*arg)));
