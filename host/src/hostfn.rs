@@ -46,26 +46,46 @@ pub(crate) fn adapter_imports<T: 'static>(
     shape: &GuestShape,
     routes: &[ImportRoute],
 ) -> Vec<Extern> {
-    let mut imports: Vec<Extern> = vec![
-        Func::wrap(&mut *store, |caller: Caller<'_, Data<T>>, i: i32| {
-            let arg = caller.data().args.get(i as usize).copied();
-            arg.ok_or_else(|| Error::msg(format!("no argument {i}")))
-        })
-        .into(),
-        Func::wrap(
-            &mut *store,
-            |mut caller: Caller<'_, Data<T>>, id: i32| -> Result<()> {
-                Err(caller
-                    .data_mut()
-                    .errors
-                    .remove(id)
-                    .unwrap_or_else(|| Error::msg(format!("unknown error id {id}"))))
-            },
-        )
-        .into(),
-    ];
-    // `host.result_<ty>`, for I32, I64, F32, F64, Ref: `adapter::build`'s order.
-    let results: [Func; 5] = [
+    let mut imports: Vec<Extern> = vec![arg_func(store).into(), raise_func(store).into()];
+    imports.extend(result_funcs(store).map(Extern::from));
+    imports.extend(begin_funcs(store).map(Extern::from));
+    let engine = store.engine().clone();
+    for (i, (import, route)) in shape.imports.iter().zip(routes).enumerate() {
+        let sig = import.sig.clone();
+        match route {
+            ImportRoute::Direct => {}
+            ImportRoute::Lowered => imports.push(sync_func(store, &engine, i, sig).into()),
+            ImportRoute::Suspending => imports.push(start_func(store, &engine, i, sig).into()),
+        }
+    }
+    imports
+}
+
+/// `host.arg`: argument `i` of the call being made.
+fn arg_func<T: 'static>(store: &mut Store<Data<T>>) -> Func {
+    Func::wrap(&mut *store, |caller: Caller<'_, Data<T>>, i: i32| {
+        let arg = caller.data().args.get(i as usize).copied();
+        arg.ok_or_else(|| Error::msg(format!("no argument {i}")))
+    })
+}
+
+/// `host.raise`: fails the running task with error `id` (a suspending import's).
+fn raise_func<T: 'static>(store: &mut Store<Data<T>>) -> Func {
+    Func::wrap(
+        &mut *store,
+        |mut caller: Caller<'_, Data<T>>, id: i32| -> Result<()> {
+            Err(caller
+                .data_mut()
+                .errors
+                .remove(id)
+                .unwrap_or_else(|| Error::msg(format!("unknown error id {id}"))))
+        },
+    )
+}
+
+/// `host.result_<ty>`, for I32, I64, F32, F64, Ref: `adapter::build`'s order.
+fn result_funcs<T: 'static>(store: &mut Store<Data<T>>) -> [Func; 5] {
+    [
         Func::wrap(&mut *store, |mut caller: Caller<'_, Data<T>>, v: i32| {
             caller.data_mut().result = Some(Val::I32(v));
         }),
@@ -86,18 +106,17 @@ pub(crate) fn adapter_imports<T: 'static>(
                 Ok(())
             },
         ),
-    ];
-    imports.extend(results.map(Extern::from));
-    // `host.began`, `host.ran`: where the adapter's `begin` is ([`Begin`]).
-    imports.push(
+    ]
+}
+
+/// `host.began`, `host.ran`: where the adapter's `begin` is ([`Begin`]).
+fn begin_funcs<T: 'static>(store: &mut Store<Data<T>>) -> [Func; 2] {
+    [
         Func::wrap(&mut *store, |mut caller: Caller<'_, Data<T>>, id: i32| {
             if let Some(top) = caller.data_mut().begins.last_mut() {
                 *top = Begin::Running(id);
             }
-        })
-        .into(),
-    );
-    imports.push(
+        }),
         Func::wrap(
             &mut *store,
             |mut caller: Caller<'_, Data<T>>, kind: i32, payload: i32| {
@@ -107,33 +126,25 @@ pub(crate) fn adapter_imports<T: 'static>(
                     }
                 }
             },
-        )
-        .into(),
-    );
-    let engine = store.engine().clone();
-    for (i, (import, route)) in shape.imports.iter().zip(routes).enumerate() {
-        let sig = import.sig.clone();
-        match route {
-            ImportRoute::Direct => {}
-            ImportRoute::Lowered => imports.push(sync_func(store, &engine, i, sig).into()),
-            ImportRoute::Suspending => {
-                let ty = lowered_type(&engine, &sig.params, &[Ty::I32]);
-                let start = move |mut caller: Caller<'_, Data<T>>,
-                                  raw: &mut [MaybeUninit<ValRaw>]| {
-                    // SAFETY: wasmtime calls this function, of type `ty`, with
-                    // `sig.params` lowered in its first slots.
-                    let id = unsafe { start_suspending(&mut caller, i, &sig, raw) }?;
-                    raw[0] = MaybeUninit::new(ValRaw::i32(id));
-                    Ok(())
-                };
-                // SAFETY: `start` reads only the parameters of `ty` (`sig.params`
-                // lowered, through `lift`), each as its type, and writes its one
-                // result, an i32 as `ty` declares, into slot 0.
-                imports.push(unsafe { Func::new_unchecked(&mut *store, ty, start) }.into());
-            }
-        }
-    }
-    imports
+        ),
+    ]
+}
+
+/// `host.start<i>`: starts suspending import `i`, of signature `sig`, and returns the
+/// pending id its task awaits.
+fn start_func<T: 'static>(store: &mut Store<Data<T>>, engine: &Engine, i: usize, sig: Sig) -> Func {
+    let ty = lowered_type(engine, &sig.params, &[Ty::I32]);
+    let start = move |mut caller: Caller<'_, Data<T>>, raw: &mut [MaybeUninit<ValRaw>]| {
+        // SAFETY: wasmtime calls this function, of type `ty`, with `sig.params`
+        // lowered in its first slots.
+        let id = unsafe { start_suspending(&mut caller, i, &sig, raw) }?;
+        raw[0] = MaybeUninit::new(ValRaw::i32(id));
+        Ok(())
+    };
+    // SAFETY: `start` reads only the parameters of `ty` (`sig.params` lowered, through
+    // `lift`), each as its type, and writes its one result, an i32 as `ty` declares,
+    // into slot 0.
+    unsafe { Func::new_unchecked(&mut *store, ty, start) }
 }
 
 /// The host function behind guest import `i`, a plain one of signature `sig`: what

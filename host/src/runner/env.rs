@@ -8,7 +8,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::rc::Rc;
 
-use crate::{Cx, Error, Exception, Imports, JsValue, Promise, Val};
+use crate::{Cx, Error, Exception, Imports, Instance, JsValue, Promise, Result, Val};
 
 type TimerAction = Box<dyn FnOnce()>;
 
@@ -241,6 +241,15 @@ fn log(cx: &Cx<'_, '_, Env>, text: &str) {
 /// The imports of module `env` (docs/abi.md).
 pub fn imports() -> Imports<Env> {
     let mut imports = Imports::new();
+    logging(&mut imports);
+    reentry(&mut imports);
+    promises(&mut imports);
+    super::files::add(&mut imports);
+    imports
+}
+
+/// `escape` and the `log_*` imports: lines of the transcript.
+fn logging(imports: &mut Imports<Env>) {
     imports
         .func("env", "escape", |_cx, _args| Ok(None))
         .func("env", "log_int", |cx, args| {
@@ -261,29 +270,16 @@ pub fn imports() -> Imports<Env> {
         .func("env", "log_ref", |cx, args| {
             log(cx, &format!("C: {}", value(args, 0)));
             Ok(None)
-        })
+        });
+}
+
+/// `start` and `call_plain`: imports that call back into the instance.
+fn reentry(imports: &mut Imports<Env>) {
+    imports
         .func("env", "start", |cx, args| {
             let name = read_string(cx.memory(), int(args, 0))?;
             let export = read_string(cx.memory(), int(args, 1))?;
-            let (ptr, count) = (int(args, 2), int(args, 3));
-            if !(0..=64).contains(&count) {
-                return Err(Exception::error(format!(
-                    "env.start: {count} arguments (at most 64)"
-                )));
-            }
-            let memory = cx.memory();
-            let start = ptr as u32 as usize;
-            let end = start + 4 * count as usize;
-            let Some(bytes) = memory.get(start..end) else {
-                return Err(Exception::error(format!(
-                    "env.start: arguments at {start}..{end} lie outside memory ({} bytes)",
-                    memory.len()
-                )));
-            };
-            let values: Vec<i32> = bytes
-                .chunks_exact(4)
-                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let values = start_args(cx.memory(), int(args, 2), int(args, 3))?;
             super::start_nested(cx, name, &export, &values)?;
             Ok(None)
         })
@@ -299,7 +295,33 @@ pub fn imports() -> Imports<Env> {
                 .filter(|_| cx.call(&export, &[arg]).is_err())
                 .count();
             Ok(Some(Val::I32(failed as i32)))
-        })
+        });
+}
+
+/// `env.start`'s arguments: `count` (at most 64) i32s at `ptr`.
+fn start_args(memory: &[u8], ptr: i32, count: i32) -> Result<Vec<i32>> {
+    if !(0..=64).contains(&count) {
+        return Err(Exception::error(format!(
+            "env.start: {count} arguments (at most 64)"
+        )));
+    }
+    let start = ptr as u32 as usize;
+    let end = start + 4 * count as usize;
+    let Some(bytes) = memory.get(start..end) else {
+        return Err(Exception::error(format!(
+            "env.start: arguments at {start}..{end} lie outside memory ({} bytes)",
+            memory.len()
+        )));
+    };
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+/// The imports that return promises, settled on the virtual clock.
+fn promises(imports: &mut Imports<Env>) {
+    imports
         .func("env", "bytes_after", |cx, args| {
             let bytes = JsValue::Bytes(pattern(int(args, 0), int(args, 1)).into());
             Ok(promise_val(
@@ -309,37 +331,19 @@ pub fn imports() -> Imports<Env> {
         .func("env", "read_into", |cx, args| {
             // The task-aware path: the bytes go wherever the task's buffer is when they
             // arrive (in place, or in its saved block).
-            let (dst, len, seed, ms) = (int(args, 0), int(args, 1), int(args, 2), int(args, 3));
             let Some(task) = cx.current_task()? else {
                 return Err(Exception::error("env.read_into: called outside a task"));
             };
-            let instance = cx.instance()?;
-            let promise = Promise::new();
-            let settle = promise.clone();
-            cx.data().clock.after(ms, move || {
-                let written = instance.write_task(task, dst as u32, &pattern(len, seed));
-                settle.settle(match written {
-                    Ok(()) => Ok(JsValue::Int(len)),
-                    Err(error) => Err(JsValue::Error(crate::runner::describe(&error))),
-                });
-            });
-            Ok(promise_val(promise))
+            write_later(cx, args, move |instance, dst, bytes| {
+                instance.write_task(task, dst, bytes)
+            })
         })
         .func("env", "read_naive", |cx, args| {
             // The hazard: the bytes go to the buffer's address while the task is
             // suspended.
-            let (dst, len, seed, ms) = (int(args, 0), int(args, 1), int(args, 2), int(args, 3));
-            let instance = cx.instance()?;
-            let promise = Promise::new();
-            let settle = promise.clone();
-            cx.data().clock.after(ms, move || {
-                let written = instance.write_memory(dst as u32, &pattern(len, seed));
-                settle.settle(match written {
-                    Ok(()) => Ok(JsValue::Int(len)),
-                    Err(error) => Err(JsValue::Error(crate::runner::describe(&error))),
-                });
-            });
-            Ok(promise_val(promise))
+            write_later(cx, args, |instance, dst, bytes| {
+                instance.write_memory(dst, bytes)
+            })
         })
         .func("env", "delay", |cx, args| {
             Ok(promise_val(
@@ -355,23 +359,13 @@ pub fn imports() -> Imports<Env> {
         })
         .func("env", "fake_fetch", |cx, args| {
             let x = int(args, 0);
-            Ok(promise_val(slow_op(
-                cx,
-                "fake_fetch",
-                x,
-                500,
-                x.wrapping_add(1),
-            )))
+            let promise = slow_op(cx, "fake_fetch", x, 500, x.wrapping_add(1));
+            Ok(promise_val(promise))
         })
         .func("env", "fake_db_query", |cx, args| {
             let x = int(args, 0);
-            Ok(promise_val(slow_op(
-                cx,
-                "fake_db_query",
-                x,
-                1000,
-                x.wrapping_mul(x),
-            )))
+            let promise = slow_op(cx, "fake_db_query", x, 1000, x.wrapping_mul(x));
+            Ok(promise_val(promise))
         })
         .func("env", "failing", |_cx, args| {
             Err(Exception::error(format!(
@@ -388,8 +382,28 @@ pub fn imports() -> Imports<Env> {
             });
             Ok(promise_val(promise))
         });
-    super::files::add(&mut imports);
-    imports
+}
+
+/// `read_into` and `read_naive` (`dst, len, seed, ms`): a promise of `len`, settled
+/// after `ms` once `write` has put the pattern of `len` bytes from `seed` at `dst`
+/// (rejected with `write`'s error if it fails).
+fn write_later(
+    cx: &mut Cx<'_, '_, Env>,
+    args: &[Val],
+    write: impl FnOnce(&Instance<Env>, u32, &[u8]) -> Result<()> + 'static,
+) -> Result<Option<Val>> {
+    let (dst, len, seed, ms) = (int(args, 0), int(args, 1), int(args, 2), int(args, 3));
+    let instance = cx.instance()?;
+    let promise = Promise::new();
+    let settle = promise.clone();
+    cx.data().clock.after(ms, move || {
+        let written = write(&instance, dst as u32, &pattern(len, seed));
+        settle.settle(match written {
+            Ok(()) => Ok(JsValue::Int(len)),
+            Err(error) => Err(JsValue::Error(crate::runner::describe(&error))),
+        });
+    });
+    Ok(promise_val(promise))
 }
 
 /// A logged operation fulfilled with `result` after `ms`.

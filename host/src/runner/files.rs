@@ -75,59 +75,13 @@ fn later(cx: &Cx<'_, '_, Env>, ms: i32, value: JsValue) -> Option<Val> {
 /// Adds the `env.file_*` imports.
 pub fn add(imports: &mut Imports<Env>) {
     imports
-        .func("env", "file_open", |cx, args| {
-            let name = read_string(cx.memory(), arg(args, 0))?;
-            let mut set = files(cx);
-            let id = match set.names.get(&name) {
-                Some(&id) => id as i32,
-                None if arg(args, 1) == 0 => -1,
-                None => {
-                    let id = set.files.len();
-                    set.files.push(Vec::new());
-                    set.names.insert(name, id);
-                    id as i32
-                }
-            };
-            Ok(Some(Val::I32(id)))
-        })
+        .func("env", "file_open", open)
+        .func("env", "file_read", read)
+        .func("env", "file_write", write)
         .func("env", "file_exists", |cx, args| {
             let name = read_string(cx.memory(), arg(args, 0))?;
             let exists = files(cx).names.contains_key(&name);
             Ok(Some(Val::I32(exists as i32)))
-        })
-        .func("env", "file_read", |cx, args| {
-            let at = offset("file_read", args, 1)?;
-            let len = length("file_read", arg(args, 2))?;
-            let bytes = {
-                let mut set = files(cx);
-                let file = set.file("file_read", arg(args, 0))?;
-                let from = at.min(file.len());
-                let to = (from + len).min(file.len());
-                file[from..to].to_vec()
-            };
-            Ok(later(cx, READ_MS, JsValue::Bytes(bytes.into())))
-        })
-        .func("env", "file_write", |cx, args| {
-            let at = offset("file_write", args, 3)?;
-            let len = length("file_write", arg(args, 2))?;
-            let start = arg(args, 1) as u32 as usize;
-            let memory = cx.memory();
-            let Some(bytes) = memory.get(start..start + len).map(<[u8]>::to_vec) else {
-                return Err(Exception::error(format!(
-                    "env.file_write: bytes at {start}..{} lie outside memory ({} bytes)",
-                    start + len,
-                    memory.len()
-                )));
-            };
-            {
-                let mut set = files(cx);
-                let file = set.file("file_write", arg(args, 0))?;
-                if file.len() < at + len {
-                    file.resize(at + len, 0);
-                }
-                file[at..at + len].copy_from_slice(&bytes);
-            }
-            Ok(later(cx, WRITE_MS, JsValue::Int(len as i32)))
         })
         .func("env", "file_truncate", |cx, args| {
             let size = offset("file_truncate", args, 1)?;
@@ -159,4 +113,60 @@ pub fn add(imports: &mut Imports<Env>) {
                 JsValue::Int(if existed { 0 } else { -1 }),
             ))
         });
+}
+
+/// `file_open(name, create) -> id`: the file's id, -1 for a missing one not created.
+fn open(cx: &mut Cx<'_, '_, Env>, args: &[Val]) -> Result<Option<Val>, Error> {
+    let name = read_string(cx.memory(), arg(args, 0))?;
+    let mut set = files(cx);
+    let id = match set.names.get(&name) {
+        Some(&id) => id as i32,
+        None if arg(args, 1) == 0 => -1,
+        None => {
+            let id = set.files.len();
+            set.files.push(Vec::new());
+            set.names.insert(name, id);
+            id as i32
+        }
+    };
+    Ok(Some(Val::I32(id)))
+}
+
+/// `file_read(id, at, len)`: a promise of up to `len` bytes from `at`.
+fn read(cx: &mut Cx<'_, '_, Env>, args: &[Val]) -> Result<Option<Val>, Error> {
+    let at = offset("file_read", args, 1)?;
+    let len = length("file_read", arg(args, 2))?;
+    let bytes = {
+        let mut set = files(cx);
+        let file = set.file("file_read", arg(args, 0))?;
+        let from = at.min(file.len());
+        let to = (from + len).min(file.len());
+        file[from..to].to_vec()
+    };
+    Ok(later(cx, READ_MS, JsValue::Bytes(bytes.into())))
+}
+
+/// `file_write(id, src, len, at)`: writes `len` bytes of memory from `src` at `at`
+/// (growing the file); a promise of `len`.
+fn write(cx: &mut Cx<'_, '_, Env>, args: &[Val]) -> Result<Option<Val>, Error> {
+    let at = offset("file_write", args, 3)?;
+    let len = length("file_write", arg(args, 2))?;
+    let start = arg(args, 1) as u32 as usize;
+    let memory = cx.memory();
+    let Some(bytes) = memory.get(start..start + len).map(<[u8]>::to_vec) else {
+        return Err(Exception::error(format!(
+            "env.file_write: bytes at {start}..{} lie outside memory ({} bytes)",
+            start + len,
+            memory.len()
+        )));
+    };
+    {
+        let mut set = files(cx);
+        let file = set.file("file_write", arg(args, 0))?;
+        if file.len() < at + len {
+            file.resize(at + len, 0);
+        }
+        file[at..at + len].copy_from_slice(&bytes);
+    }
+    Ok(later(cx, WRITE_MS, JsValue::Int(len as i32)))
 }

@@ -140,29 +140,64 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
             r#"{wasm_path}: not a wasm module: it does not start with the bytes 00 61 73 6d ("\0asm")"#
         )));
     }
-
-    let clock = Clock::default();
-    let transcript = Transcript::new(clock.clone());
-    let executor = Executor::new();
-    let engine = engine().map_err(|e| BadInput(format!("wasmtime: {e}")))?;
-    let mut imports = env::imports();
-    if wasi {
-        env::add_wasi(&mut imports);
+    let session = Session::new(&wasm, wasm_path, wasi)?;
+    let mut instance = session.instantiate()?;
+    check_exports(&steps, &instance, wasm_path, scenario_path)?;
+    for step in &steps {
+        if let Some(code) = session.step(step, &mut instance)? {
+            return Ok(code);
+        }
     }
-    let compiled =
-        Compiled::new(&engine, &wasm, &imports).map_err(|e| load_error(wasm_path, &e))?;
-    let files = files::Files::default();
-    let instantiate = || {
+    session.drain(&instance);
+    Ok(0)
+}
+
+/// What a scenario's run shares across its instances (a `reset` step makes a new
+/// one): the compiled module, the virtual clock, the transcript, the executor and the
+/// in-memory files.
+struct Session<'p> {
+    clock: Clock,
+    transcript: Transcript,
+    executor: Executor,
+    compiled: Compiled<Env>,
+    files: files::Files,
+    wasm_path: &'p str,
+}
+
+impl<'p> Session<'p> {
+    /// Compiles `wasm` against `env`'s imports, and WASI's when the scenario asks.
+    fn new(wasm: &[u8], wasm_path: &'p str, wasi: bool) -> Result<Self, BadInput> {
+        let clock = Clock::default();
+        let engine = engine().map_err(|e| BadInput(format!("wasmtime: {e}")))?;
+        let mut imports = env::imports();
+        if wasi {
+            env::add_wasi(&mut imports);
+        }
+        let compiled =
+            Compiled::new(&engine, wasm, &imports).map_err(|e| load_error(wasm_path, &e))?;
+        Ok(Session {
+            transcript: Transcript::new(clock.clone()),
+            clock,
+            executor: Executor::new(),
+            compiled,
+            files: files::Files::default(),
+            wasm_path,
+        })
+    }
+
+    /// A fresh instance.
+    fn instantiate(&self) -> Result<Instance<Env>, BadInput> {
         let data = Env {
-            clock: clock.clone(),
-            transcript: transcript.clone(),
+            clock: self.clock.clone(),
+            transcript: self.transcript.clone(),
             tasks: Tasks::default(),
-            executor: executor.clone(),
+            executor: self.executor.clone(),
             stdio: env::Stdio::default(),
-            files: files.clone(),
+            files: self.files.clone(),
         };
-        compiled
-            .instantiate(data, &executor)
+        let wasm_path = self.wasm_path;
+        (self.compiled)
+            .instantiate(data, &self.executor)
             .map_err(|e| match e.to_string() {
                 // The trap as transcripts name it (play.mjs's words).
                 context if context == crate::INITIALIZE_FAILED => {
@@ -170,68 +205,70 @@ fn run(args: &[String]) -> Result<i32, BadInput> {
                 }
                 _ => BadInput(format!("{wasm_path}: instantiation failed: {e:#}")),
             })
-    };
-    let mut instance = instantiate()?;
-    check_exports(&steps, &instance, wasm_path, scenario_path)?;
+    }
 
-    let mut tasks = instance.with_data(|env| env.tasks.clone());
-    let run_until = |done: &dyn Fn() -> bool| {
-        executor.run_until_stalled();
-        while !done() && clock.fire_next() {
-            executor.run_until_stalled();
+    /// Runs the executor, firing timers in order, until `done` or no timer is left.
+    fn run_until(&self, done: &dyn Fn() -> bool) {
+        self.executor.run_until_stalled();
+        while !done() && self.clock.fire_next() {
+            self.executor.run_until_stalled();
         }
-    };
+    }
 
-    for step in &steps {
+    /// Runs everything that can still run, then reports what never settled.
+    fn drain(&self, instance: &Instance<Env>) {
+        self.run_until(&|| false);
+        instance.with_data(|env| env.stdio.flush(&env.transcript));
+        let tasks = instance.with_data(|env| env.tasks.clone());
+        report_pending(&tasks.borrow(), &self.transcript);
+    }
+
+    /// Carries out one step; `Some(exit code)` ends the run.
+    fn step(&self, step: &Step, instance: &mut Instance<Env>) -> Result<Option<i32>, BadInput> {
         match step {
             Step::Start { export, args, name } => {
-                start_task(Via::Top(&instance), name.clone(), export, args);
+                start_task(Via::Top(instance), name.clone(), export, args);
             }
             Step::Spawn { export, args, name } => {
-                start_task(Via::Spawn(&instance), name.clone(), export, args);
+                start_task(Via::Spawn(instance), name.clone(), export, args);
             }
-            Step::Call { export, args } => {
-                let call = scenario::transcript::call(export, args);
-                transcript.log(&format!("call {call}"));
-                match instance.call(export, args) {
-                    Ok(None) => transcript.log(&format!("{call} returned")),
-                    Ok(Some(value)) => {
-                        transcript.log(&format!("{call} returned {}", format_val(&value)))
-                    }
-                    Err(error) => {
-                        transcript.log(&scenario::transcript::failed(&call, &describe(&error)))
-                    }
-                }
-            }
+            Step::Call { export, args } => self.call(instance, export, args),
             Step::Reset { label } => {
-                run_until(&|| false);
-                instance.with_data(|env| env.stdio.flush(&env.transcript));
-                report_pending(&tasks.borrow(), &transcript);
-                clock.restart();
-                instance = instantiate()?;
-                tasks = instance.with_data(|env| env.tasks.clone());
-                transcript.log(&scenario::transcript::reset(label));
+                self.drain(instance);
+                self.clock.restart();
+                *instance = self.instantiate()?;
+                self.transcript.log(&scenario::transcript::reset(label));
             }
             Step::Wait { task } => {
-                let settled = tasks
+                let settled = instance
+                    .with_data(|env| env.tasks.clone())
                     .borrow()
                     .settled(task)
                     .expect("the scenario check found every waited task");
-                run_until(&|| settled.get());
+                self.run_until(&|| settled.get());
                 if !settled.get() {
                     eprintln!(
                         "error: wait {task}: the task can never settle (no timer is left at t={})",
-                        clock.now()
+                        self.clock.now()
                     );
-                    return Ok(1);
+                    return Ok(Some(1));
                 }
             }
         }
+        Ok(None)
     }
-    run_until(&|| false);
-    instance.with_data(|env| env.stdio.flush(&env.transcript));
-    report_pending(&tasks.borrow(), &transcript);
-    Ok(0)
+
+    /// A `call` step: a plain call, logged with its result or failure.
+    fn call(&self, instance: &Instance<Env>, export: &str, args: &[i32]) {
+        let call = scenario::transcript::call(export, args);
+        let transcript = &self.transcript;
+        transcript.log(&format!("call {call}"));
+        match instance.call(export, args) {
+            Ok(None) => transcript.log(&format!("{call} returned")),
+            Ok(Some(value)) => transcript.log(&format!("{call} returned {}", format_val(&value))),
+            Err(error) => transcript.log(&scenario::transcript::failed(&call, &describe(&error))),
+        }
+    }
 }
 
 /// Where a task is started from, and how.
