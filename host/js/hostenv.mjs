@@ -107,63 +107,23 @@ export function makeImports({ log, clock, memory, start, callPlain, currentTask 
       // arrive (in place, or in its saved block).
       const task = currentTask();
       if (task === null) throw new EnvFailure("env.read_into: called outside a task");
-      return new Promise((resolve, reject) =>
-        clock.after(ms, () => {
-          try {
-            task.write(dst, pattern(len, seed));
-            resolve(len);
-          } catch (error) {
-            reject(error);
-          }
-        }),
-      );
+      return writeLater(clock, ms, len, () => task.write(dst, pattern(len, seed)));
     },
     read_naive(dst, len, seed, ms) {
       // The hazard: the bytes go to the buffer's address while the task is suspended.
-      return new Promise((resolve, reject) =>
-        clock.after(ms, () => {
-          try {
-            new Uint8Array(memory().buffer, dst >>> 0, len).set(pattern(len, seed));
-            resolve(len);
-          } catch (error) {
-            reject(error);
-          }
-        }),
+      return writeLater(clock, ms, len, () =>
+        new Uint8Array(memory().buffer, dst >>> 0, len).set(pattern(len, seed)),
       );
     },
     delayed_int: (value, ms) => clock.resolveAfter(ms, value),
-    fake_fetch(x) {
-      log(`env: fake_fetch(${x}) started`);
-      return new Promise((resolve) =>
-        clock.after(500, () => {
-          log(`env: fake_fetch(${x}) done`);
-          resolve(int32(x + 1));
-        }),
-      );
-    },
-    fake_db_query(x) {
-      log(`env: fake_db_query(${x}) started`);
-      return new Promise((resolve) =>
-        clock.after(1000, () => {
-          log(`env: fake_db_query(${x}) done`);
-          resolve(Math.imul(x, x));
-        }),
-      );
-    },
+    fake_fetch: (x) => slowOp(log, clock, "fake_fetch", x, 500, int32(x + 1)),
+    fake_db_query: (x) => slowOp(log, clock, "fake_db_query", x, 1000, Math.imul(x, x)),
     rejecting: (code, ms) => clock.rejectAfter(ms, new Error(`rejected with code ${code}`)),
     failing(code) {
       throw new Error(`host import failed with code ${code}`);
     },
     start(name, exportName, argsPtr, count) {
-      if (count < 0 || count > 64) throw new EnvFailure(`env.start: ${count} arguments (at most 64)`);
-      const bytes = new Uint8Array(memory().buffer);
-      const from = argsPtr >>> 0;
-      const to = from + 4 * count;
-      if (to > bytes.length) {
-        throw new EnvFailure(`env.start: arguments at ${from}..${to} lie outside memory (${bytes.length} bytes)`);
-      }
-      const view = new DataView(bytes.buffer, from, 4 * count);
-      const args = Array.from({ length: count }, (_, i) => view.getInt32(4 * i, true));
+      const args = startArgs(memory(), argsPtr, count);
       start(readString(memory(), name), readString(memory(), exportName), args);
     },
     call_plain(exportName, arg, times) {
@@ -182,6 +142,45 @@ export function makeImports({ log, clock, memory, start, callPlain, currentTask 
     ...fileImports({ clock, memory, readString: (ptr) => readString(memory(), ptr) }),
   };
   return { env };
+}
+
+/** A promise of `len`, settled after `ms` once `write()` has run (rejected with what
+ * it throws): `read_into` and `read_naive`. */
+function writeLater(clock, ms, len, write) {
+  return new Promise((resolve, reject) =>
+    clock.after(ms, () => {
+      try {
+        write();
+        resolve(len);
+      } catch (error) {
+        reject(error);
+      }
+    }),
+  );
+}
+
+/** A logged operation fulfilled with `result` after `ms`. */
+function slowOp(log, clock, name, x, ms, result) {
+  log(`env: ${name}(${x}) started`);
+  return new Promise((resolve) =>
+    clock.after(ms, () => {
+      log(`env: ${name}(${x}) done`);
+      resolve(result);
+    }),
+  );
+}
+
+/** `env.start`'s arguments: `count` (at most 64) i32s at `ptr`. */
+function startArgs(memory, ptr, count) {
+  if (count < 0 || count > 64) throw new EnvFailure(`env.start: ${count} arguments (at most 64)`);
+  const bytes = new Uint8Array(memory.buffer);
+  const from = ptr >>> 0;
+  const to = from + 4 * count;
+  if (to > bytes.length) {
+    throw new EnvFailure(`env.start: arguments at ${from}..${to} lie outside memory (${bytes.length} bytes)`);
+  }
+  const view = new DataView(bytes.buffer, from, 4 * count);
+  return Array.from({ length: count }, (_, i) => view.getInt32(4 * i, true));
 }
 
 /** WASI's errno values the environment returns (wasi_snapshot_preview1). */

@@ -87,107 +87,129 @@ fn width(text: &[u8], i: usize) -> usize {
 /// The first problem in `text`, as `line L, column C: what`, or `None`. Syntax errors
 /// are left to the parser.
 pub fn scan(text: &str) -> Option<String> {
-    let text = text.as_bytes();
-    let (mut line, mut column, mut depth) = (1usize, 1usize, 0usize);
-    let at =
-        |line: usize, column: usize, what: &str| format!("line {line}, column {column}: {what}");
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'\n' => {
-                line += 1;
-                column = 1;
-                i += 1;
-            }
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(at(
-                        line,
-                        column,
-                        &format!("nested deeper than {MAX_DEPTH} levels"),
-                    ));
+    let mut scanner = Scanner {
+        text: text.as_bytes(),
+        i: 0,
+        line: 1,
+        column: 1,
+    };
+    scanner.all().err()
+}
+
+/// Where [`scan`] is: byte `i` of `text`, at `line` and `column` (in characters).
+struct Scanner<'t> {
+    text: &'t [u8],
+    i: usize,
+    line: usize,
+    column: usize,
+}
+
+impl Scanner<'_> {
+    /// `line L, column C: what`.
+    fn at(&self, column: usize, what: &str) -> String {
+        format!("line {}, column {column}: {what}", self.line)
+    }
+
+    /// Moves on by `bytes` bytes that are `columns` characters.
+    fn advance(&mut self, bytes: usize, columns: usize) {
+        self.i += bytes;
+        self.column += columns;
+    }
+
+    /// The whole text: nesting, strings and numbers.
+    fn all(&mut self) -> Result<(), String> {
+        let mut depth = 0usize;
+        while self.i < self.text.len() {
+            match self.text[self.i] {
+                b'\n' => {
+                    self.line += 1;
+                    self.column = 1;
+                    self.i += 1;
                 }
-                column += 1;
-                i += 1;
-            }
-            b']' | b'}' => {
-                depth = depth.saturating_sub(1);
-                column += 1;
-                i += 1;
-            }
-            b'"' => {
-                column += 1;
-                i += 1;
-                // The column of a high surrogate escape awaiting its low half.
-                let mut pending_high: Option<usize> = None;
-                while i < text.len() && text[i] != b'\n' {
-                    if text[i] == b'"' {
-                        column += 1;
-                        i += 1;
-                        break;
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        let what = format!("nested deeper than {MAX_DEPTH} levels");
+                        return Err(self.at(self.column, &what));
                     }
-                    if text[i] == b'\\' && text.get(i + 1) == Some(&b'u') {
-                        let unit = hex4(text, i + 2);
-                        if let Some(col) = pending_high.filter(|_| !low(unit)) {
-                            return Some(at(line, col, LONE));
-                        }
-                        if low(unit) && pending_high.is_none() {
-                            return Some(at(line, column, LONE));
-                        }
-                        pending_high = high(unit).then_some(column);
-                        let skip = if unit.is_none() { 2 } else { 6 };
-                        column += skip;
-                        i += skip;
-                        continue;
-                    }
-                    if let Some(col) = pending_high {
-                        return Some(at(line, col, LONE));
-                    }
-                    if text[i] == b'\\' && i + 1 < text.len() && text[i + 1] != b'\n' {
-                        column += 2;
-                        i += 1 + width(text, i + 1);
-                    } else {
-                        column += 1;
-                        i += width(text, i);
-                    }
+                    self.advance(1, 1);
                 }
-                if let Some(col) = pending_high {
-                    return Some(at(line, col, LONE));
+                b']' | b'}' => {
+                    depth = depth.saturating_sub(1);
+                    self.advance(1, 1);
                 }
-            }
-            c => {
-                let length = if c == b'-' || c.is_ascii_digit() {
-                    number_length(text, i)
-                } else {
-                    0
-                };
-                if length == 0 {
-                    column += 1;
-                    i += width(text, i);
-                    continue;
+                b'"' => {
+                    self.advance(1, 1);
+                    self.string()?;
                 }
-                // The match is ASCII, so valid UTF-8; Rust and JavaScript both round
-                // a decimal to the nearest double, and overflow to infinity alike.
-                let number = std::str::from_utf8(&text[i..i + length]).unwrap_or("");
-                if number.parse::<f64>().is_ok_and(f64::is_infinite) {
-                    let shown = if length > 24 {
-                        format!("{}...", &number[..24])
-                    } else {
-                        number.to_string()
-                    };
-                    return Some(at(
-                        line,
-                        column,
-                        &format!("the number {shown} is too large"),
-                    ));
-                }
-                column += length;
-                i += length;
+                c if c == b'-' || c.is_ascii_digit() => self.number()?,
+                _ => self.advance(width(self.text, self.i), 1),
             }
         }
+        Ok(())
     }
-    None
+
+    /// The rest of a string, after its opening quote, to its closing quote or the end
+    /// of the line: every `\u` escape of a surrogate must be half of a pair.
+    fn string(&mut self) -> Result<(), String> {
+        let text = self.text;
+        // The column of a high surrogate escape awaiting its low half.
+        let mut pending_high: Option<usize> = None;
+        while self.i < text.len() && text[self.i] != b'\n' {
+            let i = self.i;
+            if text[i] == b'"' {
+                self.advance(1, 1);
+                break;
+            }
+            if text[i] == b'\\' && text.get(i + 1) == Some(&b'u') {
+                let unit = hex4(text, i + 2);
+                if let Some(col) = pending_high.filter(|_| !low(unit)) {
+                    return Err(self.at(col, LONE));
+                }
+                if low(unit) && pending_high.is_none() {
+                    return Err(self.at(self.column, LONE));
+                }
+                pending_high = high(unit).then_some(self.column);
+                let skip = if unit.is_none() { 2 } else { 6 };
+                self.advance(skip, skip);
+                continue;
+            }
+            if let Some(col) = pending_high {
+                return Err(self.at(col, LONE));
+            }
+            if text[i] == b'\\' && i + 1 < text.len() && text[i + 1] != b'\n' {
+                self.advance(1 + width(text, i + 1), 2);
+            } else {
+                self.advance(width(text, i), 1);
+            }
+        }
+        match pending_high {
+            Some(col) => Err(self.at(col, LONE)),
+            None => Ok(()),
+        }
+    }
+
+    /// What starts with `-` or a digit: a number must not overflow a double.
+    fn number(&mut self) -> Result<(), String> {
+        let length = number_length(self.text, self.i);
+        if length == 0 {
+            self.advance(width(self.text, self.i), 1);
+            return Ok(());
+        }
+        // The match is ASCII, so valid UTF-8; Rust and JavaScript both round a decimal
+        // to the nearest double, and overflow to infinity alike.
+        let number = std::str::from_utf8(&self.text[self.i..self.i + length]).unwrap_or("");
+        if number.parse::<f64>().is_ok_and(f64::is_infinite) {
+            let shown = if length > 24 {
+                format!("{}...", &number[..24])
+            } else {
+                number.to_string()
+            };
+            return Err(self.at(self.column, &format!("the number {shown} is too large")));
+        }
+        self.advance(length, length);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -225,21 +225,7 @@ impl Sim {
                 size,
                 exit,
                 trap,
-            } => {
-                if !self.sane() {
-                    return;
-                }
-                let token = self.call_enter();
-                if let Some(f) = self.call(0, 0, frame_len(outer)) {
-                    self.scribble(f.addr, f.len);
-                    self.start(1, size, exit, trap);
-                    // The caller goes on: another call below the stack pointer, then
-                    // returns.
-                    self.temp_call(size);
-                    self.ret(f);
-                }
-                self.call_leave(token);
-            }
+            } => self.nested_start(outer, size, exit, trap),
             Op::Reaction => {
                 if !self.settled.is_empty() {
                     let id = self.settled.remove(0);
@@ -248,27 +234,48 @@ impl Sim {
                 }
             }
             Op::BadHook { kind, salt } => self.bad_hook(kind % 6, salt),
-            Op::Cancel { which, resume } => {
-                let Some(task) = self.take_suspended(which) else {
-                    return;
-                };
-                self.done(task.id, "a cancel");
-                if resume {
-                    match self.state.resume(task.id, self.sp) {
-                        // The shim puts the host's stack pointer back and fails the task,
-                        // whose promise then settles: the host reports it done again.
-                        Err(Error::TaskEnded(_)) => {
-                            self.report.hook_errors += 1;
-                            self.settled.push(task.id);
-                        }
-                        other => {
-                            self.violation(format!("resume after done: {other:?}"));
-                            self.ended.push(task.id);
-                        }
-                    }
-                } else {
-                    self.ended.push(task.id);
-                }
+            Op::Cancel { which, resume } => self.cancel(which, resume),
+        }
+    }
+
+    /// [`Op::NestedStart`]: a plain call with a frame of `outer` starts a task, then
+    /// goes on and returns.
+    fn nested_start(&mut self, outer: u8, size: u8, exit: bool, trap: bool) {
+        if !self.sane() {
+            return;
+        }
+        let token = self.call_enter();
+        if let Some(f) = self.call(0, 0, frame_len(outer)) {
+            self.scribble(f.addr, f.len);
+            self.start(1, size, exit, trap);
+            // The caller goes on: another call below the stack pointer, then returns.
+            self.temp_call(size);
+            self.ret(f);
+        }
+        self.call_leave(token);
+    }
+
+    /// [`Op::Cancel`]: the host reports a suspended task done (its promise dropped),
+    /// and with `resume` resumes it anyway.
+    fn cancel(&mut self, which: u8, resume: bool) {
+        let Some(task) = self.take_suspended(which) else {
+            return;
+        };
+        self.done(task.id, "a cancel");
+        if !resume {
+            self.ended.push(task.id);
+            return;
+        }
+        match self.state.resume(task.id, self.sp) {
+            // The shim puts the host's stack pointer back and fails the task, whose
+            // promise then settles: the host reports it done again.
+            Err(Error::TaskEnded(_)) => {
+                self.report.hook_errors += 1;
+                self.settled.push(task.id);
+            }
+            other => {
+                self.violation(format!("resume after done: {other:?}"));
+                self.ended.push(task.id);
             }
         }
     }

@@ -28,10 +28,14 @@ const printable = (byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(b
 /** Redraws `svg` for `snap` (see page.js `snapshot`). */
 export function draw(svg, snap) {
   svg.replaceChildren();
-  const { low, high, parked, tasks } = snap;
-  const height = Number(svg.getAttribute("height"));
+  const y = drawWhole(svg, snap);
+  const grid = drawTop(svg, snap, y);
+  drawRanges(svg, snap, grid);
+  drawHeap(svg, snap, grid);
+}
 
-  // The whole shadow stack, to scale.
+/** The whole shadow stack, to scale; returns the y of an address on it. */
+function drawWhole(svg, { low, high, parked, tasks }) {
   const top = 30;
   const barHeight = 460;
   const y = (addr) => top + ((high - addr) / (high - low)) * barHeight;
@@ -47,58 +51,69 @@ export function draw(svg, snap) {
     });
   }
   el(svg, "line", { x1: 14, x2: 62, y1: y(parked), y2: y(parked), stroke: "#2050c0", "stroke-dasharray": "3 2" });
+  return y;
+}
 
-  // The used top, byte by byte (or a few bytes per cell when it is large).
+/**
+ * The used top, byte by byte (or a few bytes per cell when it is large); returns its
+ * grid: where it is, its rows, and the bytes per cell.
+ */
+function drawTop(svg, snap, y) {
+  const { low, high, parked, tasks } = snap;
   const lowest = Math.min(parked, ...tasks.map((t) => t.start));
   const span = Math.max(high - lowest + 32, 128);
   const perCell = Math.max(1, Math.ceil(span / (COLUMNS * MAX_ROWS)));
   const rows = Math.ceil(span / (COLUMNS * perCell));
-  const viewLow = high - rows * COLUMNS * perCell;
-  const gx = 130;
-  const gy = 30;
+  const grid = { gx: 130, gy: 30, rows, perCell, viewLow: high - rows * COLUMNS * perCell };
+  const { gx, gy } = grid;
   el(svg, "text", { x: gx, y: 14 }, `its top, ${perCell === 1 ? "byte by byte" : `${perCell} bytes a cell`} (highest row first; addresses rise left to right)`);
   el(svg, "line", { x1: 56, y1: y(high), x2: gx - 4, y2: gy, stroke: "#aaa" });
-  el(svg, "line", { x1: 56, y1: y(Math.max(viewLow, low)), x2: gx - 4, y2: gy + rows * CELL, stroke: "#aaa" });
-  const owner = (addr) => tasks.find((t) => addr >= t.start && addr < t.stop);
+  el(svg, "line", { x1: 56, y1: y(Math.max(grid.viewLow, low)), x2: gx - 4, y2: gy + rows * CELL, stroke: "#aaa" });
   for (let row = 0; row < rows; row++) {
     const rowHigh = high - row * COLUMNS * perCell;
     const rowLow = rowHigh - COLUMNS * perCell;
     el(svg, "text", { x: gx - 62, y: gy + row * CELL + 11 }, hex(rowLow));
     for (let col = 0; col < COLUMNS; col++) {
       const addr = rowLow + col * perCell;
-      if (addr < low) continue;
-      const task = owner(addr);
-      const x = gx + col * (CELL + 1);
-      const yy = gy + row * CELL;
-      let fill = "#eee";
-      let stroke = "none";
-      let dash = "";
-      let kind = "free";
-      if (task) {
-        if (task.corrupted.has(addr)) {
-          fill = "#e03030";
-          kind = "overwritten";
-        } else if (task.state === "suspended" && addr < task.evictedHi) {
-          fill = "#fff";
-          stroke = colorOf(task.number);
-          dash = "3 2";
-          kind = "saved";
-        } else {
-          fill = colorOf(task.number);
-          kind = "in place";
-        }
-      }
-      el(svg, "rect", {
-        x, y: yy, width: CELL, height: CELL - 1, fill, stroke, "stroke-dasharray": dash,
-        "data-addr": addr, "data-kind": kind,
-      });
-      const ch = perCell === 1 ? printable(snap.byteAt(addr)) : "";
-      if (ch) el(svg, "text", { x: x + 3, y: yy + 11, fill: kind === "in place" || kind === "overwritten" ? "#fff" : "#444" }, ch);
+      if (addr >= low) drawCell(svg, snap, addr, gx + col * (CELL + 1), gy + row * CELL, perCell);
     }
   }
+  return grid;
+}
+
+/** One cell of the top at (x, y): byte `addr` (and the next ones, to `perCell`). */
+function drawCell(svg, snap, addr, x, y, perCell) {
+  const task = snap.tasks.find((t) => addr >= t.start && addr < t.stop);
+  let fill = "#eee";
+  let stroke = "none";
+  let dash = "";
+  let kind = "free";
+  if (task) {
+    if (task.corrupted.has(addr)) {
+      fill = "#e03030";
+      kind = "overwritten";
+    } else if (task.state === "suspended" && addr < task.evictedHi) {
+      fill = "#fff";
+      stroke = colorOf(task.number);
+      dash = "3 2";
+      kind = "saved";
+    } else {
+      fill = colorOf(task.number);
+      kind = "in place";
+    }
+  }
+  el(svg, "rect", {
+    x, y, width: CELL, height: CELL - 1, fill, stroke, "stroke-dasharray": dash,
+    "data-addr": addr, "data-kind": kind,
+  });
+  const ch = perCell === 1 ? printable(snap.byteAt(addr)) : "";
+  if (ch) el(svg, "text", { x: x + 3, y: y + 11, fill: kind === "in place" || kind === "overwritten" ? "#fff" : "#444" }, ch);
+}
+
+/** Each task's range beside the top, the running one marked, and the parked line. */
+function drawRanges(svg, { high, parked, tasks }, { gx, gy, perCell, viewLow }) {
   const right = gx + COLUMNS * (CELL + 1) + 4;
   const rowOf = (addr) => gy + ((high - addr) / (COLUMNS * perCell)) * CELL;
-  // Each task's range, and the running one framed.
   tasks.forEach((task, i) => {
     const y0 = rowOf(task.stop);
     const y1 = Math.max(rowOf(task.start), y0 + 4);
@@ -112,8 +127,11 @@ export function draw(svg, snap) {
     el(svg, "line", { x1: gx - 6, x2: right, y1: py, y2: py, stroke: "#2050c0", "stroke-width": 2, "stroke-dasharray": "5 3" });
     el(svg, "text", { x: gx, y: py - 2, fill: "#2050c0" }, `top level (parked) ${hex(parked)}`);
   }
+}
 
-  // The heap blocks: saved bytes, lowest address first.
+/** The heap blocks below the top: saved bytes, lowest address first. */
+function drawHeap(svg, { tasks }, { gx, gy, rows }) {
+  const height = Number(svg.getAttribute("height"));
   let hy = gy + rows * CELL + 30;
   el(svg, "text", { x: gx, y: hy }, "heap blocks (saved bytes of suspended tasks)");
   hy += 8;
@@ -125,11 +143,10 @@ export function draw(svg, snap) {
     const shown = Math.min(bytes.length, COLUMNS * 3);
     for (let i = 0; i < shown; i++) {
       // Lowest address first, as the stack's rows read.
-      const byte = bytes[i];
       const x = gx + (i % COLUMNS) * (CELL + 1);
       const yy = hy + Math.floor(i / COLUMNS) * CELL;
       el(svg, "rect", { x, y: yy, width: CELL, height: CELL - 1, fill: "#fff", stroke: colorOf(task.number) });
-      const ch = printable(byte);
+      const ch = printable(bytes[i]);
       if (ch) el(svg, "text", { x: x + 3, y: yy + 11 }, ch);
     }
     hy += Math.ceil(shown / COLUMNS) * CELL + 6;
