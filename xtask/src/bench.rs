@@ -32,7 +32,8 @@ use std::process::Command;
 
 use crate::compile::{Builder, Strategy, CLANG_COMPILE};
 use crate::hosts::Host;
-use crate::{process, project_root, rel, scale, sqlbench, tools, Error, Result};
+use crate::Ctx;
+use crate::{process, rel, scale, sqlbench, tools, Error, Result};
 
 mod goals;
 mod peer;
@@ -51,39 +52,39 @@ struct Results {
 
 /// Runs everything; `quick` narrows the schedules, `steps_only` runs only the steps
 /// benchmark.
-pub fn bench(verbose: bool, quick: bool, steps_only: bool, sqlite_only: bool) -> Result<()> {
-    tools::ensure(verbose)?;
-    let out = project_root().join(OUT);
+pub fn bench(ctx: &Ctx, quick: bool, steps_only: bool, sqlite_only: bool) -> Result<()> {
+    tools::ensure(ctx)?;
+    let out = ctx.root.join(OUT);
     fs::create_dir_all(&out).map_err(|e| Error::failure(format!("creating {OUT}: {e}")))?;
     if steps_only || sqlite_only {
         let mut summary = String::new();
         if steps_only {
             println!("== steps: every host ==");
-            let steps = scale::bench_steps(&Host::ALL, verbose)?;
+            let steps = scale::bench_steps(&Host::ALL, ctx)?;
             steps_summary(&steps, &mut summary);
         }
         if sqlite_only {
             println!("== sqlite: node26 and wasmtime ==");
-            summary.push_str(&sqlbench::bench(verbose)?);
+            summary.push_str(&sqlbench::bench(ctx)?);
         }
         print!("{summary}");
         return Ok(());
     }
-    let mut builder = Builder::new(verbose);
+    let mut builder = Builder::new(ctx);
     for strategy in Strategy::ALL {
-        build_guest(&mut builder, strategy, &out, verbose)?;
+        build_guest(&mut builder, strategy, &out, ctx)?;
     }
     let filter = if quick { Some("16/") } else { None };
     let mut results = Results::default();
 
     println!("== native: cargo bench -p stack-state ==");
-    let text = cargo_bench("stack-state", "stack_state", filter, verbose)?;
+    let text = cargo_bench("stack-state", "stack_state", filter, ctx)?;
     parse_criterion(&text, "native", "stack_state/", &mut results);
 
     println!("== wasmtime: cargo bench -p host ==");
     // The round trip against its floor runs in quick runs too.
     let host_filter = filter.map(|f| format!("{f}|{ROUNDTRIP}/"));
-    let text = cargo_bench("host", "e2e", host_filter.as_deref(), verbose)?;
+    let text = cargo_bench("host", "e2e", host_filter.as_deref(), ctx)?;
     parse_criterion(&text, "wasmtime", "wasmtime/", &mut results);
 
     println!("== node26: host/js/bench.mjs ==");
@@ -93,24 +94,24 @@ pub fn bench(verbose: bool, quick: bool, steps_only: bool, sqlite_only: bool) ->
     if let Some(filter) = filter {
         command.arg(filter);
     }
-    let text = process::stdout_of(&mut command, verbose)
+    let text = process::stdout_of(&mut command, ctx)
         .map_err(|e| Error::failure(format!("the Node benchmark failed: {e}")))?;
     parse_lines(&text, &mut results);
 
     println!("== node26: host/js/bench-start.mjs ==");
     let mut command = Command::new(Host::Node26.node().expect("a Node host").binary());
     command.arg("host/js/bench-start.mjs").arg(rel(&out));
-    let text = process::stdout_of(&mut command, verbose)
+    let text = process::stdout_of(&mut command, ctx)
         .map_err(|e| Error::failure(format!("the Node start benchmark failed: {e}")))?;
     parse_lines(&text, &mut results);
 
     println!("== node26: host/js/bench-peer.mjs ==");
-    parse_lines(&peer::run(&out, filter, verbose)?, &mut results);
+    parse_lines(&peer::run(&out, filter, ctx)?, &mut results);
 
     println!("== steps: every host ==");
-    let steps = scale::bench_steps(&Host::ALL, verbose)?;
+    let steps = scale::bench_steps(&Host::ALL, ctx)?;
     println!("== sqlite: node26 and wasmtime ==");
-    let sqlite = sqlbench::bench(verbose)?;
+    let sqlite = sqlbench::bench(ctx)?;
 
     let mut summary = summary(&results);
     steps_summary(&steps, &mut summary);
@@ -130,12 +131,12 @@ pub fn bench(verbose: bool, quick: bool, steps_only: bool, sqlite_only: bool) ->
     Ok(())
 }
 
-fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path, verbose: bool) -> Result<()> {
+fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path, ctx: &Ctx) -> Result<()> {
     let library = builder
         .library(strategy)
         .map_err(|e| Error::failure(format!("building the guest library: {e}")))?;
     let wasm = out.join(format!("{}.wasm", strategy.name()));
-    let mut clang = crate::compile::clang();
+    let mut clang = ctx.clang();
     clang.args(CLANG_COMPILE).args([
         "-Wl,--no-entry",
         "-Wl,--stack-first",
@@ -145,20 +146,19 @@ fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path, verbose: b
         "host/benches/guest/bench.c",
     ]);
     clang.arg(rel(&library)).arg("-o").arg(rel(&wasm));
-    process::run_checked(&mut clang, verbose)
+    process::run_checked(&mut clang, ctx)
         .map_err(|e| Error::failure(format!("building the benchmark guest: {e}")))
 }
 
-fn cargo_bench(package: &str, bench: &str, filter: Option<&str>, verbose: bool) -> Result<String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+fn cargo_bench(package: &str, bench: &str, filter: Option<&str>, ctx: &Ctx) -> Result<String> {
+    let mut command = ctx.cargo();
     command
         .args(["bench", "-p", package, "--bench", bench, "--"])
-        .env("JSPI_BENCH_DIR", project_root().join(OUT));
+        .env("JSPI_BENCH_DIR", ctx.root.join(OUT));
     if let Some(filter) = filter {
         command.arg(filter);
     }
-    process::stdout_of(&mut command, verbose)
+    process::stdout_of(&mut command, ctx)
         .map_err(|e| Error::failure(format!("`cargo bench -p {package}` failed: {e}")))
 }
 

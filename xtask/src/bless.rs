@@ -16,23 +16,24 @@ use crate::examples::{self, Example};
 use crate::hosts::Host;
 use crate::reference::{hosts_in_order, report_disagreement, write_file, REFERENCE};
 use crate::run::{check_hosts, each_run, label as label_of, Outcome};
+use crate::Ctx;
 use crate::{badmod, rel, tools, Error, Options, Result};
 
 /// Blesses every chosen example (and, when none is named, every bad module); fails if
 /// any could not be blessed.
-pub fn bless(options: &Options) -> Result<()> {
+pub fn bless(ctx: &Ctx, options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
     let whole = options.examples.is_empty();
-    tools::ensure(options.verbose)?;
+    tools::ensure(ctx)?;
     if examples.is_empty() {
         println!("no examples in c-examples/ or rust-examples/");
     }
-    check_hosts(&Host::ALL, options.verbose)?;
+    check_hosts(&Host::ALL, ctx)?;
 
-    let mut builder = Builder::new(options.verbose);
+    let mut builder = Builder::new(ctx);
     let mut refused = Vec::new();
     for example in &examples {
-        match transcripts(example, &mut builder, options.verbose) {
+        match transcripts(example, &mut builder, ctx) {
             Some(transcripts) => write(example, &transcripts)?,
             None => {
                 eprintln!(
@@ -44,7 +45,7 @@ pub fn bless(options: &Options) -> Result<()> {
         }
     }
     if whole {
-        refused.extend(badmod::bless(&mut builder, options.verbose)?);
+        refused.extend(badmod::bless(&mut builder, ctx)?);
     }
     if refused.is_empty() {
         Ok(())
@@ -61,7 +62,7 @@ pub fn bless(options: &Options) -> Result<()> {
 fn transcripts(
     example: &Example,
     builder: &mut Builder,
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Option<Vec<(Strategy, String)>> {
     let mut transcripts = Vec::new();
     let mut ok = true;
@@ -74,7 +75,7 @@ fn transcripts(
             example,
             strategy,
             hosts,
-            verbose,
+            ctx,
             |host, label, outcome| {
                 ok &= matches!(&outcome, Outcome::Ran(result) if result.failure.is_none());
                 let result = match outcome {

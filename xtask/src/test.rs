@@ -9,21 +9,21 @@
 //! and the torture host/strategy pairs).
 
 use std::fs;
-use std::process::Command;
 
 use crate::compile::Builder;
 use crate::compile::Strategy;
 use crate::examples::Example;
 use crate::run::{check_hosts, each_run, label, strategies_for, Outcome};
 use crate::torture::{self, TEST_COUNT, TEST_SEED};
+use crate::Ctx;
 use crate::{
-    badmod, diff, dist, examples, jstest, miri, process, project_root, rel, scale, serve, tools,
-    Error, Options, Result,
+    badmod, diff, dist, examples, jstest, miri, process, rel, scale, serve, tools, Error, Options,
+    Result,
 };
 
 /// Runs the workspace tests, Miri, the example matrix, the bad modules, then the
 /// torture budget.
-pub fn test(options: &Options) -> Result<()> {
+pub fn test(ctx: &Ctx, options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
     // The bad modules belong to a whole run, not to a chosen few examples.
     let bad_modules = if options.examples.is_empty() {
@@ -31,35 +31,34 @@ pub fn test(options: &Options) -> Result<()> {
     } else {
         Vec::new()
     };
-    tools::ensure(options.verbose)?;
+    tools::ensure(ctx)?;
     if options.miri {
-        tools::ensure_miri(options.verbose)?;
+        tools::ensure_miri(ctx)?;
     }
     if !examples.is_empty() || !bad_modules.is_empty() {
-        check_hosts(&options.hosts, options.verbose)?;
+        check_hosts(&options.hosts, ctx)?;
     }
-    workspace_tests(options.verbose)?;
+    workspace_tests(ctx)?;
     if options.miri {
         println!("== miri ({}) ==", tools::MIRI_TOOLCHAIN);
-        miri::test()?;
+        miri::test(ctx)?;
     } else {
         println!("== miri: skipped (--no-miri) ==");
     }
 
     println!("== examples ==");
-    let mut builder = Builder::new(options.verbose);
+    let mut builder = Builder::new(ctx);
     let mut tally = Tally::default();
     for example in &examples {
-        example_runs(example, options, &mut builder, &mut tally)?;
+        example_runs(ctx, example, options, &mut builder, &mut tally)?;
     }
     if !bad_modules.is_empty() {
         println!("== bad modules ==");
-        let (passed, failed) =
-            badmod::test(&bad_modules, &options.hosts, &mut builder, options.verbose)?;
+        let (passed, failed) = badmod::test(&bad_modules, &options.hosts, &mut builder, ctx)?;
         tally.add(passed, failed);
     }
     if options.examples.is_empty() {
-        whole_run_checks(options, &mut builder, &mut tally);
+        whole_run_checks(ctx, options, &mut builder, &mut tally);
     }
     tally.finish()
 }
@@ -95,13 +94,11 @@ impl Tally {
 }
 
 /// `cargo test --workspace`, which must pass before anything else runs.
-fn workspace_tests(verbose: bool) -> Result<()> {
+fn workspace_tests(ctx: &Ctx) -> Result<()> {
     println!("== cargo test --workspace ==");
-    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cargo
-        .args(["test", "--workspace"])
-        .current_dir(project_root());
-    if verbose {
+    let mut cargo = ctx.cargo();
+    cargo.args(["test", "--workspace"]).current_dir(&ctx.root);
+    if ctx.verbose {
         println!("running: {}", process::display(&cargo));
     }
     let status = cargo
@@ -119,6 +116,7 @@ fn workspace_tests(verbose: bool) -> Result<()> {
 /// Every run of `example` (each strategy it allows that was asked for, on each host),
 /// each transcript compared with its expected file.
 fn example_runs(
+    ctx: &Ctx,
     example: &Example,
     options: &Options,
     builder: &mut Builder,
@@ -153,7 +151,7 @@ fn example_runs(
             example,
             strategy,
             hosts,
-            options.verbose,
+            ctx,
             |_, label, outcome| {
                 let result = match outcome {
                     Outcome::BuildFailed(message) => {
@@ -187,28 +185,29 @@ fn example_runs(
 
 /// What only a whole run (no example named) checks: the JS package, the page, the
 /// distribution, the scale checks and the torture budget.
-fn whole_run_checks(options: &Options, builder: &mut Builder, tally: &mut Tally) {
-    let (hosts, verbose) = (&options.hosts, options.verbose);
+fn whole_run_checks(ctx: &Ctx, options: &Options, builder: &mut Builder, tally: &mut Tally) {
+    let hosts = &options.hosts;
     println!("== JS package ==");
-    let (passed, failed) = jstest::test(builder, hosts, verbose);
+    let (passed, failed) = jstest::test(builder, hosts, ctx);
     tally.add(passed, failed);
     println!("== page ==");
-    let (passed, failed) = serve::page_test(builder, hosts, verbose);
+    let (passed, failed) = serve::page_test(builder, hosts, ctx);
     tally.add(passed, failed);
     println!("== dist ==");
-    let (passed, failed) = dist::test(builder, hosts, verbose);
+    let (passed, failed) = dist::test(builder, hosts, ctx);
     tally.add(passed, failed);
     println!("== scale ==");
-    let (passed, failed) = scale::test(builder, hosts, verbose);
+    let (passed, failed) = scale::test(builder, hosts, ctx);
     tally.add(passed, failed);
     println!("== torture ==");
-    torture_budget(options, builder, &mut tally.passed, &mut tally.failed);
+    torture_budget(ctx, options, builder, &mut tally.passed, &mut tally.failed);
 }
 
 /// The torture budget: [`TEST_COUNT`] seeded schedules on every host x strategy asked
 /// for. Eager, lazy and adaptive pass when no schedule is corrupted; `none` passes when some are
 /// (the torture can see corruption) and every host corrupts alike.
 fn torture_budget(
+    ctx: &Ctx,
     options: &Options,
     builder: &mut Builder,
     passed: &mut usize,
@@ -220,7 +219,7 @@ fn torture_budget(
         &options.strategies,
         TEST_SEED,
         TEST_COUNT,
-        options.verbose,
+        ctx,
     ) {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -273,7 +272,7 @@ fn torture_budget(
         outcome.faults
     );
     if problem {
-        if let Err(error) = torture::report_first_failure(builder, &outcome, options.verbose) {
+        if let Err(error) = torture::report_first_failure(builder, &outcome, ctx) {
             println!("shrinking failed: {error}");
         }
     }

@@ -32,7 +32,8 @@ use crate::compile::{Builder, Strategy};
 use crate::examples::{Example, Kind};
 use crate::hosts::Host;
 use crate::run::check_hosts;
-use crate::{process, project_root, rel, tools, Error, Options, Result};
+use crate::Ctx;
+use crate::{process, rel, tools, Error, Options, Result};
 
 mod schedule;
 mod verdict;
@@ -107,7 +108,7 @@ fn config_name((host, strategy): Config) -> String {
 
 /// Builds the torture guest for `strategy`.
 fn guest(builder: &mut Builder, strategy: Strategy) -> Result<PathBuf> {
-    let dir = project_root().join("torture");
+    let dir = builder.ctx().root.join("torture");
     let example = Example {
         name: "torture".into(),
         kind: Kind::C(vec![dir.join("torture.c")]),
@@ -129,11 +130,11 @@ fn run_batch(
     config: Config,
     scenario: &Path,
     keys: &[String],
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Result<HashMap<String, String>> {
     let (host, strategy) = config;
     let wasm = guest(builder, strategy)?;
-    let result = host.run_limited(&wasm, scenario, BATCH_LIMIT, verbose)?;
+    let result = host.run_limited(&wasm, scenario, BATCH_LIMIT, ctx)?;
     if let Some(failure) = result.failure {
         return Err(Error::failure(format!(
             "torture batch on {}: {failure}",
@@ -225,9 +226,9 @@ pub fn torture(
     strategies: &[Strategy],
     seed: u64,
     count: u64,
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Result<Outcome> {
-    let dir = project_root().join("target/torture");
+    let dir = ctx.root.join("target/torture");
     fs::create_dir_all(&dir)
         .map_err(|e| Error::failure(format!("creating {}: {e}", rel(&dir).display())))?;
     let seeds: Vec<u64> = (seed..seed.saturating_add(count)).collect();
@@ -278,7 +279,7 @@ pub fn torture(
         };
         transcripts.insert(
             config,
-            run_batch(builder, config, &batch, &keys[..own as usize], verbose)?,
+            run_batch(builder, config, &batch, &keys[..own as usize], ctx)?,
         );
         let elapsed = started.elapsed();
         let check = |compare: Config, check: Check| -> Vec<Failure> {
@@ -333,17 +334,17 @@ pub fn torture(
 
 /// `cargo xtask torture`: fails when any schedule failed (with `none` that is
 /// expected), after printing the first failure shrunk.
-pub fn command(options: &Options, seed: u64, count: u64) -> Result<()> {
-    tools::ensure(options.verbose)?;
-    check_hosts(&options.hosts, options.verbose)?;
-    let mut builder = Builder::new(options.verbose);
+pub fn command(ctx: &Ctx, options: &Options, seed: u64, count: u64) -> Result<()> {
+    tools::ensure(ctx)?;
+    check_hosts(&options.hosts, ctx)?;
+    let mut builder = Builder::new(ctx);
     let outcome = torture(
         &mut builder,
         &options.hosts,
         &options.strategies,
         seed,
         count,
-        options.verbose,
+        ctx,
     )?;
     let total = count * outcome.tallies.len() as u64;
     let failed: usize = outcome
@@ -359,7 +360,7 @@ pub fn command(options: &Options, seed: u64, count: u64) -> Result<()> {
         );
         return Ok(());
     }
-    report_first_failure(&mut builder, &outcome, options.verbose)?;
+    report_first_failure(&mut builder, &outcome, ctx)?;
     Err(Error::failure(format!(
         "{failed} of {total} schedules failed"
     )))
@@ -368,7 +369,7 @@ pub fn command(options: &Options, seed: u64, count: u64) -> Result<()> {
 /// Shrinks the first failure of `outcome` to a minimal schedule; prints it, saves it,
 /// and says how to replay it. Real problems (eager, lazy or adaptive corrupted, hosts
 /// that disagree) come before `none`'s expected corruption; then the lowest seed.
-pub fn report_first_failure(builder: &mut Builder, outcome: &Outcome, verbose: bool) -> Result<()> {
+pub fn report_first_failure(builder: &mut Builder, outcome: &Outcome, ctx: &Ctx) -> Result<()> {
     let problems = outcome
         .tallies
         .iter()
@@ -398,8 +399,8 @@ pub fn report_first_failure(builder: &mut Builder, outcome: &Outcome, verbose: b
         config_name(compare)
     );
     let original = generate(seed);
-    let (steps, why, rounds) = shrink(builder, config, compare, check, original.clone(), verbose)?;
-    let path = project_root().join("target/torture/minimal.json");
+    let (steps, why, rounds) = shrink(builder, config, compare, check, original.clone(), ctx)?;
+    let path = ctx.root.join("target/torture/minimal.json");
     let description = format!(
         "seed {seed} shrunk from {} to {} steps; on {}: {why}",
         original.len(),
@@ -449,9 +450,9 @@ fn shrink(
     compare: Config,
     check: Check,
     steps: Vec<Step>,
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Result<(Vec<Step>, String, usize)> {
-    let scenario = project_root().join("target/torture/shrink.json");
+    let scenario = ctx.root.join("target/torture/shrink.json");
     // Runs candidates in one batch; the first that fails, with why.
     let mut first_failing = |candidates: Vec<Vec<Step>>,
                              reported: bool|
@@ -464,8 +465,8 @@ fn shrink(
         let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
         fs::write(&scenario, batch_scenario(&batch))
             .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&scenario).display())))?;
-        let failing = run_batch(builder, config, &scenario, &keys, verbose)?;
-        let reference = run_batch(builder, compare, &scenario, &keys, verbose)?;
+        let failing = run_batch(builder, config, &scenario, &keys, ctx)?;
+        let reference = run_batch(builder, compare, &scenario, &keys, ctx)?;
         Ok(batch.into_iter().find_map(|(key, c)| {
             let text = &failing[&key];
             if reported && failure_line(text, &c).is_none() {
