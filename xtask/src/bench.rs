@@ -35,6 +35,7 @@ use crate::hosts::Host;
 use crate::Ctx;
 use crate::{process, rel, scale, sqlbench, tools, Error, Result};
 
+mod criterion;
 mod goals;
 mod peer;
 
@@ -78,14 +79,16 @@ pub fn bench(ctx: &Ctx, quick: bool, steps_only: bool, sqlite_only: bool) -> Res
     let mut results = Results::default();
 
     println!("== native: cargo bench -p stack-state ==");
+    let since = criterion::Since::now();
     let text = cargo_bench("stack-state", "stack_state", filter, ctx)?;
-    parse_criterion(&text, "native", "stack_state/", &mut results);
+    read_criterion(&text, "native", "stack_state", since, &mut results)?;
 
     println!("== wasmtime: cargo bench -p host ==");
     // The round trip against its floor runs in quick runs too.
     let host_filter = filter.map(|f| format!("{f}|{ROUNDTRIP}/"));
+    let since = criterion::Since::now();
     let text = cargo_bench("host", "e2e", host_filter.as_deref(), ctx)?;
-    parse_criterion(&text, "wasmtime", "wasmtime/", &mut results);
+    read_criterion(&text, "wasmtime", "wasmtime", since, &mut results)?;
 
     println!("== node26: host/js/bench.mjs ==");
     let node = Host::Node26.node().expect("a Node host").binary();
@@ -206,44 +209,35 @@ fn key_of(id: &str) -> Option<Key> {
     ))
 }
 
-/// Criterion's report: an id line (or id and `time:` on one line), then
-/// `time:   [low unit mid unit high unit]`; the middle estimate is kept.
-fn parse_criterion(text: &str, host: &str, prefix: &str, results: &mut Results) {
+/// A criterion benchmark's results under `host`: the `bytes/rt` lines it printed in
+/// `text`, and the times criterion wrote for `group` since the run started.
+fn read_criterion(
+    text: &str,
+    host: &str,
+    group: &str,
+    since: criterion::Since,
+    results: &mut Results,
+) -> Result<()> {
+    read_criterion_in(&criterion::dir(), text, host, group, since, results)
+}
+
+/// [`read_criterion`] with criterion's files in `dir`.
+fn read_criterion_in(
+    dir: &Path,
+    text: &str,
+    host: &str,
+    group: &str,
+    since: criterion::Since,
+    results: &mut Results,
+) -> Result<()> {
     parse_lines(text, results);
-    let mut current: Option<Key> = None;
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if let Some(first) = trimmed.split_whitespace().next() {
-            if first.starts_with(prefix) && !trimmed.starts_with("Benchmarking") {
-                current = key_of(first).map(|mut k| {
-                    k.0 = host.to_string();
-                    k
-                });
-            }
-        }
-        let Some(rest) = trimmed.find("time:").map(|at| &trimmed[at + 5..]) else {
-            continue;
-        };
-        let words: Vec<&str> = rest
-            .trim()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .split_whitespace()
-            .collect();
-        if let (Some(key), [_, _, mid, unit, ..]) = (current.take(), &words[..]) {
-            let scale = match *unit {
-                "ps" => 0.001,
-                "ns" => 1.0,
-                "µs" | "us" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                _ => continue,
-            };
-            if let Ok(v) = mid.parse::<f64>() {
-                results.ns.insert(key, v * scale);
-            }
+    for (id, ns) in criterion::estimates(dir, group, since)? {
+        if let Some(mut key) = key_of(&id) {
+            key.0 = host.to_string();
+            results.ns.insert(key, ns);
         }
     }
+    Ok(())
 }
 
 impl Results {
@@ -659,17 +653,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_criterion_output_in_both_layouts() {
-        let text = "\
-bytes/rt stack_state/lifo/16/1024/eager 2048
-stack_state/lifo/16/1024/eager
-                        time:   [1.0000 µs 1.5000 µs 2.0000 µs]
-stack_state/lifo/2/64/none   time:   [10.0 ns 12.5 ns 15.0 ns]
-stack_state/lifo/16/1024/lazy   time:   [10.0 ns 20.0 ns 30.0 ns]
-stack_state/lifo/16/1024/adaptive   time:   [10.0 ns 24.0 ns 30.0 ns]
-";
+    fn reads_criterion_estimates_and_printed_bytes() {
+        let dir = criterion::tests::scratch("bench");
+        let since = criterion::Since::now();
+        // Linear sampling (a slope) and flat sampling (the mean) alike.
+        criterion::tests::write(&dir, "stack_state/lifo/16/1024/eager", None, 1500.0);
+        criterion::tests::write(&dir, "stack_state/lifo/2/64/none", Some(12.5), 13.0);
+        criterion::tests::write(&dir, "stack_state/lifo/16/1024/lazy", Some(20.0), 21.0);
+        criterion::tests::write(&dir, "stack_state/lifo/16/1024/adaptive", Some(24.0), 25.0);
+        let text = "bytes/rt stack_state/lifo/16/1024/eager 2048\n";
         let mut results = Results::default();
-        parse_criterion(text, "native", "stack_state/", &mut results);
+        read_criterion_in(&dir, text, "native", "stack_state", since, &mut results).unwrap();
+        let _ = fs::remove_dir_all(&dir);
         let key = |n, size, v: &str| {
             (
                 "native".to_string(),
@@ -726,13 +721,14 @@ time node/start/256/0/pooled 900.0
 
     #[test]
     fn the_wasmtime_round_trip_gets_its_goal_row() {
-        let text = "\
-wasmtime/roundtrip/1/64/none   time:   [290.0 ns 300.0 ns 310.0 ns]
-wasmtime/roundtrip/1/64/floor  time:   [90.0 ns 100.0 ns 110.0 ns]
-wasmtime/roundtrip/1/64/bare   time:   [40.0 ns 50.0 ns 60.0 ns]
-";
+        let dir = criterion::tests::scratch("roundtrip");
+        let since = criterion::Since::now();
+        criterion::tests::write(&dir, "wasmtime/roundtrip/1/64/none", Some(300.0), 310.0);
+        criterion::tests::write(&dir, "wasmtime/roundtrip/1/64/floor", Some(100.0), 110.0);
+        criterion::tests::write(&dir, "wasmtime/roundtrip/1/64/bare", Some(50.0), 60.0);
         let mut results = Results::default();
-        parse_criterion(text, "wasmtime", "wasmtime/", &mut results);
+        read_criterion_in(&dir, "", "wasmtime", "wasmtime", since, &mut results).unwrap();
+        let _ = fs::remove_dir_all(&dir);
         let summary = summary(&results);
         assert!(
             summary.contains("| 300 ns | 100 ns | 50 ns | 3.00 | 6.00 | met |"),
