@@ -38,6 +38,9 @@ use crate::{process, rel, scale, sqlbench, tools, Error, Result};
 mod criterion;
 mod goals;
 mod peer;
+mod plot;
+
+use plot::plot;
 
 /// Where the benchmark guests and reports go.
 const OUT: &str = "target/bench";
@@ -505,147 +508,6 @@ fn size_name(size: u32) -> String {
     } else {
         format!("{size} B")
     }
-}
-
-/// Time against live stack size, one panel per host and schedule (16 tasks; LIFO and
-/// FIFO), one line per strategy; log-log axes. The last column is Node per await
-/// (`peer`), with wasm-bindgen's JSPI and raw JSPI as lines too.
-fn plot(results: &Results) -> String {
-    let hosts = ["native", "wasmtime", "node", peer::PEER];
-    let schedules = ["lifo", "fifo"];
-    let variants = [
-        ("none", "#888888"),
-        ("eager", "#d62728"),
-        ("lazy", "#1f77b4"),
-        ("adaptive", "#9467bd"),
-        ("jslazy", "#2ca02c"),
-    ];
-    let sizes = [64u32, 1024, 16 * 1024, 64 * 1024];
-    let (pw, ph, margin) = (300.0, 220.0, 50.0);
-    let width = margin + hosts.len() as f64 * (pw + margin);
-    let height = margin + schedules.len() as f64 * (ph + margin) + 30.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    for (row, schedule) in schedules.iter().enumerate() {
-        for (col, host) in hosts.iter().enumerate() {
-            let x0 = margin + col as f64 * (pw + margin);
-            let y0 = margin + row as f64 * (ph + margin);
-            let extra = peer::plot_lines(results, host, schedule, &sizes);
-            let points: Vec<f64> = variants
-                .iter()
-                .flat_map(|(v, _)| sizes.iter().map(move |s| (v, s)))
-                .filter_map(|(v, s)| results.ns_of(host, schedule, 16, *s, v))
-                .chain(
-                    extra
-                        .iter()
-                        .flat_map(|(.., line)| line.iter().flatten().copied()),
-                )
-                .collect();
-            let _ = writeln!(
-                svg,
-                r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="black"/><text x="{}" y="{}" text-anchor="middle" font-weight="bold">{}, {schedule}, 16 tasks</text>"#,
-                x0 + pw / 2.0,
-                y0 - 8.0,
-                peer::panel_name(host)
-            );
-            if points.is_empty() {
-                continue;
-            }
-            let lo = points
-                .iter()
-                .cloned()
-                .fold(f64::MAX, f64::min)
-                .max(1.0)
-                .log10()
-                .floor();
-            let hi = points
-                .iter()
-                .cloned()
-                .fold(0.0, f64::max)
-                .log10()
-                .ceil()
-                .max(lo + 1.0);
-            let x_of = |i: usize| x0 + 20.0 + i as f64 * (pw - 40.0) / (sizes.len() - 1) as f64;
-            let y_of = |ns: f64| y0 + ph - (ns.max(1.0).log10() - lo) / (hi - lo) * ph;
-            for decade in lo as i32..=hi as i32 {
-                let y = y_of(10f64.powi(decade));
-                let label = fmt_ns(Some(10f64.powi(decade)));
-                let _ = writeln!(
-                    svg,
-                    r##"<line x1="{x0}" x2="{}" y1="{y}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{label}</text>"##,
-                    x0 + pw,
-                    x0 - 3.0,
-                    y + 4.0
-                );
-            }
-            for (i, size) in sizes.iter().enumerate() {
-                let _ = writeln!(
-                    svg,
-                    r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-                    x_of(i),
-                    y0 + ph + 14.0,
-                    size_name(*size)
-                );
-            }
-            let lines = variants
-                .iter()
-                .map(|(variant, color)| {
-                    let ns = sizes
-                        .iter()
-                        .map(|s| results.ns_of(host, schedule, 16, *s, variant));
-                    (*color, ns.collect::<Vec<_>>())
-                })
-                .chain(extra.into_iter().map(|(_, color, line)| (color, line)));
-            for (color, ns) in lines {
-                let line: Vec<String> = ns
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, ns)| ns.map(|ns| format!("{:.1},{:.1}", x_of(i), y_of(ns))))
-                    .collect();
-                if !line.is_empty() {
-                    let _ = writeln!(
-                        svg,
-                        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
-                        line.join(" ")
-                    );
-                }
-            }
-        }
-    }
-    let legend_y = height - 15.0;
-    let peer_legend = peer::plot_lines(results, peer::PEER, "lifo", &sizes);
-    let legend = variants
-        .iter()
-        .map(|(variant, color)| {
-            let name = if *variant == "jslazy" {
-                "lazy in JS (Node)"
-            } else {
-                variant
-            };
-            (name, *color)
-        })
-        .chain(
-            peer_legend
-                .iter()
-                .filter(|(.., line)| line.iter().any(Option::is_some))
-                .map(|(name, color, _)| (*name, *color)),
-        );
-    for (i, (name, color)) in legend.enumerate() {
-        let x = margin + i as f64 * 120.0;
-        let _ = writeln!(
-            svg,
-            r#"<line x1="{x}" x2="{}" y1="{legend_y}" y2="{legend_y}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#,
-            x + 20.0,
-            x + 25.0,
-            legend_y + 4.0
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
 }
 
 #[cfg(test)]

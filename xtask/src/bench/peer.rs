@@ -12,6 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::plot::Line;
 use super::{fmt_ns, ratio, size_name, Results, AWAIT, POOLED_GOAL, START};
 use crate::compile::Strategy;
 use crate::hosts::Host;
@@ -226,14 +227,9 @@ pub fn panel_name(host: &str) -> &str {
 }
 
 /// The peer's and the floor's lines for a plot panel of `host` and `schedule` (16
-/// tasks): (name, color, ns per size). Only the peer panels have them, beside the
-/// strategies' own per-await lines.
-pub fn plot_lines(
-    results: &Results,
-    host: &str,
-    schedule: &str,
-    sizes: &[u32],
-) -> Vec<(&'static str, &'static str, Vec<Option<f64>>)> {
+/// tasks), over `sizes`. Only the peer panels have them, beside the strategies' own
+/// per-await lines.
+pub fn plot_lines(results: &Results, host: &str, schedule: &str, sizes: &[u32]) -> Vec<Line> {
     if host != PEER {
         return Vec::new();
     }
@@ -242,12 +238,13 @@ pub fn plot_lines(
         ("raw JSPI (Node)", "#000000", FLOOR),
     ]
     .into_iter()
-    .map(|(name, color, v)| {
-        let line = sizes
+    .map(|(name, color, v)| Line {
+        name,
+        color,
+        ns: sizes
             .iter()
             .map(|s| results.ns_of(PEER, schedule, 16, *s, v))
-            .collect();
-        (name, color, line)
+            .collect(),
     })
     .collect()
 }
