@@ -237,9 +237,57 @@ pub fn torture(
         .map(|&s| (format!("seed {s}"), generate(s)))
         .collect();
     let keys: Vec<String> = schedules.iter().map(|(k, _)| k.clone()).collect();
-    let scenario = dir.join("batch.json");
-    fs::write(&scenario, batch_scenario(&schedules))
-        .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&scenario).display())))?;
+    let scenario = write_batch(dir.join("batch.json"), &schedules)?;
+    let (tasks, faults) = task_counts(&schedules);
+    let first = hosts[0];
+    let reference: HostStrategy = (first, Strategy::Eager);
+    let mut transcripts: HashMap<HostStrategy, HashMap<String, String>> = HashMap::new();
+    let mut tallies = Vec::new();
+    for pair in pairs(reference, hosts, strategies) {
+        let started = Instant::now();
+        let own = count_on(pair.0, count);
+        let batch = if own < count {
+            // The first `own` schedules, in a batch of their own.
+            let path = dir.join(format!("batch-{own}.json"));
+            write_batch(path, &schedules[..own as usize])?
+        } else {
+            scenario.clone()
+        };
+        let parts = run_batch(builder, pair, &batch, &keys[..own as usize], ctx)?;
+        transcripts.insert(pair, parts);
+        let run = Checked {
+            seeds: &seeds,
+            schedules: &schedules,
+            transcripts: &transcripts,
+            count,
+        };
+        let mut tally = Tally {
+            pair,
+            corrupted: run.failures(pair, reference, Check::Intact),
+            disagreed: Vec::new(),
+        };
+        if pair.1 == Strategy::None && pair.0 != first {
+            tally.disagreed = run.failures(pair, (first, Strategy::None), Check::Agrees);
+        }
+        print_tally(&tally, own, (tasks, faults), first, started.elapsed());
+        tallies.push(tally);
+    }
+    Ok(Outcome {
+        tallies,
+        tasks,
+        faults,
+    })
+}
+
+/// Writes `schedules` as one batch scenario to `path`, which it returns.
+fn write_batch(path: PathBuf, schedules: &[(String, Vec<ScheduleOp>)]) -> Result<PathBuf> {
+    fs::write(&path, batch_scenario(schedules))
+        .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&path).display())))?;
+    Ok(path)
+}
+
+/// How many tasks the schedules start, and how many of those fail on purpose.
+fn task_counts(schedules: &[(String, Vec<ScheduleOp>)]) -> (usize, usize) {
     let tasks: usize = schedules
         .iter()
         .map(|(_, steps)| steps.iter().filter(|s| s.starts_task()).count())
@@ -255,10 +303,11 @@ pub fn torture(
                 .count()
         })
         .sum();
+    (tasks, faults)
+}
 
-    // The reference first, then every host/strategy pair asked for, first host first.
-    let first = hosts[0];
-    let reference: HostStrategy = (first, Strategy::Eager);
+/// The reference first, then every host/strategy pair asked for, first host first.
+fn pairs(reference: HostStrategy, hosts: &[Host], strategies: &[Strategy]) -> Vec<HostStrategy> {
     let mut pairs = vec![reference];
     for &strategy in strategies {
         for &host in hosts {
@@ -267,72 +316,68 @@ pub fn torture(
             }
         }
     }
-    let mut transcripts: HashMap<HostStrategy, HashMap<String, String>> = HashMap::new();
-    let mut tallies = Vec::new();
-    for &pair in &pairs {
-        let started = Instant::now();
-        let own = count_on(pair.0, count);
-        let batch = if own < count {
-            // The first `own` schedules, in a batch of their own.
-            let path = dir.join(format!("batch-{own}.json"));
-            fs::write(&path, batch_scenario(&schedules[..own as usize]))
-                .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&path).display())))?;
-            path
-        } else {
-            scenario.clone()
-        };
-        transcripts.insert(
-            pair,
-            run_batch(builder, pair, &batch, &keys[..own as usize], ctx)?,
-        );
-        let elapsed = started.elapsed();
-        let check = |compare: HostStrategy, check: Check| -> Vec<FailedSeed> {
-            let checked = own.min(count_on(compare.0, count)) as usize;
-            seeds
-                .iter()
-                .zip(&schedules)
-                .take(checked)
-                .filter_map(|(&seed, (key, steps))| {
-                    let (text, reference) = (&transcripts[&pair][key], &transcripts[&compare][key]);
-                    let why = check.verdict(steps, text, reference)?;
-                    Some(FailedSeed {
-                        seed,
-                        compare,
-                        check,
-                        why,
-                    })
+    pairs
+}
+
+/// The schedules of a run and the transcripts of the pairs run so far, to check.
+struct Checked<'a> {
+    seeds: &'a [u64],
+    schedules: &'a [(String, Vec<ScheduleOp>)],
+    transcripts: &'a HashMap<HostStrategy, HashMap<String, String>>,
+    /// How many schedules the run has (a host may run fewer, [`count_on`]).
+    count: u64,
+}
+
+impl Checked<'_> {
+    /// The schedules, of those both ran, on which `pair` fails `check` against
+    /// `compare`.
+    fn failures(&self, pair: HostStrategy, compare: HostStrategy, check: Check) -> Vec<FailedSeed> {
+        let checked = count_on(pair.0, self.count).min(count_on(compare.0, self.count)) as usize;
+        self.seeds
+            .iter()
+            .zip(self.schedules)
+            .take(checked)
+            .filter_map(|(&seed, (key, steps))| {
+                let (text, reference) = (
+                    &self.transcripts[&pair][key],
+                    &self.transcripts[&compare][key],
+                );
+                let why = check.verdict(steps, text, reference)?;
+                Some(FailedSeed {
+                    seed,
+                    compare,
+                    check,
+                    why,
                 })
-                .collect()
-        };
-        let mut tally = Tally {
-            pair,
-            corrupted: check(reference, Check::Intact),
-            disagreed: Vec::new(),
-        };
-        if pair.1 == Strategy::None && pair.0 != first {
-            tally.disagreed = check((first, Strategy::None), Check::Agrees);
-        }
-        let mut line = format!(
-            "torture {:<15} {own} schedules, {tasks} tasks ({faults} failing on purpose): {} corrupted",
-            tally.name(),
-            tally.corrupted()
-        );
-        if pair.1 == Strategy::None && pair.0 != first {
-            let _ = write!(line, ", {} differ from {}", tally.disagreed(), first.name());
-        }
-        let _ = write!(line, " ({:.1} s)", elapsed.as_secs_f64());
-        println!("{line}");
-        let shown = tally.disagreed.first().or(tally.corrupted.first());
-        if let Some(failure) = shown {
-            println!("    first: seed {}: {}", failure.seed, failure.why);
-        }
-        tallies.push(tally);
+            })
+            .collect()
     }
-    Ok(Outcome {
-        tallies,
-        tasks,
-        faults,
-    })
+}
+
+/// The line of one pair: its `own` schedules, the run's `(tasks, faults)`, what
+/// failed (against the `first` host's none too, for none), how long it took, and
+/// its first failure.
+fn print_tally(
+    tally: &Tally,
+    own: u64,
+    (tasks, faults): (usize, usize),
+    first: Host,
+    elapsed: Duration,
+) {
+    let mut line = format!(
+        "torture {:<15} {own} schedules, {tasks} tasks ({faults} failing on purpose): {} corrupted",
+        tally.name(),
+        tally.corrupted()
+    );
+    if tally.pair.1 == Strategy::None && tally.pair.0 != first {
+        let _ = write!(line, ", {} differ from {}", tally.disagreed(), first.name());
+    }
+    let _ = write!(line, " ({:.1} s)", elapsed.as_secs_f64());
+    println!("{line}");
+    let shown = tally.disagreed.first().or(tally.corrupted.first());
+    if let Some(failure) = shown {
+        println!("    first: seed {}: {}", failure.seed, failure.why);
+    }
 }
 
 /// `cargo xtask torture`: fails when any schedule failed (with `none` that is

@@ -467,122 +467,136 @@ pub(super) fn generate(seed: u64) -> Vec<ScheduleOp> {
 /// with its wait), a nested or pooled task started plainly, or one argument made
 /// simpler.
 pub(super) fn smaller(steps: &[ScheduleOp]) -> Vec<Vec<ScheduleOp>> {
-    let mut out = Vec::new();
+    let mut out: Vec<Vec<ScheduleOp>> = (0..steps.len()).map(|i| without(steps, i)).collect();
     for (i, step) in steps.iter().enumerate() {
-        let mut without: Vec<ScheduleOp> = steps[..i].to_vec();
-        without.extend(
-            steps[i + 1..]
-                .iter()
-                .filter(|s| match (step.waitable(), s) {
-                    (Some(started), ScheduleOp::Wait { id }) => *id != started,
-                    _ => true,
-                })
-                .cloned(),
-        );
-        out.push(without);
-    }
-    for (i, step) in steps.iter().enumerate() {
-        let variants: Vec<ScheduleOp> = match step {
-            ScheduleOp::Start(shape) => {
-                shape.simpler().into_iter().map(ScheduleOp::Start).collect()
-            }
-            ScheduleOp::Pooled(shape) => std::iter::once(ScheduleOp::Start(*shape))
-                .chain(shape.simpler().into_iter().map(ScheduleOp::Pooled))
-                .collect(),
-            ScheduleOp::Nested(shape, frame) => {
-                let mut v = vec![ScheduleOp::Start(*shape)];
-                if *frame > 1 {
-                    v.push(ScheduleOp::Nested(*shape, frame / 2));
-                }
-                v.extend(
-                    shape
-                        .simpler()
-                        .into_iter()
-                        .map(|s| ScheduleOp::Nested(s, *frame)),
-                );
-                v
-            }
-            ScheduleOp::Plan {
-                parent,
-                after,
-                child,
-            } => {
-                let mut v = Vec::new();
-                if *after > 0 {
-                    v.push(ScheduleOp::Plan {
-                        parent: *parent,
-                        after: after - 1,
-                        child: *child,
-                    });
-                }
-                v.extend(child.simpler().into_iter().map(|child| ScheduleOp::Plan {
-                    parent: *parent,
-                    after: *after,
-                    child,
-                }));
-                v
-            }
-            ScheduleOp::Bare {
-                id,
-                awaits,
-                delays,
-                pooled,
-            } => {
-                let bare = |awaits, delays, pooled| ScheduleOp::Bare {
-                    id: *id,
-                    awaits,
-                    delays,
-                    pooled,
-                };
-                let mut v = Vec::new();
-                if *pooled {
-                    v.push(bare(*awaits, *delays, false));
-                }
-                if *awaits > 1 {
-                    v.push(bare(awaits / 2, *delays, *pooled));
-                }
-                if *delays != 0 {
-                    v.push(bare(*awaits, 0, *pooled));
-                }
-                v
-            }
-            ScheduleOp::Scribble { seed, size } if *size > 1 => vec![ScheduleOp::Scribble {
-                seed: *seed,
-                size: size / 2,
-            }],
-            ScheduleOp::Deep {
-                seed,
-                levels,
-                size,
-                how,
-            } => {
-                let mut v = Vec::new();
-                let deep = |levels, size, how| ScheduleOp::Deep {
-                    seed: *seed,
-                    levels,
-                    size,
-                    how,
-                };
-                if *levels > 1 {
-                    v.push(deep(levels / 2, *size, *how));
-                }
-                if *size > 0 {
-                    v.push(deep(*levels, size / 2, *how));
-                }
-                if *how != 0 {
-                    v.push(deep(*levels, *size, 0));
-                }
-                v
-            }
-            _ => Vec::new(),
-        };
-        for variant in variants {
+        for variant in simpler(step) {
             let mut changed = steps.to_vec();
             changed[i] = variant;
             out.push(changed);
         }
     }
     out
+}
+
+/// `steps` without step `i`, and without the waits for the task it started.
+fn without(steps: &[ScheduleOp], i: usize) -> Vec<ScheduleOp> {
+    let step = &steps[i];
+    let mut without: Vec<ScheduleOp> = steps[..i].to_vec();
+    without.extend(
+        steps[i + 1..]
+            .iter()
+            .filter(|s| match (step.waitable(), s) {
+                (Some(started), ScheduleOp::Wait { id }) => *id != started,
+                _ => true,
+            })
+            .cloned(),
+    );
+    without
+}
+
+/// The simpler versions of one step, each a single change, in the order tried.
+fn simpler(step: &ScheduleOp) -> Vec<ScheduleOp> {
+    match step {
+        ScheduleOp::Start(shape) => shape.simpler().into_iter().map(ScheduleOp::Start).collect(),
+        ScheduleOp::Pooled(shape) => std::iter::once(ScheduleOp::Start(*shape))
+            .chain(shape.simpler().into_iter().map(ScheduleOp::Pooled))
+            .collect(),
+        ScheduleOp::Nested(shape, frame) => {
+            let mut v = vec![ScheduleOp::Start(*shape)];
+            if *frame > 1 {
+                v.push(ScheduleOp::Nested(*shape, frame / 2));
+            }
+            v.extend(
+                shape
+                    .simpler()
+                    .into_iter()
+                    .map(|s| ScheduleOp::Nested(s, *frame)),
+            );
+            v
+        }
+        ScheduleOp::Plan {
+            parent,
+            after,
+            child,
+        } => simpler_plan(*parent, *after, *child),
+        ScheduleOp::Bare {
+            id,
+            awaits,
+            delays,
+            pooled,
+        } => simpler_bare(*id, *awaits, *delays, *pooled),
+        ScheduleOp::Scribble { seed, size } if *size > 1 => vec![ScheduleOp::Scribble {
+            seed: *seed,
+            size: size / 2,
+        }],
+        ScheduleOp::Deep {
+            seed,
+            levels,
+            size,
+            how,
+        } => simpler_deep(*seed, *levels, *size, *how),
+        _ => Vec::new(),
+    }
+}
+
+/// A plan's simpler versions: its child started one await earlier, or simpler.
+fn simpler_plan(parent: i32, after: i32, child: Shape) -> Vec<ScheduleOp> {
+    let mut v = Vec::new();
+    if after > 0 {
+        v.push(ScheduleOp::Plan {
+            parent,
+            after: after - 1,
+            child,
+        });
+    }
+    v.extend(child.simpler().into_iter().map(|child| ScheduleOp::Plan {
+        parent,
+        after,
+        child,
+    }));
+    v
+}
+
+/// A bare task's simpler versions: not pooled, half the awaits, no delays.
+fn simpler_bare(id: i32, awaits: i32, delays: i32, pooled: bool) -> Vec<ScheduleOp> {
+    let bare = |awaits, delays, pooled| ScheduleOp::Bare {
+        id,
+        awaits,
+        delays,
+        pooled,
+    };
+    let mut v = Vec::new();
+    if pooled {
+        v.push(bare(awaits, delays, false));
+    }
+    if awaits > 1 {
+        v.push(bare(awaits / 2, delays, pooled));
+    }
+    if delays != 0 {
+        v.push(bare(awaits, 0, pooled));
+    }
+    v
+}
+
+/// A deep call's simpler versions: half the levels, half the size, a plain return.
+fn simpler_deep(seed: i32, levels: i32, size: i32, how: i32) -> Vec<ScheduleOp> {
+    let deep = |levels, size, how| ScheduleOp::Deep {
+        seed,
+        levels,
+        size,
+        how,
+    };
+    let mut v = Vec::new();
+    if levels > 1 {
+        v.push(deep(levels / 2, size, how));
+    }
+    if size > 0 {
+        v.push(deep(levels, size / 2, how));
+    }
+    if how != 0 {
+        v.push(deep(levels, size, 0));
+    }
+    v
 }
 
 #[cfg(test)]
