@@ -61,18 +61,7 @@ pub fn bench(ctx: &Ctx, quick: bool, steps_only: bool, sqlite_only: bool) -> Res
     let out = ctx.root.join(OUT);
     fs::create_dir_all(&out).map_err(|e| Error::failure(format!("creating {OUT}: {e}")))?;
     if steps_only || sqlite_only {
-        let mut summary = String::new();
-        if steps_only {
-            println!("== steps: every host ==");
-            let steps = scale::bench_steps(&Host::ALL, ctx)?;
-            steps_summary(&steps, &mut summary);
-        }
-        if sqlite_only {
-            println!("== sqlite: node26 and wasmtime ==");
-            summary.push_str(&sqlbench::bench(ctx)?);
-        }
-        print!("{summary}");
-        return Ok(());
+        return only(ctx, steps_only, sqlite_only);
     }
     let mut builder = Builder::new(ctx);
     for strategy in Strategy::ALL {
@@ -93,23 +82,7 @@ pub fn bench(ctx: &Ctx, quick: bool, steps_only: bool, sqlite_only: bool) -> Res
     let text = cargo_bench("host", "e2e", host_filter.as_deref(), ctx)?;
     read_criterion(&text, "wasmtime", "wasmtime", since, &mut results)?;
 
-    println!("== node26: host/js/bench.mjs ==");
-    let node = Host::Node26.node().expect("a Node host").binary();
-    let mut command = Command::new(node);
-    command.arg("host/js/bench.mjs").arg(rel(&out));
-    if let Some(filter) = filter {
-        command.arg(filter);
-    }
-    let text = process::stdout_of(&mut command, ctx)
-        .map_err(|e| Error::failure(format!("the Node benchmark failed: {e}")))?;
-    parse_lines(&text, &mut results);
-
-    println!("== node26: host/js/bench-start.mjs ==");
-    let mut command = Command::new(Host::Node26.node().expect("a Node host").binary());
-    command.arg("host/js/bench-start.mjs").arg(rel(&out));
-    let text = process::stdout_of(&mut command, ctx)
-        .map_err(|e| Error::failure(format!("the Node start benchmark failed: {e}")))?;
-    parse_lines(&text, &mut results);
+    node_benches(ctx, &out, filter, &mut results)?;
 
     println!("== node26: host/js/bench-peer.mjs ==");
     parse_lines(&peer::run(&out, filter, ctx)?, &mut results);
@@ -123,11 +96,55 @@ pub fn bench(ctx: &Ctx, quick: bool, steps_only: bool, sqlite_only: bool) -> Res
     steps_summary(&steps, &mut summary);
     summary.push_str(&sqlite);
     print!("{summary}");
+    write_reports(&out, &summary, &results)
+}
+
+/// `--steps` and `--sqlite`: only those benchmarks, and their part of the summary.
+fn only(ctx: &Ctx, steps_only: bool, sqlite_only: bool) -> Result<()> {
+    let mut summary = String::new();
+    if steps_only {
+        println!("== steps: every host ==");
+        let steps = scale::bench_steps(&Host::ALL, ctx)?;
+        steps_summary(&steps, &mut summary);
+    }
+    if sqlite_only {
+        println!("== sqlite: node26 and wasmtime ==");
+        summary.push_str(&sqlbench::bench(ctx)?);
+    }
+    print!("{summary}");
+    Ok(())
+}
+
+/// `host/js/bench.mjs` (with `filter`) and `host/js/bench-start.mjs` on Node 26, on
+/// the guests in `out`.
+fn node_benches(ctx: &Ctx, out: &Path, filter: Option<&str>, results: &mut Results) -> Result<()> {
+    println!("== node26: host/js/bench.mjs ==");
+    let node = Host::Node26.node().expect("a Node host").binary();
+    let mut command = Command::new(node);
+    command.arg("host/js/bench.mjs").arg(rel(out));
+    if let Some(filter) = filter {
+        command.arg(filter);
+    }
+    let text = process::stdout_of(&mut command, ctx)
+        .map_err(|e| Error::failure(format!("the Node benchmark failed: {e}")))?;
+    parse_lines(&text, results);
+
+    println!("== node26: host/js/bench-start.mjs ==");
+    let mut command = Command::new(Host::Node26.node().expect("a Node host").binary());
+    command.arg("host/js/bench-start.mjs").arg(rel(out));
+    let text = process::stdout_of(&mut command, ctx)
+        .map_err(|e| Error::failure(format!("the Node start benchmark failed: {e}")))?;
+    parse_lines(&text, results);
+    Ok(())
+}
+
+/// Writes `summary.md` and `plot.svg` into `out`, and says so.
+fn write_reports(out: &Path, summary: &str, results: &Results) -> Result<()> {
     let summary_path = out.join("summary.md");
-    fs::write(&summary_path, &summary)
+    fs::write(&summary_path, summary)
         .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&summary_path).display())))?;
     let plot_path = out.join("plot.svg");
-    fs::write(&plot_path, plot(&results))
+    fs::write(&plot_path, plot(results))
         .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&plot_path).display())))?;
     println!(
         "wrote {} and {}",
