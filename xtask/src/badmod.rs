@@ -23,7 +23,6 @@ use std::path::PathBuf;
 use crate::compile::{Builder, Strategy, CLANG_COMPILE, CLANG_LINK, LIBRARY_EXPORTS};
 use crate::hosts::{Host, RunResult};
 use crate::reference::{hosts_in_order, report_disagreement, write_file, REFERENCE};
-use crate::Ctx;
 use crate::{diff, process, project_root, rel, Error, Result};
 
 /// The folder of cases, relative to the project root.
@@ -132,7 +131,8 @@ pub fn cases() -> Result<Vec<Case>> {
 }
 
 /// Builds (or takes) a case's module; the error is the failed step's message.
-pub fn module(case: &Case, builder: &mut Builder, ctx: &Ctx) -> Result<PathBuf, String> {
+pub fn module(case: &Case, builder: &mut Builder) -> Result<PathBuf, String> {
+    let ctx = builder.ctx();
     let (source, library) = match &case.source {
         Source::File(path) => return Ok(path.clone()),
         Source::Plain(source) => (source, None),
@@ -186,12 +186,8 @@ fn misbehaviour(result: &RunResult, expected: &str) -> Option<String> {
 
 /// Runs every case on each of `hosts`, printing `ok` or `FAIL` per run; returns how
 /// many passed and the labels of those that failed.
-pub fn test(
-    cases: &[Case],
-    hosts: &[Host],
-    builder: &mut Builder,
-    ctx: &Ctx,
-) -> Result<(usize, Vec<String>)> {
+pub fn test(cases: &[Case], hosts: &[Host], builder: &mut Builder) -> Result<(usize, Vec<String>)> {
+    let ctx = builder.ctx();
     let (mut passed, mut failed) = (0, Vec::new());
     for case in cases {
         let expected = match fs::read_to_string(&case.expected) {
@@ -206,7 +202,7 @@ pub fn test(
                 continue;
             }
         };
-        let wasm = module(case, builder, ctx);
+        let wasm = module(case, builder);
         for &host in hosts.iter().filter(|&&host| case.runs_on(host)) {
             let label = case.label(host);
             let wasm = match &wasm {
@@ -254,10 +250,10 @@ pub fn test(
 /// Writes each case's `expected.txt` from its run on Node 26, after checking that it
 /// is a clean refusal and that every other host prints exactly the same. Returns the
 /// names of the cases left untouched (after saying why).
-pub fn bless(builder: &mut Builder, ctx: &Ctx) -> Result<Vec<String>> {
+pub fn bless(builder: &mut Builder) -> Result<Vec<String>> {
     let mut refused = Vec::new();
     for case in cases()? {
-        match reference_error(&case, builder, ctx) {
+        match reference_error(&case, builder) {
             Some(text) => write_file(&case.expected, &text)?,
             None => {
                 eprintln!(
@@ -273,8 +269,9 @@ pub fn bless(builder: &mut Builder, ctx: &Ctx) -> Result<Vec<String>> {
 
 /// The reference host's stderr for `case`, or `None` (after saying why) if the module
 /// did not build, a run is not a clean refusal, or two hosts disagree.
-fn reference_error(case: &Case, builder: &mut Builder, ctx: &Ctx) -> Option<String> {
-    let wasm = match module(case, builder, ctx) {
+fn reference_error(case: &Case, builder: &mut Builder) -> Option<String> {
+    let ctx = builder.ctx();
+    let wasm = match module(case, builder) {
         Ok(wasm) => wasm,
         Err(message) => {
             eprintln!("error: bad-modules/{}: build failed: {message}", case.name);

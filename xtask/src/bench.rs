@@ -65,7 +65,7 @@ pub fn bench(ctx: &Ctx, quick: bool, steps_only: bool, sqlite_only: bool) -> Res
     }
     let mut builder = Builder::new(ctx);
     for strategy in Strategy::ALL {
-        build_guest(&mut builder, strategy, &out, ctx)?;
+        build_guest(&mut builder, strategy, &out)?;
     }
     let filter = if quick { Some("16/") } else { None };
     let mut results = Results::default();
@@ -154,7 +154,8 @@ fn write_reports(out: &Path, summary: &str, results: &Results) -> Result<()> {
     Ok(())
 }
 
-fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path, ctx: &Ctx) -> Result<()> {
+fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path) -> Result<()> {
+    let ctx = builder.ctx();
     let library = builder
         .library(strategy)
         .map_err(|e| Error::failure(format!("building the guest library: {e}")))?;

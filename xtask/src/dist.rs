@@ -57,7 +57,7 @@ const LINKER_SYMBOLS: [&str; 4] = [
 pub fn dist(ctx: &Ctx) -> Result<()> {
     tools::ensure(ctx)?;
     let mut builder = Builder::new(ctx);
-    let dir = make(&mut builder, ctx).map_err(Error::failure)?;
+    let dir = make(&mut builder).map_err(Error::failure)?;
     let mut files: Vec<_> = fs::read_dir(&dir)
         .map_err(|e| Error::failure(format!("reading {}: {e}", rel(&dir).display())))?
         .filter_map(|entry| entry.ok())
@@ -75,7 +75,8 @@ pub fn dist(ctx: &Ctx) -> Result<()> {
 }
 
 /// Makes `target/dist/` afresh; returns its path.
-pub fn make(builder: &mut Builder, ctx: &Ctx) -> Result<PathBuf, String> {
+pub fn make(builder: &mut Builder) -> Result<PathBuf, String> {
+    let ctx = builder.ctx();
     let root = &ctx.root;
     let dir = root.join("target/dist");
     let _ = fs::remove_dir_all(&dir);
@@ -133,7 +134,8 @@ fn tarball(dir: &Path) -> Result<PathBuf, String> {
 
 /// `cargo xtask test`'s dist step: returns how many checks passed and the labels of
 /// those that failed.
-pub fn test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<String>) {
+pub fn test(builder: &mut Builder, hosts: &[Host]) -> (usize, Vec<String>) {
+    let ctx = builder.ctx();
     let mut passed = 0;
     let mut failed = Vec::new();
     let mut record = |label: String, outcome: Result<(), String>| match outcome {
@@ -147,7 +149,7 @@ pub fn test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<Str
         }
     };
     record("dist/symbol-list".into(), tidy::symbol_list());
-    let dir = match make(builder, ctx) {
+    let dir = match make(builder) {
         Ok(dir) => dir,
         Err(error) => {
             record("dist".into(), Err(error));

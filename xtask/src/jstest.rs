@@ -37,7 +37,8 @@ const BAD_MODULES: [(&str, &str); 2] = [
 
 /// Runs every check on the Node hosts among `hosts`; returns how many passed and the
 /// labels of those that failed.
-pub fn test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<String>) {
+pub fn test(builder: &mut Builder, hosts: &[Host]) -> (usize, Vec<String>) {
+    let ctx = builder.ctx();
     let mut passed = 0;
     let mut failed = Vec::new();
     let mut record = |label: String, outcome: Result<()>| match outcome {
@@ -58,7 +59,7 @@ pub fn test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<Str
     if nodes.is_empty() {
         return (passed, failed);
     }
-    let modules = modules(builder, ctx);
+    let modules = modules(builder);
     for &host in &nodes {
         record(
             format!("js/package [{}]", host.name()),
@@ -69,7 +70,7 @@ pub fn test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<Str
         );
         record(
             format!("js/readme [{}]", host.name()),
-            readme_example(host, builder, ctx),
+            readme_example(host, builder),
         );
         record(
             format!("js/scenario-text [{}]", host.name()),
@@ -77,7 +78,7 @@ pub fn test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<Str
         );
     }
     if nodes.contains(&Host::Node26) {
-        record("js/pool-memory [node26]".into(), pool_memory(builder, ctx));
+        record("js/pool-memory [node26]".into(), pool_memory(builder));
         record("js/types [tsc]".into(), types(ctx));
     }
     (passed, failed)
@@ -85,7 +86,7 @@ pub fn test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<Str
 
 /// `name=path` arguments for package.mjs: the lazy builds of its examples and bad
 /// modules.
-fn modules(builder: &mut Builder, ctx: &Ctx) -> Result<Vec<String>, String> {
+fn modules(builder: &mut Builder) -> Result<Vec<String>, String> {
     let mut args = Vec::new();
     for (name, folder) in EXAMPLES {
         let example = lazy_example(folder, builder)?;
@@ -97,7 +98,7 @@ fn modules(builder: &mut Builder, ctx: &Ctx) -> Result<Vec<String>, String> {
             .iter()
             .find(|c| c.name() == folder)
             .ok_or_else(|| format!("tests/bad-modules/{folder} is missing"))?;
-        let wasm = badmod::module(case, builder, ctx)?;
+        let wasm = badmod::module(case, builder)?;
         args.push(format!("{name}={}", rel(&wasm).display()));
     }
     Ok(args)
@@ -152,7 +153,8 @@ fn scenario_text(host: Host, ctx: &Ctx) -> Result<()> {
 /// 1,000,000 pooled tasks with memory read from /proc (about 5 s). The new space is pinned to its
 /// smallest size: V8 grows it in steps up to a cap as it sees the allocation rate,
 /// which is bounded growth, not a leak, but can land between the two readings.
-fn pool_memory(builder: &mut Builder, ctx: &Ctx) -> Result<()> {
+fn pool_memory(builder: &mut Builder) -> Result<()> {
+    let ctx = builder.ctx();
     let wasm = lazy_example("06-lazy-fix", builder).map_err(Error::failure)?;
     let mut command = node(Host::Node26);
     command
@@ -174,7 +176,8 @@ fn fenced<'t>(text: &'t str, from: usize, lang: &str) -> Option<(&'t str, usize)
 
 /// README's embedding example: its `js` block run as a file that imports the package
 /// by name, its output compared with the `text` block after it.
-fn readme_example(host: Host, builder: &mut Builder, ctx: &Ctx) -> Result<()> {
+fn readme_example(host: Host, builder: &mut Builder) -> Result<()> {
+    let ctx = builder.ctx();
     lazy_example("04-reentrancy", builder).map_err(Error::failure)?;
     let readme = fs::read_to_string(ctx.root.join("README.md"))
         .map_err(|e| Error::failure(format!("reading README.md: {e}")))?;

@@ -32,7 +32,6 @@ pub fn run(ctx: &Ctx, options: &Options) -> Result<()> {
                 example,
                 strategy,
                 hosts,
-                ctx,
                 |_, label, outcome| {
                     total += 1;
                     let result = match outcome {
@@ -87,9 +86,9 @@ pub fn each_run(
     example: &Example,
     strategy: Strategy,
     hosts: impl IntoIterator<Item = Host>,
-    ctx: &Ctx,
     mut each: impl FnMut(Host, String, Outcome),
 ) {
+    let ctx = builder.ctx();
     let wasm = builder.wasm(example, strategy);
     for host in hosts {
         let label = label(example, host, strategy);

@@ -40,7 +40,8 @@ const LIMIT: Duration = Duration::from_secs(600);
 const OUT: &str = "target/scale";
 
 /// The scale guest, built with the lazy guest library.
-fn guest(builder: &mut Builder, ctx: &Ctx) -> Result<PathBuf, String> {
+fn guest(builder: &mut Builder) -> Result<PathBuf, String> {
+    let ctx = builder.ctx();
     let library = builder.library(Strategy::Lazy)?;
     let out = ctx.root.join(OUT);
     fs::create_dir_all(&out).map_err(|e| format!("creating {OUT}: {e}"))?;
@@ -136,7 +137,8 @@ fn run_steps(host: Host, wasm: &Path, steps: usize, ctx: &Ctx) -> Result<(String
 
 /// `cargo xtask test`'s scale checks on `hosts`: returns how many passed and the
 /// labels of those that failed.
-pub fn test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<String>) {
+pub fn test(builder: &mut Builder, hosts: &[Host]) -> (usize, Vec<String>) {
+    let ctx = builder.ctx();
     let (mut passed, mut failed) = (0, Vec::new());
     let mut record = |label: String, outcome: Result<String>| match outcome {
         Ok(note) => {
@@ -148,7 +150,7 @@ pub fn test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<Str
             failed.push(label);
         }
     };
-    let wasm = guest(builder, ctx);
+    let wasm = guest(builder);
     let mut reference: Option<(Host, String)> = None;
     for &host in hosts {
         let label = format!("scale/steps-{TEST_STEPS} [{}]", host.name());
@@ -169,17 +171,15 @@ pub fn test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<Str
         record(label, outcome);
     }
     if hosts.contains(&Host::Wasmtime) {
-        record(
-            "scale/task-memory [wasmtime]".into(),
-            task_memory(builder, ctx),
-        );
+        record("scale/task-memory [wasmtime]".into(), task_memory(builder));
     }
     (passed, failed)
 }
 
 /// 1,000,000 tasks through one wasmtime instance (`host/examples/task_memory.rs` on
 /// 06-lazy-fix): its figures, or why it failed.
-fn task_memory(builder: &mut Builder, ctx: &Ctx) -> Result<String> {
+fn task_memory(builder: &mut Builder) -> Result<String> {
+    let ctx = builder.ctx();
     let example = crate::examples::resolve(&["06-lazy-fix".to_string()])?.remove(0);
     let wasm = builder
         .wasm(&example, Strategy::Lazy)
@@ -211,7 +211,7 @@ fn task_memory(builder: &mut Builder, ctx: &Ctx) -> Result<String> {
 /// `(host, steps, seconds)`.
 pub fn bench_steps(hosts: &[Host], ctx: &Ctx) -> Result<Vec<(Host, usize, f64)>> {
     let mut builder = Builder::new(ctx);
-    let wasm = guest(&mut builder, ctx).map_err(Error::failure)?;
+    let wasm = guest(&mut builder).map_err(Error::failure)?;
     let mut rows = Vec::new();
     for &host in hosts {
         host.check(ctx)?;

@@ -96,7 +96,8 @@ pub fn serve(port: u16, ctx: &Ctx) -> Result<()> {
 /// The page test on each browser among `hosts` (`host/js/browser/pagetest.mjs`): 04
 /// stepped with none and lazy, the DOM checked, a screenshot saved as
 /// `target/page/<browser>.png`. Returns how many passed and the labels that failed.
-pub fn page_test(builder: &mut Builder, hosts: &[Host], ctx: &Ctx) -> (usize, Vec<String>) {
+pub fn page_test(builder: &mut Builder, hosts: &[Host]) -> (usize, Vec<String>) {
+    let ctx = builder.ctx();
     let browsers: Vec<Host> = hosts
         .iter()
         .copied()

@@ -50,15 +50,15 @@ pub fn test(ctx: &Ctx, options: &Options) -> Result<()> {
     let mut builder = Builder::new(ctx);
     let mut tally = Tally::default();
     for example in &examples {
-        example_runs(ctx, example, options, &mut builder, &mut tally)?;
+        example_runs(example, options, &mut builder, &mut tally)?;
     }
     if !bad_modules.is_empty() {
         println!("== bad modules ==");
-        let (passed, failed) = badmod::test(&bad_modules, &options.hosts, &mut builder, ctx)?;
+        let (passed, failed) = badmod::test(&bad_modules, &options.hosts, &mut builder)?;
         tally.add(passed, failed);
     }
     if options.examples.is_empty() {
-        whole_run_checks(ctx, options, &mut builder, &mut tally);
+        whole_run_checks(options, &mut builder, &mut tally);
     }
     tally.finish()
 }
@@ -116,7 +116,6 @@ fn workspace_tests(ctx: &Ctx) -> Result<()> {
 /// Every run of `example` (each strategy it allows that was asked for, on each host),
 /// each transcript compared with its expected file.
 fn example_runs(
-    ctx: &Ctx,
     example: &Example,
     options: &Options,
     builder: &mut Builder,
@@ -146,68 +145,60 @@ fn example_runs(
         })?;
         let shown = rel(&expected_path).display().to_string();
         let hosts = example.hosts(&options.hosts);
-        each_run(
-            builder,
-            example,
-            strategy,
-            hosts,
-            ctx,
-            |_, label, outcome| {
-                let result = match outcome {
-                    Outcome::BuildFailed(message) => {
-                        println!("FAIL {label}: build failed: {message}");
-                        return tally.failed.push(label);
-                    }
-                    Outcome::NotRun(error) => {
-                        println!("FAIL {label}: {error}");
-                        return tally.failed.push(label);
-                    }
-                    Outcome::Ran(result) => result,
-                };
-                let transcript = format!("{label} transcript");
-                let diff = diff::unified(&expected, &result.transcript, &shown, &transcript);
-                match (&result.failure, diff.is_empty()) {
-                    (None, true) => {
-                        println!("ok   {label}");
-                        tally.passed += 1;
-                        return;
-                    }
-                    (Some(failure), _) => println!("FAIL {label}: {failure}"),
-                    (None, false) => println!("FAIL {label}: the transcript differs"),
+        each_run(builder, example, strategy, hosts, |_, label, outcome| {
+            let result = match outcome {
+                Outcome::BuildFailed(message) => {
+                    println!("FAIL {label}: build failed: {message}");
+                    return tally.failed.push(label);
                 }
-                print!("{diff}");
-                tally.failed.push(label);
-            },
-        );
+                Outcome::NotRun(error) => {
+                    println!("FAIL {label}: {error}");
+                    return tally.failed.push(label);
+                }
+                Outcome::Ran(result) => result,
+            };
+            let transcript = format!("{label} transcript");
+            let diff = diff::unified(&expected, &result.transcript, &shown, &transcript);
+            match (&result.failure, diff.is_empty()) {
+                (None, true) => {
+                    println!("ok   {label}");
+                    tally.passed += 1;
+                    return;
+                }
+                (Some(failure), _) => println!("FAIL {label}: {failure}"),
+                (None, false) => println!("FAIL {label}: the transcript differs"),
+            }
+            print!("{diff}");
+            tally.failed.push(label);
+        });
     }
     Ok(())
 }
 
 /// What only a whole run (no example named) checks: the JS package, the page, the
 /// distribution, the scale checks and the torture budget.
-fn whole_run_checks(ctx: &Ctx, options: &Options, builder: &mut Builder, tally: &mut Tally) {
+fn whole_run_checks(options: &Options, builder: &mut Builder, tally: &mut Tally) {
     let hosts = &options.hosts;
     println!("== JS package ==");
-    let (passed, failed) = jstest::test(builder, hosts, ctx);
+    let (passed, failed) = jstest::test(builder, hosts);
     tally.add(passed, failed);
     println!("== page ==");
-    let (passed, failed) = serve::page_test(builder, hosts, ctx);
+    let (passed, failed) = serve::page_test(builder, hosts);
     tally.add(passed, failed);
     println!("== dist ==");
-    let (passed, failed) = dist::test(builder, hosts, ctx);
+    let (passed, failed) = dist::test(builder, hosts);
     tally.add(passed, failed);
     println!("== scale ==");
-    let (passed, failed) = scale::test(builder, hosts, ctx);
+    let (passed, failed) = scale::test(builder, hosts);
     tally.add(passed, failed);
     println!("== torture ==");
-    torture_budget(ctx, options, builder, &mut tally.passed, &mut tally.failed);
+    torture_budget(options, builder, &mut tally.passed, &mut tally.failed);
 }
 
 /// The torture budget: [`TEST_COUNT`] seeded schedules on every host x strategy asked
 /// for. Eager, lazy and adaptive pass when no schedule is corrupted; `none` passes when some are
 /// (the torture can see corruption) and every host corrupts alike.
 fn torture_budget(
-    ctx: &Ctx,
     options: &Options,
     builder: &mut Builder,
     passed: &mut usize,
@@ -219,7 +210,6 @@ fn torture_budget(
         &options.strategies,
         TEST_SEED,
         TEST_COUNT,
-        ctx,
     ) {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -272,7 +262,7 @@ fn torture_budget(
         outcome.faults
     );
     if problem {
-        if let Err(error) = torture::report_first_failure(builder, &outcome, ctx) {
+        if let Err(error) = torture::report_first_failure(builder, &outcome) {
             println!("shrinking failed: {error}");
         }
     }

@@ -130,8 +130,8 @@ fn run_batch(
     pair: HostStrategy,
     scenario: &Path,
     keys: &[String],
-    ctx: &Ctx,
 ) -> Result<HashMap<String, String>> {
+    let ctx = builder.ctx();
     let (host, strategy) = pair;
     let wasm = guest(builder, strategy)?;
     let result = host.run_limited(&wasm, scenario, BATCH_LIMIT, ctx)?;
@@ -226,8 +226,8 @@ pub fn torture(
     strategies: &[Strategy],
     seed: u64,
     count: u64,
-    ctx: &Ctx,
 ) -> Result<Outcome> {
+    let ctx = builder.ctx();
     let dir = ctx.root.join("target/torture");
     fs::create_dir_all(&dir)
         .map_err(|e| Error::failure(format!("creating {}: {e}", rel(&dir).display())))?;
@@ -253,7 +253,7 @@ pub fn torture(
         } else {
             scenario.clone()
         };
-        let parts = run_batch(builder, pair, &batch, &keys[..own as usize], ctx)?;
+        let parts = run_batch(builder, pair, &batch, &keys[..own as usize])?;
         transcripts.insert(pair, parts);
         let run = Checked {
             seeds: &seeds,
@@ -392,7 +392,6 @@ pub fn command(ctx: &Ctx, options: &Options, seed: u64, count: u64) -> Result<()
         &options.strategies,
         seed,
         count,
-        ctx,
     )?;
     let total = count * outcome.tallies.len() as u64;
     let failed: usize = outcome
@@ -408,7 +407,7 @@ pub fn command(ctx: &Ctx, options: &Options, seed: u64, count: u64) -> Result<()
         );
         return Ok(());
     }
-    report_first_failure(&mut builder, &outcome, ctx)?;
+    report_first_failure(&mut builder, &outcome)?;
     Err(Error::failure(format!(
         "{failed} of {total} schedules failed"
     )))
@@ -417,7 +416,8 @@ pub fn command(ctx: &Ctx, options: &Options, seed: u64, count: u64) -> Result<()
 /// Shrinks the first failure of `outcome` to a minimal schedule; prints it, saves it,
 /// and says how to replay it. Real problems (eager, lazy or adaptive corrupted, hosts
 /// that disagree) come before `none`'s expected corruption; then the lowest seed.
-pub fn report_first_failure(builder: &mut Builder, outcome: &Outcome, ctx: &Ctx) -> Result<()> {
+pub fn report_first_failure(builder: &mut Builder, outcome: &Outcome) -> Result<()> {
+    let ctx = builder.ctx();
     let problems = outcome
         .tallies
         .iter()
@@ -447,7 +447,7 @@ pub fn report_first_failure(builder: &mut Builder, outcome: &Outcome, ctx: &Ctx)
         pair_name(compare)
     );
     let original = generate(seed);
-    let (steps, why, rounds) = shrink(builder, pair, compare, check, original.clone(), ctx)?;
+    let (steps, why, rounds) = shrink(builder, pair, compare, check, original.clone())?;
     let path = ctx.root.join("target/torture/minimal.json");
     let description = format!(
         "seed {seed} shrunk from {} to {} steps; on {}: {why}",
@@ -495,8 +495,8 @@ fn shrink(
     compare: HostStrategy,
     check: Check,
     steps: Vec<ScheduleOp>,
-    ctx: &Ctx,
 ) -> Result<(Vec<ScheduleOp>, String, usize)> {
+    let ctx = builder.ctx();
     let scenario = ctx.root.join("target/torture/shrink.json");
     // Runs candidates in one batch; the first that fails, with why.
     let mut first_failing = |candidates: Vec<Vec<ScheduleOp>>,
@@ -510,8 +510,8 @@ fn shrink(
         let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
         fs::write(&scenario, batch_scenario(&batch))
             .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&scenario).display())))?;
-        let failing = run_batch(builder, pair, &scenario, &keys, ctx)?;
-        let reference = run_batch(builder, compare, &scenario, &keys, ctx)?;
+        let failing = run_batch(builder, pair, &scenario, &keys)?;
+        let reference = run_batch(builder, compare, &scenario, &keys)?;
         Ok(batch.into_iter().find_map(|(key, c)| {
             let text = &failing[&key];
             if reported && failure_line(text, &c).is_none() {
