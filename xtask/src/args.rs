@@ -58,6 +58,23 @@ pub enum Command {
     Help,
 }
 
+impl Command {
+    /// Whether `-v`/`--verbose` was given (`help` prints nothing else).
+    pub fn verbose(&self) -> bool {
+        match self {
+            Command::Run(options)
+            | Command::Test(options)
+            | Command::Bless(options)
+            | Command::Install(options)
+            | Command::Torture { options, .. } => options.verbose,
+            Command::Dist { verbose }
+            | Command::Bench { verbose, .. }
+            | Command::Serve { verbose, .. } => *verbose,
+            Command::Help => false,
+        }
+    }
+}
+
 /// A flag beyond `-v`/`--verbose` and `-h`/`--help`, which every command takes.
 #[derive(Clone, Copy, PartialEq)]
 enum Flag {

@@ -131,17 +131,18 @@ pub fn cases() -> Result<Vec<Case>> {
 }
 
 /// Builds (or takes) a case's module; the error is the failed step's message.
-pub fn module(case: &Case, builder: &mut Builder, verbose: bool) -> Result<PathBuf, String> {
+pub fn module(case: &Case, builder: &mut Builder) -> Result<PathBuf, String> {
+    let ctx = builder.ctx();
     let (source, library) = match &case.source {
         Source::File(path) => return Ok(path.clone()),
         Source::Plain(source) => (source, None),
         Source::Guest(source) => (source, Some(builder.library(Strategy::Lazy)?)),
     };
-    let out_dir = project_root().join("target/bad-modules");
+    let out_dir = ctx.root.join("target/bad-modules");
     fs::create_dir_all(&out_dir)
         .map_err(|e| format!("creating {}: {e}", rel(&out_dir).display()))?;
     let wasm = out_dir.join(format!("{}.wasm", case.name));
-    let mut clang = crate::compile::clang();
+    let mut clang = ctx.clang();
     clang.args(CLANG_COMPILE).args(CLANG_LINK);
     match &library {
         Some(_) => clang.args(LIBRARY_EXPORTS),
@@ -152,7 +153,7 @@ pub fn module(case: &Case, builder: &mut Builder, verbose: bool) -> Result<PathB
         clang.arg(rel(library));
     }
     clang.arg("-o").arg(rel(&wasm));
-    process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
+    process::run_checked(&mut clang, ctx).map_err(|e| e.to_string())?;
     Ok(wasm)
 }
 
@@ -185,12 +186,8 @@ fn misbehaviour(result: &RunResult, expected: &str) -> Option<String> {
 
 /// Runs every case on each of `hosts`, printing `ok` or `FAIL` per run; returns how
 /// many passed and the labels of those that failed.
-pub fn test(
-    cases: &[Case],
-    hosts: &[Host],
-    builder: &mut Builder,
-    verbose: bool,
-) -> Result<(usize, Vec<String>)> {
+pub fn test(cases: &[Case], hosts: &[Host], builder: &mut Builder) -> Result<(usize, Vec<String>)> {
+    let ctx = builder.ctx();
     let (mut passed, mut failed) = (0, Vec::new());
     for case in cases {
         let expected = match fs::read_to_string(&case.expected) {
@@ -205,7 +202,7 @@ pub fn test(
                 continue;
             }
         };
-        let wasm = module(case, builder, verbose);
+        let wasm = module(case, builder);
         for &host in hosts.iter().filter(|&&host| case.runs_on(host)) {
             let label = case.label(host);
             let wasm = match &wasm {
@@ -216,7 +213,7 @@ pub fn test(
                     continue;
                 }
             };
-            let result = match host.run(wasm, &case.scenario, verbose) {
+            let result = match host.run(wasm, &case.scenario, ctx) {
                 Ok(result) => result,
                 Err(error) => {
                     println!("FAIL {label}: {error}");
@@ -253,10 +250,10 @@ pub fn test(
 /// Writes each case's `expected.txt` from its run on Node 26, after checking that it
 /// is a clean refusal and that every other host prints exactly the same. Returns the
 /// names of the cases left untouched (after saying why).
-pub fn bless(builder: &mut Builder, verbose: bool) -> Result<Vec<String>> {
+pub fn bless(builder: &mut Builder) -> Result<Vec<String>> {
     let mut refused = Vec::new();
     for case in cases()? {
-        match reference_error(&case, builder, verbose) {
+        match reference_error(&case, builder) {
             Some(text) => write_file(&case.expected, &text)?,
             None => {
                 eprintln!(
@@ -272,8 +269,9 @@ pub fn bless(builder: &mut Builder, verbose: bool) -> Result<Vec<String>> {
 
 /// The reference host's stderr for `case`, or `None` (after saying why) if the module
 /// did not build, a run is not a clean refusal, or two hosts disagree.
-fn reference_error(case: &Case, builder: &mut Builder, verbose: bool) -> Option<String> {
-    let wasm = match module(case, builder, verbose) {
+fn reference_error(case: &Case, builder: &mut Builder) -> Option<String> {
+    let ctx = builder.ctx();
+    let wasm = match module(case, builder) {
         Ok(wasm) => wasm,
         Err(message) => {
             eprintln!("error: bad-modules/{}: build failed: {message}", case.name);
@@ -283,7 +281,7 @@ fn reference_error(case: &Case, builder: &mut Builder, verbose: bool) -> Option<
     let mut reference: Option<String> = None;
     for host in hosts_in_order().filter(|&host| case.runs_on(host)) {
         let label = case.label(host);
-        let result = match host.run(&wasm, &case.scenario, verbose) {
+        let result = match host.run(&wasm, &case.scenario, ctx) {
             Ok(result) => result,
             Err(error) => {
                 eprintln!("error: {label}: {error}");

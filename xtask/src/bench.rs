@@ -32,10 +32,15 @@ use std::process::Command;
 
 use crate::compile::{Builder, Strategy, CLANG_COMPILE};
 use crate::hosts::Host;
-use crate::{process, project_root, rel, scale, sqlbench, tools, Error, Result};
+use crate::Ctx;
+use crate::{process, rel, scale, sqlbench, tools, Error, Result};
 
+mod criterion;
 mod goals;
 mod peer;
+mod plot;
+
+use plot::plot;
 
 /// Where the benchmark guests and reports go.
 const OUT: &str = "target/bench";
@@ -51,76 +56,95 @@ struct Results {
 
 /// Runs everything; `quick` narrows the schedules, `steps_only` runs only the steps
 /// benchmark.
-pub fn bench(verbose: bool, quick: bool, steps_only: bool, sqlite_only: bool) -> Result<()> {
-    tools::ensure(verbose)?;
-    let out = project_root().join(OUT);
+pub fn bench(ctx: &Ctx, quick: bool, steps_only: bool, sqlite_only: bool) -> Result<()> {
+    tools::ensure(ctx)?;
+    let out = ctx.root.join(OUT);
     fs::create_dir_all(&out).map_err(|e| Error::failure(format!("creating {OUT}: {e}")))?;
     if steps_only || sqlite_only {
-        let mut summary = String::new();
-        if steps_only {
-            println!("== steps: every host ==");
-            let steps = scale::bench_steps(&Host::ALL, verbose)?;
-            steps_summary(&steps, &mut summary);
-        }
-        if sqlite_only {
-            println!("== sqlite: node26 and wasmtime ==");
-            summary.push_str(&sqlbench::bench(verbose)?);
-        }
-        print!("{summary}");
-        return Ok(());
+        return only(ctx, steps_only, sqlite_only);
     }
-    let mut builder = Builder::new(verbose);
+    let mut builder = Builder::new(ctx);
     for strategy in Strategy::ALL {
-        build_guest(&mut builder, strategy, &out, verbose)?;
+        build_guest(&mut builder, strategy, &out)?;
     }
     let filter = if quick { Some("16/") } else { None };
     let mut results = Results::default();
 
     println!("== native: cargo bench -p stack-state ==");
-    let text = cargo_bench("stack-state", "stack_state", filter, verbose)?;
-    parse_criterion(&text, "native", "stack_state/", &mut results);
+    let since = criterion::Since::now();
+    let text = cargo_bench("stack-state", "stack_state", filter, ctx)?;
+    read_criterion(&text, "native", "stack_state", since, &mut results)?;
 
     println!("== wasmtime: cargo bench -p host ==");
     // The round trip against its floor runs in quick runs too.
     let host_filter = filter.map(|f| format!("{f}|{ROUNDTRIP}/"));
-    let text = cargo_bench("host", "e2e", host_filter.as_deref(), verbose)?;
-    parse_criterion(&text, "wasmtime", "wasmtime/", &mut results);
+    let since = criterion::Since::now();
+    let text = cargo_bench("host", "e2e", host_filter.as_deref(), ctx)?;
+    read_criterion(&text, "wasmtime", "wasmtime", since, &mut results)?;
 
-    println!("== node26: host/js/bench.mjs ==");
-    let node = Host::Node26.node().expect("a Node host").binary();
-    let mut command = Command::new(node);
-    command.arg("host/js/bench.mjs").arg(rel(&out));
-    if let Some(filter) = filter {
-        command.arg(filter);
-    }
-    let text = process::stdout_of(&mut command, verbose)
-        .map_err(|e| Error::failure(format!("the Node benchmark failed: {e}")))?;
-    parse_lines(&text, &mut results);
-
-    println!("== node26: host/js/bench-start.mjs ==");
-    let mut command = Command::new(Host::Node26.node().expect("a Node host").binary());
-    command.arg("host/js/bench-start.mjs").arg(rel(&out));
-    let text = process::stdout_of(&mut command, verbose)
-        .map_err(|e| Error::failure(format!("the Node start benchmark failed: {e}")))?;
-    parse_lines(&text, &mut results);
+    node_benches(ctx, &out, filter, &mut results)?;
 
     println!("== node26: host/js/bench-peer.mjs ==");
-    parse_lines(&peer::run(&out, filter, verbose)?, &mut results);
+    parse_lines(&peer::run(&out, filter, ctx)?, &mut results);
 
     println!("== steps: every host ==");
-    let steps = scale::bench_steps(&Host::ALL, verbose)?;
+    let steps = scale::bench_steps(&Host::ALL, ctx)?;
     println!("== sqlite: node26 and wasmtime ==");
-    let sqlite = sqlbench::bench(verbose)?;
+    let sqlite = sqlbench::bench(ctx)?;
 
     let mut summary = summary(&results);
     steps_summary(&steps, &mut summary);
     summary.push_str(&sqlite);
     print!("{summary}");
+    write_reports(&out, &summary, &results)
+}
+
+/// `--steps` and `--sqlite`: only those benchmarks, and their part of the summary.
+fn only(ctx: &Ctx, steps_only: bool, sqlite_only: bool) -> Result<()> {
+    let mut summary = String::new();
+    if steps_only {
+        println!("== steps: every host ==");
+        let steps = scale::bench_steps(&Host::ALL, ctx)?;
+        steps_summary(&steps, &mut summary);
+    }
+    if sqlite_only {
+        println!("== sqlite: node26 and wasmtime ==");
+        summary.push_str(&sqlbench::bench(ctx)?);
+    }
+    print!("{summary}");
+    Ok(())
+}
+
+/// `host/js/bench.mjs` (with `filter`) and `host/js/bench-start.mjs` on Node 26, on
+/// the guests in `out`.
+fn node_benches(ctx: &Ctx, out: &Path, filter: Option<&str>, results: &mut Results) -> Result<()> {
+    println!("== node26: host/js/bench.mjs ==");
+    let node = Host::Node26.node().expect("a Node host").binary();
+    let mut command = Command::new(node);
+    command.arg("host/js/bench.mjs").arg(rel(out));
+    if let Some(filter) = filter {
+        command.arg(filter);
+    }
+    let text = process::stdout_of(&mut command, ctx)
+        .map_err(|e| Error::failure(format!("the Node benchmark failed: {e}")))?;
+    parse_lines(&text, results);
+
+    println!("== node26: host/js/bench-start.mjs ==");
+    let mut command = Command::new(Host::Node26.node().expect("a Node host").binary());
+    command.arg("host/js/bench-start.mjs").arg(rel(out));
+    let text = process::stdout_of(&mut command, ctx)
+        .map_err(|e| Error::failure(format!("the Node start benchmark failed: {e}")))?;
+    parse_lines(&text, results);
+    Ok(())
+}
+
+/// Writes `summary.md` and `plot.svg` into `out`, and says so.
+fn write_reports(out: &Path, summary: &str, results: &Results) -> Result<()> {
     let summary_path = out.join("summary.md");
-    fs::write(&summary_path, &summary)
+    fs::write(&summary_path, summary)
         .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&summary_path).display())))?;
     let plot_path = out.join("plot.svg");
-    fs::write(&plot_path, plot(&results))
+    fs::write(&plot_path, plot(results))
         .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&plot_path).display())))?;
     println!(
         "wrote {} and {}",
@@ -130,12 +154,13 @@ pub fn bench(verbose: bool, quick: bool, steps_only: bool, sqlite_only: bool) ->
     Ok(())
 }
 
-fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path, verbose: bool) -> Result<()> {
+fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path) -> Result<()> {
+    let ctx = builder.ctx();
     let library = builder
         .library(strategy)
         .map_err(|e| Error::failure(format!("building the guest library: {e}")))?;
     let wasm = out.join(format!("{}.wasm", strategy.name()));
-    let mut clang = crate::compile::clang();
+    let mut clang = ctx.clang();
     clang.args(CLANG_COMPILE).args([
         "-Wl,--no-entry",
         "-Wl,--stack-first",
@@ -145,20 +170,19 @@ fn build_guest(builder: &mut Builder, strategy: Strategy, out: &Path, verbose: b
         "host/benches/guest/bench.c",
     ]);
     clang.arg(rel(&library)).arg("-o").arg(rel(&wasm));
-    process::run_checked(&mut clang, verbose)
+    process::run_checked(&mut clang, ctx)
         .map_err(|e| Error::failure(format!("building the benchmark guest: {e}")))
 }
 
-fn cargo_bench(package: &str, bench: &str, filter: Option<&str>, verbose: bool) -> Result<String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+fn cargo_bench(package: &str, bench: &str, filter: Option<&str>, ctx: &Ctx) -> Result<String> {
+    let mut command = ctx.cargo();
     command
         .args(["bench", "-p", package, "--bench", bench, "--"])
-        .env("JSPI_BENCH_DIR", project_root().join(OUT));
+        .env("JSPI_BENCH_DIR", ctx.root.join(OUT));
     if let Some(filter) = filter {
         command.arg(filter);
     }
-    process::stdout_of(&mut command, verbose)
+    process::stdout_of(&mut command, ctx)
         .map_err(|e| Error::failure(format!("`cargo bench -p {package}` failed: {e}")))
 }
 
@@ -206,44 +230,35 @@ fn key_of(id: &str) -> Option<Key> {
     ))
 }
 
-/// Criterion's report: an id line (or id and `time:` on one line), then
-/// `time:   [low unit mid unit high unit]`; the middle estimate is kept.
-fn parse_criterion(text: &str, host: &str, prefix: &str, results: &mut Results) {
+/// A criterion benchmark's results under `host`: the `bytes/rt` lines it printed in
+/// `text`, and the times criterion wrote for `group` since the run started.
+fn read_criterion(
+    text: &str,
+    host: &str,
+    group: &str,
+    since: criterion::Since,
+    results: &mut Results,
+) -> Result<()> {
+    read_criterion_in(&criterion::dir(), text, host, group, since, results)
+}
+
+/// [`read_criterion`] with criterion's files in `dir`.
+fn read_criterion_in(
+    dir: &Path,
+    text: &str,
+    host: &str,
+    group: &str,
+    since: criterion::Since,
+    results: &mut Results,
+) -> Result<()> {
     parse_lines(text, results);
-    let mut current: Option<Key> = None;
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if let Some(first) = trimmed.split_whitespace().next() {
-            if first.starts_with(prefix) && !trimmed.starts_with("Benchmarking") {
-                current = key_of(first).map(|mut k| {
-                    k.0 = host.to_string();
-                    k
-                });
-            }
-        }
-        let Some(rest) = trimmed.find("time:").map(|at| &trimmed[at + 5..]) else {
-            continue;
-        };
-        let words: Vec<&str> = rest
-            .trim()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .split_whitespace()
-            .collect();
-        if let (Some(key), [_, _, mid, unit, ..]) = (current.take(), &words[..]) {
-            let scale = match *unit {
-                "ps" => 0.001,
-                "ns" => 1.0,
-                "µs" | "us" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                _ => continue,
-            };
-            if let Ok(v) = mid.parse::<f64>() {
-                results.ns.insert(key, v * scale);
-            }
+    for (id, ns) in criterion::estimates(dir, group, since)? {
+        if let Some(mut key) = key_of(&id) {
+            key.0 = host.to_string();
+            results.ns.insert(key, ns);
         }
     }
+    Ok(())
 }
 
 impl Results {
@@ -513,163 +528,23 @@ fn size_name(size: u32) -> String {
     }
 }
 
-/// Time against live stack size, one panel per host and schedule (16 tasks; LIFO and
-/// FIFO), one line per strategy; log-log axes. The last column is Node per await
-/// (`peer`), with wasm-bindgen's JSPI and raw JSPI as lines too.
-fn plot(results: &Results) -> String {
-    let hosts = ["native", "wasmtime", "node", peer::PEER];
-    let schedules = ["lifo", "fifo"];
-    let variants = [
-        ("none", "#888888"),
-        ("eager", "#d62728"),
-        ("lazy", "#1f77b4"),
-        ("adaptive", "#9467bd"),
-        ("jslazy", "#2ca02c"),
-    ];
-    let sizes = [64u32, 1024, 16 * 1024, 64 * 1024];
-    let (pw, ph, margin) = (300.0, 220.0, 50.0);
-    let width = margin + hosts.len() as f64 * (pw + margin);
-    let height = margin + schedules.len() as f64 * (ph + margin) + 30.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    for (row, schedule) in schedules.iter().enumerate() {
-        for (col, host) in hosts.iter().enumerate() {
-            let x0 = margin + col as f64 * (pw + margin);
-            let y0 = margin + row as f64 * (ph + margin);
-            let extra = peer::plot_lines(results, host, schedule, &sizes);
-            let points: Vec<f64> = variants
-                .iter()
-                .flat_map(|(v, _)| sizes.iter().map(move |s| (v, s)))
-                .filter_map(|(v, s)| results.ns_of(host, schedule, 16, *s, v))
-                .chain(
-                    extra
-                        .iter()
-                        .flat_map(|(.., line)| line.iter().flatten().copied()),
-                )
-                .collect();
-            let _ = writeln!(
-                svg,
-                r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="black"/><text x="{}" y="{}" text-anchor="middle" font-weight="bold">{}, {schedule}, 16 tasks</text>"#,
-                x0 + pw / 2.0,
-                y0 - 8.0,
-                peer::panel_name(host)
-            );
-            if points.is_empty() {
-                continue;
-            }
-            let lo = points
-                .iter()
-                .cloned()
-                .fold(f64::MAX, f64::min)
-                .max(1.0)
-                .log10()
-                .floor();
-            let hi = points
-                .iter()
-                .cloned()
-                .fold(0.0, f64::max)
-                .log10()
-                .ceil()
-                .max(lo + 1.0);
-            let x_of = |i: usize| x0 + 20.0 + i as f64 * (pw - 40.0) / (sizes.len() - 1) as f64;
-            let y_of = |ns: f64| y0 + ph - (ns.max(1.0).log10() - lo) / (hi - lo) * ph;
-            for decade in lo as i32..=hi as i32 {
-                let y = y_of(10f64.powi(decade));
-                let label = fmt_ns(Some(10f64.powi(decade)));
-                let _ = writeln!(
-                    svg,
-                    r##"<line x1="{x0}" x2="{}" y1="{y}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{label}</text>"##,
-                    x0 + pw,
-                    x0 - 3.0,
-                    y + 4.0
-                );
-            }
-            for (i, size) in sizes.iter().enumerate() {
-                let _ = writeln!(
-                    svg,
-                    r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-                    x_of(i),
-                    y0 + ph + 14.0,
-                    size_name(*size)
-                );
-            }
-            let lines = variants
-                .iter()
-                .map(|(variant, color)| {
-                    let ns = sizes
-                        .iter()
-                        .map(|s| results.ns_of(host, schedule, 16, *s, variant));
-                    (*color, ns.collect::<Vec<_>>())
-                })
-                .chain(extra.into_iter().map(|(_, color, line)| (color, line)));
-            for (color, ns) in lines {
-                let line: Vec<String> = ns
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, ns)| ns.map(|ns| format!("{:.1},{:.1}", x_of(i), y_of(ns))))
-                    .collect();
-                if !line.is_empty() {
-                    let _ = writeln!(
-                        svg,
-                        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
-                        line.join(" ")
-                    );
-                }
-            }
-        }
-    }
-    let legend_y = height - 15.0;
-    let peer_legend = peer::plot_lines(results, peer::PEER, "lifo", &sizes);
-    let legend = variants
-        .iter()
-        .map(|(variant, color)| {
-            let name = if *variant == "jslazy" {
-                "lazy in JS (Node)"
-            } else {
-                variant
-            };
-            (name, *color)
-        })
-        .chain(
-            peer_legend
-                .iter()
-                .filter(|(.., line)| line.iter().any(Option::is_some))
-                .map(|(name, color, _)| (*name, *color)),
-        );
-    for (i, (name, color)) in legend.enumerate() {
-        let x = margin + i as f64 * 120.0;
-        let _ = writeln!(
-            svg,
-            r#"<line x1="{x}" x2="{}" y1="{legend_y}" y2="{legend_y}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#,
-            x + 20.0,
-            x + 25.0,
-            legend_y + 4.0
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn reads_criterion_output_in_both_layouts() {
-        let text = "\
-bytes/rt stack_state/lifo/16/1024/eager 2048
-stack_state/lifo/16/1024/eager
-                        time:   [1.0000 µs 1.5000 µs 2.0000 µs]
-stack_state/lifo/2/64/none   time:   [10.0 ns 12.5 ns 15.0 ns]
-stack_state/lifo/16/1024/lazy   time:   [10.0 ns 20.0 ns 30.0 ns]
-stack_state/lifo/16/1024/adaptive   time:   [10.0 ns 24.0 ns 30.0 ns]
-";
+    fn reads_criterion_estimates_and_printed_bytes() {
+        let dir = criterion::tests::scratch("bench");
+        let since = criterion::Since::now();
+        // Linear sampling (a slope) and flat sampling (the mean) alike.
+        criterion::tests::write(&dir, "stack_state/lifo/16/1024/eager", None, 1500.0);
+        criterion::tests::write(&dir, "stack_state/lifo/2/64/none", Some(12.5), 13.0);
+        criterion::tests::write(&dir, "stack_state/lifo/16/1024/lazy", Some(20.0), 21.0);
+        criterion::tests::write(&dir, "stack_state/lifo/16/1024/adaptive", Some(24.0), 25.0);
+        let text = "bytes/rt stack_state/lifo/16/1024/eager 2048\n";
         let mut results = Results::default();
-        parse_criterion(text, "native", "stack_state/", &mut results);
+        read_criterion_in(&dir, text, "native", "stack_state", since, &mut results).unwrap();
+        let _ = fs::remove_dir_all(&dir);
         let key = |n, size, v: &str| {
             (
                 "native".to_string(),
@@ -726,13 +601,14 @@ time node/start/256/0/pooled 900.0
 
     #[test]
     fn the_wasmtime_round_trip_gets_its_goal_row() {
-        let text = "\
-wasmtime/roundtrip/1/64/none   time:   [290.0 ns 300.0 ns 310.0 ns]
-wasmtime/roundtrip/1/64/floor  time:   [90.0 ns 100.0 ns 110.0 ns]
-wasmtime/roundtrip/1/64/bare   time:   [40.0 ns 50.0 ns 60.0 ns]
-";
+        let dir = criterion::tests::scratch("roundtrip");
+        let since = criterion::Since::now();
+        criterion::tests::write(&dir, "wasmtime/roundtrip/1/64/none", Some(300.0), 310.0);
+        criterion::tests::write(&dir, "wasmtime/roundtrip/1/64/floor", Some(100.0), 110.0);
+        criterion::tests::write(&dir, "wasmtime/roundtrip/1/64/bare", Some(50.0), 60.0);
         let mut results = Results::default();
-        parse_criterion(text, "wasmtime", "wasmtime/", &mut results);
+        read_criterion_in(&dir, "", "wasmtime", "wasmtime", since, &mut results).unwrap();
+        let _ = fs::remove_dir_all(&dir);
         let summary = summary(&results);
         assert!(
             summary.contains("| 300 ns | 100 ns | 50 ns | 3.00 | 6.00 | met |"),

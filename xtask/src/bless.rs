@@ -16,23 +16,24 @@ use crate::examples::{self, Example};
 use crate::hosts::Host;
 use crate::reference::{hosts_in_order, report_disagreement, write_file, REFERENCE};
 use crate::run::{check_hosts, each_run, label as label_of, Outcome};
+use crate::Ctx;
 use crate::{badmod, rel, tools, Error, Options, Result};
 
 /// Blesses every chosen example (and, when none is named, every bad module); fails if
 /// any could not be blessed.
-pub fn bless(options: &Options) -> Result<()> {
+pub fn bless(ctx: &Ctx, options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
     let whole = options.examples.is_empty();
-    tools::ensure(options.verbose)?;
+    tools::ensure(ctx)?;
     if examples.is_empty() {
         println!("no examples in c-examples/ or rust-examples/");
     }
-    check_hosts(&Host::ALL, options.verbose)?;
+    check_hosts(&Host::ALL, ctx)?;
 
-    let mut builder = Builder::new(options.verbose);
+    let mut builder = Builder::new(ctx);
     let mut refused = Vec::new();
     for example in &examples {
-        match transcripts(example, &mut builder, options.verbose) {
+        match transcripts(example, &mut builder) {
             Some(transcripts) => write(example, &transcripts)?,
             None => {
                 eprintln!(
@@ -44,7 +45,7 @@ pub fn bless(options: &Options) -> Result<()> {
         }
     }
     if whole {
-        refused.extend(badmod::bless(&mut builder, options.verbose)?);
+        refused.extend(badmod::bless(&mut builder)?);
     }
     if refused.is_empty() {
         Ok(())
@@ -58,60 +59,49 @@ pub fn bless(options: &Options) -> Result<()> {
 
 /// The reference transcript of each allowed strategy, or `None` (after saying why) if a
 /// build or run failed or two hosts disagree.
-fn transcripts(
-    example: &Example,
-    builder: &mut Builder,
-    verbose: bool,
-) -> Option<Vec<(Strategy, String)>> {
+fn transcripts(example: &Example, builder: &mut Builder) -> Option<Vec<(Strategy, String)>> {
     let mut transcripts = Vec::new();
     let mut ok = true;
     for &strategy in &example.strategies {
         let mut reference: Option<String> = None;
         let hosts = hosts_in_order().filter(|&h| example.runs_on(h));
         let mut build_reported = false;
-        each_run(
-            builder,
-            example,
-            strategy,
-            hosts,
-            verbose,
-            |host, label, outcome| {
-                ok &= matches!(&outcome, Outcome::Ran(result) if result.failure.is_none());
-                let result = match outcome {
-                    Outcome::BuildFailed(message) => {
-                        if !std::mem::replace(&mut build_reported, true) {
-                            let name = &example.name;
-                            eprintln!(
-                                "error: {name} [{}]: build failed: {message}",
-                                strategy.name()
-                            );
-                        }
-                        return;
-                    }
-                    Outcome::NotRun(error) => return eprintln!("error: {label}: {error}"),
-                    Outcome::Ran(result) => result,
-                };
-                if let Some(failure) = result.failure {
-                    return eprintln!("error: {label}: {failure}");
-                }
-                match &reference {
-                    None if host == REFERENCE => reference = Some(result.transcript),
-                    None => {}
-                    Some(expected) if *expected != result.transcript => {
-                        let reference_label = label_of(example, REFERENCE, strategy);
-                        report_disagreement(
-                            host,
-                            &label,
-                            expected,
-                            &result.transcript,
-                            &reference_label,
+        each_run(builder, example, strategy, hosts, |host, label, outcome| {
+            ok &= matches!(&outcome, Outcome::Ran(result) if result.failure.is_none());
+            let result = match outcome {
+                Outcome::BuildFailed(message) => {
+                    if !std::mem::replace(&mut build_reported, true) {
+                        let name = &example.name;
+                        eprintln!(
+                            "error: {name} [{}]: build failed: {message}",
+                            strategy.name()
                         );
-                        ok = false;
                     }
-                    Some(_) => {}
+                    return;
                 }
-            },
-        );
+                Outcome::NotRun(error) => return eprintln!("error: {label}: {error}"),
+                Outcome::Ran(result) => result,
+            };
+            if let Some(failure) = result.failure {
+                return eprintln!("error: {label}: {failure}");
+            }
+            match &reference {
+                None if host == REFERENCE => reference = Some(result.transcript),
+                None => {}
+                Some(expected) if *expected != result.transcript => {
+                    let reference_label = label_of(example, REFERENCE, strategy);
+                    report_disagreement(
+                        host,
+                        &label,
+                        expected,
+                        &result.transcript,
+                        &reference_label,
+                    );
+                    ok = false;
+                }
+                Some(_) => {}
+            }
+        });
         if let Some(reference) = reference {
             transcripts.push((strategy, reference));
         }

@@ -27,7 +27,8 @@ use std::thread;
 use std::time::Duration;
 
 use crate::hosts::Host;
-use crate::{process, project_root, rel, Error, Result};
+use crate::Ctx;
+use crate::{process, rel, Error, Result};
 
 /// The driver, relative to the project root.
 pub const DRIVER: &str = "host/js/browser/driver.mjs";
@@ -77,22 +78,22 @@ pub fn driver_command(host: Host) -> Command {
     command
 }
 
-fn start(host: Host, verbose: bool) -> Result<Session> {
+fn start(host: Host, ctx: &Ctx) -> Result<Session> {
     let mut command = driver_command(host);
     command.arg("--jobs");
-    let dir = project_root().join("target/browser");
+    let dir = ctx.root.join("target/browser");
     fs::create_dir_all(&dir)
         .map_err(|e| Error::failure(format!("creating {}: {e}", rel(&dir).display())))?;
     let log_path = dir.join(format!("{}-driver.log", host.name()));
     let log = File::create(&log_path)
         .map_err(|e| Error::failure(format!("creating {}: {e}", rel(&log_path).display())))?;
     command
-        .current_dir(project_root())
+        .current_dir(&ctx.root)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(log);
     let shown = process::display(&command);
-    if verbose {
+    if ctx.verbose {
         println!("running: {shown}");
     }
     let mut child = command
@@ -118,18 +119,12 @@ fn start(host: Host, verbose: bool) -> Result<Session> {
 
 /// Runs `wasm` through `scenario` in `host`'s browser, starting its driver if none is
 /// running. Fails only if the driver cannot be started or gives no answer.
-pub fn run(
-    host: Host,
-    wasm: &Path,
-    scenario: &Path,
-    limit: Duration,
-    verbose: bool,
-) -> Result<Answer> {
+pub fn run(host: Host, wasm: &Path, scenario: &Path, limit: Duration, ctx: &Ctx) -> Result<Answer> {
     let mut sessions = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
     let sessions = sessions.get_or_insert_with(HashMap::new);
     let session = match sessions.entry(host) {
         std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-        std::collections::hash_map::Entry::Vacant(entry) => entry.insert(start(host, verbose)?),
+        std::collections::hash_map::Entry::Vacant(entry) => entry.insert(start(host, ctx)?),
     };
     // Keys sorted, as serde_json prints them with or without `preserve_order` (which
     // the runners' scenario crate turns on).
@@ -138,7 +133,7 @@ pub fn run(
         "module": rel(wasm),
         "scenario": rel(scenario),
     });
-    if verbose {
+    if ctx.verbose {
         println!("running: [{} driver] {job}", host.name());
     }
     let log = format!("target/browser/{}-driver.log", host.name());

@@ -22,7 +22,6 @@
 //! compiler-builtins object (`memcpy`, `__multf3`, ...): those stay out.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,6 +29,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::examples::{Example, Kind};
+use crate::Ctx;
 use crate::{process, project_root, rel, tools, wasmobj, Result};
 
 /// How the guest library keeps suspended tasks' shadow stacks: the scenario crate's,
@@ -123,8 +123,9 @@ pub const LIBRARY_SYMBOLS: [&str; 21] = [
 ///
 /// Errors are kept as text: the first time a step fails its full message (command and
 /// stderr) is returned; later requests that need the same step get a short reminder.
-pub struct Builder {
-    verbose: bool,
+pub struct Builder<'a> {
+    /// The run's context: root, verbosity, cargo and clang.
+    ctx: &'a Ctx,
     libraries: HashMap<Strategy, Built<PathBuf>>,
     objects: HashMap<PathBuf, Built<Vec<PathBuf>>>,
     wasm_bindgen: Option<Built<PathBuf>>,
@@ -137,22 +138,27 @@ enum Built<T> {
     Failed,
 }
 
-impl Builder {
-    /// A builder that prints each command first when `verbose`.
-    pub fn new(verbose: bool) -> Self {
+impl<'a> Builder<'a> {
+    /// A builder that runs its commands in `ctx`.
+    pub fn new(ctx: &'a Ctx) -> Self {
         Builder {
-            verbose,
+            ctx,
             libraries: HashMap::new(),
             objects: HashMap::new(),
             wasm_bindgen: None,
         }
     }
 
+    /// The context this builder runs its commands in.
+    pub fn ctx(&self) -> &'a Ctx {
+        self.ctx
+    }
+
     /// Builds (or reuses) `example` linked with `strategy`'s guest library, returning
     /// the module's path.
     pub fn wasm(&mut self, example: &Example, strategy: Strategy) -> Result<PathBuf, String> {
         if let Kind::Rust { manifest, bindgen } = &example.kind {
-            let wasm = build_rust(example, manifest, strategy, self.verbose)?;
+            let wasm = build_rust(example, manifest, strategy, self.ctx)?;
             if !bindgen {
                 return Ok(wasm);
             }
@@ -162,8 +168,7 @@ impl Builder {
                     return Err("wasm-bindgen-cli is not installed (see above)".into())
                 }
                 None => {
-                    let result =
-                        tools::ensure_wasm_bindgen(self.verbose).map_err(|e| e.to_string());
+                    let result = tools::ensure_wasm_bindgen(self.ctx).map_err(|e| e.to_string());
                     self.wasm_bindgen = Some(match &result {
                         Ok(tool) => Built::Done(tool.clone()),
                         Err(_) => Built::Failed,
@@ -171,11 +176,11 @@ impl Builder {
                     result?
                 }
             };
-            return run_wasm_bindgen(example, strategy, &tool, &wasm, self.verbose);
+            return run_wasm_bindgen(example, strategy, &tool, &wasm, self.ctx);
         }
         let library = self.library(strategy)?;
         let objects = self.objects(example)?;
-        link(example, strategy, &library, &objects, self.verbose)
+        link(example, strategy, &library, &objects, self.ctx)
     }
 
     /// Builds (or reuses) the guest library for `strategy`, returning `libjspi.a`.
@@ -190,7 +195,7 @@ impl Builder {
             }
             None => {}
         }
-        let result = build_library(strategy, self.verbose);
+        let result = build_library(strategy, self.ctx);
         let step = match &result {
             Ok(path) => Built::Done(path.clone()),
             Err(_) => Built::Failed,
@@ -210,7 +215,7 @@ impl Builder {
             }
             None => {}
         }
-        let result = compile_objects(example, self.verbose);
+        let result = compile_objects(example, self.ctx);
         let step = match &result {
             Ok(objects) => Built::Done(objects.clone()),
             Err(_) => Built::Failed,
@@ -223,11 +228,10 @@ impl Builder {
 /// `cargo rustc -p jspi` for wasm32 with the strategy's feature, as a staticlib in its
 /// own target dir (profile `guest-lib`), then packages it as
 /// `target/guest/<strategy>/libjspi.a` (see the top of this file).
-fn build_library(strategy: Strategy, verbose: bool) -> Result<PathBuf, String> {
-    let root = project_root();
+fn build_library(strategy: Strategy, ctx: &Ctx) -> Result<PathBuf, String> {
+    let root = &ctx.root;
     let target_dir = root.join("target/guest-build");
-    let mut cargo =
-        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    let mut cargo = ctx.cargo();
     cargo.args([
         "rustc",
         "-p",
@@ -243,18 +247,18 @@ fn build_library(strategy: Strategy, verbose: bool) -> Result<PathBuf, String> {
     cargo
         .args(["--crate-type", "staticlib", "--target-dir"])
         .arg(rel(&target_dir));
-    process::run_checked(&mut cargo, verbose).map_err(|e| e.to_string())?;
+    process::run_checked(&mut cargo, ctx).map_err(|e| e.to_string())?;
     let built = target_dir.join("wasm32-unknown-unknown/guest-lib/libjspi.a");
     package_library(
         &built,
         &root.join("target/guest").join(strategy.name()),
-        verbose,
+        ctx,
     )
 }
 
 /// Packages cargo's `built` staticlib as `dir/libjspi.a`: one object, debug info
 /// stripped, only [`LIBRARY_SYMBOLS`] global.
-fn package_library(built: &Path, dir: &Path, verbose: bool) -> Result<PathBuf, String> {
+fn package_library(built: &Path, dir: &Path, ctx: &Ctx) -> Result<PathBuf, String> {
     let parts = dir.join("parts");
     let members = parts.join("members");
     let _ = fs::remove_dir_all(&parts);
@@ -266,7 +270,7 @@ fn package_library(built: &Path, dir: &Path, verbose: bool) -> Result<PathBuf, S
         .arg(rel(built))
         .arg("--output")
         .arg(rel(&members));
-    process::run_checked(&mut extract, verbose).map_err(|e| e.to_string())?;
+    process::run_checked(&mut extract, ctx).map_err(|e| e.to_string())?;
 
     // The crate's one LTO object and the shim's objects (named by cc after sources).
     let mut ours = Vec::new();
@@ -292,7 +296,7 @@ fn package_library(built: &Path, dir: &Path, verbose: bool) -> Result<PathBuf, S
     let mut link = Command::new("wasm-ld-19");
     link.args(["-r", "--strip-debug", "-o"]).arg(rel(&merged));
     link.args(ours.iter().map(|o| rel(o))).arg(rel(built));
-    process::run_checked(&mut link, verbose).map_err(|e| e.to_string())?;
+    process::run_checked(&mut link, ctx).map_err(|e| e.to_string())?;
 
     let object = parts.join("jspi.o");
     let bytes =
@@ -308,7 +312,7 @@ fn package_library(built: &Path, dir: &Path, verbose: bool) -> Result<PathBuf, S
             rel(&merged).display()
         ));
     }
-    if verbose {
+    if ctx.verbose {
         println!(
             "localized: {} symbols hidden, {} global",
             localized.hidden,
@@ -321,12 +325,12 @@ fn package_library(built: &Path, dir: &Path, verbose: bool) -> Result<PathBuf, S
     let _ = fs::remove_file(&library);
     let mut archive = Command::new("llvm-ar-19");
     archive.arg("rcs").arg(rel(&library)).arg(rel(&object));
-    process::run_checked(&mut archive, verbose).map_err(|e| e.to_string())?;
+    process::run_checked(&mut archive, ctx).map_err(|e| e.to_string())?;
     Ok(library)
 }
 
 /// Compiles every `.c` file of the example to `target/examples/<name>/obj/<stem>.o`.
-fn compile_objects(example: &Example, verbose: bool) -> Result<Vec<PathBuf>, String> {
+fn compile_objects(example: &Example, ctx: &Ctx) -> Result<Vec<PathBuf>, String> {
     let obj_dir = example_dir(example).join("obj");
     fs::create_dir_all(&obj_dir)
         .map_err(|e| format!("creating {}: {e}", rel(&obj_dir).display()))?;
@@ -335,13 +339,13 @@ fn compile_objects(example: &Example, verbose: bool) -> Result<Vec<PathBuf>, Str
         return Ok(Vec::new());
     };
     let includes = match &example.packages {
-        Some(manifest) => package_dirs(manifest, verbose)?,
+        Some(manifest) => package_dirs(manifest, ctx)?,
         None => Vec::new(),
     };
     for source in sources {
         let stem = source.file_stem().unwrap_or_default();
         let object = obj_dir.join(stem).with_extension("o");
-        let mut clang = clang();
+        let mut clang = ctx.clang();
         if example.wasi {
             clang.args(CLANG_COMPILE_WASI);
         } else {
@@ -360,7 +364,7 @@ fn compile_objects(example: &Example, verbose: bool) -> Result<Vec<PathBuf>, Str
         let line = format!("{clang:?}");
         if !up_to_date(&object, &depfile, &recipe, &line) {
             let _ = fs::remove_file(&recipe);
-            process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
+            process::run_checked(&mut clang, ctx).map_err(|e| e.to_string())?;
             fs::write(&recipe, &line)
                 .map_err(|e| format!("writing {}: {e}", rel(&recipe).display()))?;
         }
@@ -407,10 +411,10 @@ fn link(
     strategy: Strategy,
     library: &Path,
     objects: &[PathBuf],
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Result<PathBuf, String> {
     let wasm = example_dir(example).join(format!("{}.wasm", strategy.name()));
-    let mut clang = clang();
+    let mut clang = ctx.clang();
     if example.wasi {
         clang.args(CLANG_LINK_WASI);
     } else {
@@ -419,20 +423,19 @@ fn link(
     clang.args(LIBRARY_EXPORTS);
     clang.args(objects.iter().map(|o| rel(o)));
     clang.arg(rel(library)).arg("-o").arg(rel(&wasm));
-    process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
+    process::run_checked(&mut clang, ctx).map_err(|e| e.to_string())?;
     Ok(wasm)
 }
 
 /// The folders of the packages an example's `packages/Cargo.toml` depends on, fetched
 /// by cargo from crates.io as its `Cargo.lock` pins them (checksums included).
-fn package_dirs(manifest: &Path, verbose: bool) -> Result<Vec<PathBuf>, String> {
-    let cargo =
-        || Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+fn package_dirs(manifest: &Path, ctx: &Ctx) -> Result<Vec<PathBuf>, String> {
+    let cargo = || ctx.cargo();
     let mut fetch = cargo();
     fetch
         .args(["fetch", "--locked", "--manifest-path"])
         .arg(rel(manifest));
-    process::run_checked(&mut fetch, verbose).map_err(|e| e.to_string())?;
+    process::run_checked(&mut fetch, ctx).map_err(|e| e.to_string())?;
     let mut metadata = cargo();
     metadata
         .args([
@@ -444,7 +447,7 @@ fn package_dirs(manifest: &Path, verbose: bool) -> Result<Vec<PathBuf>, String> 
             "--manifest-path",
         ])
         .arg(rel(manifest));
-    let text = process::stdout_of(&mut metadata, verbose).map_err(|e| e.to_string())?;
+    let text = process::stdout_of(&mut metadata, ctx).map_err(|e| e.to_string())?;
     let value: Value = serde_json::from_str(&text)
         .map_err(|e| format!("{}: cargo metadata: {e}", rel(manifest).display()))?;
     let root = value["resolve"]["root"].as_str().unwrap_or_default();
@@ -485,11 +488,10 @@ fn build_rust(
     example: &Example,
     manifest: &Path,
     strategy: Strategy,
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Result<PathBuf, String> {
-    let root = project_root();
-    let mut cargo =
-        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    let root = &ctx.root;
+    let mut cargo = ctx.cargo();
     cargo
         .args(["rustc", "--manifest-path"])
         .arg(rel(manifest))
@@ -499,7 +501,7 @@ fn build_rust(
         .args(["--crate-type", "cdylib", "--target-dir"])
         .arg(rel(&root.join("target/guest-build")))
         .arg("--message-format=json-render-diagnostics");
-    let messages = process::stdout_of(&mut cargo, verbose).map_err(|e| e.to_string())?;
+    let messages = process::stdout_of(&mut cargo, ctx).map_err(|e| e.to_string())?;
     let manifest = manifest
         .canonicalize()
         .unwrap_or_else(|_| manifest.to_path_buf());
@@ -547,7 +549,7 @@ fn run_wasm_bindgen(
     strategy: Strategy,
     tool: &Path,
     wasm: &Path,
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Result<PathBuf, String> {
     let out_dir = example_dir(example).join(strategy.name());
     let mut command = Command::new(tool);
@@ -555,7 +557,7 @@ fn run_wasm_bindgen(
         .arg(rel(wasm))
         .args(["--target", "nodejs", "--out-name", "guest", "--out-dir"])
         .arg(rel(&out_dir));
-    process::run_checked(&mut command, verbose).map_err(|e| e.to_string())?;
+    process::run_checked(&mut command, ctx).map_err(|e| e.to_string())?;
     Ok(out_dir.join("guest.js"))
 }
 

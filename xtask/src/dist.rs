@@ -28,7 +28,8 @@ use std::time::Duration;
 
 use crate::compile::{Builder, Strategy, LIBRARY_SYMBOLS};
 use crate::hosts::Host;
-use crate::{process, project_root, rel, tidy, tools, Error, Result};
+use crate::Ctx;
+use crate::{process, rel, tidy, tools, Error, Result};
 
 /// The JS package, relative to the project root.
 const PACKAGE: &str = "host/js/jspi-stack";
@@ -53,10 +54,10 @@ const LINKER_SYMBOLS: [&str; 4] = [
 ];
 
 /// `cargo xtask dist`.
-pub fn dist(verbose: bool) -> Result<()> {
-    tools::ensure(verbose)?;
-    let mut builder = Builder::new(verbose);
-    let dir = make(&mut builder, verbose).map_err(Error::failure)?;
+pub fn dist(ctx: &Ctx) -> Result<()> {
+    tools::ensure(ctx)?;
+    let mut builder = Builder::new(ctx);
+    let dir = make(&mut builder).map_err(Error::failure)?;
     let mut files: Vec<_> = fs::read_dir(&dir)
         .map_err(|e| Error::failure(format!("reading {}: {e}", rel(&dir).display())))?
         .filter_map(|entry| entry.ok())
@@ -74,8 +75,9 @@ pub fn dist(verbose: bool) -> Result<()> {
 }
 
 /// Makes `target/dist/` afresh; returns its path.
-pub fn make(builder: &mut Builder, verbose: bool) -> Result<PathBuf, String> {
-    let root = project_root();
+pub fn make(builder: &mut Builder) -> Result<PathBuf, String> {
+    let ctx = builder.ctx();
+    let root = &ctx.root;
     let dir = root.join("target/dist");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", rel(&dir).display()))?;
@@ -105,7 +107,7 @@ pub fn make(builder: &mut Builder, verbose: bool) -> Result<PathBuf, String> {
     let mut npm = Command::new("npm");
     npm.args(["pack", PACKAGE, "--pack-destination"])
         .arg(rel(&dir));
-    process::stdout_of(&mut npm, verbose).map_err(|e| e.to_string())?;
+    process::stdout_of(&mut npm, ctx).map_err(|e| e.to_string())?;
     tarball(&dir)?;
     Ok(dir)
 }
@@ -132,7 +134,8 @@ fn tarball(dir: &Path) -> Result<PathBuf, String> {
 
 /// `cargo xtask test`'s dist step: returns how many checks passed and the labels of
 /// those that failed.
-pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec<String>) {
+pub fn test(builder: &mut Builder, hosts: &[Host]) -> (usize, Vec<String>) {
+    let ctx = builder.ctx();
     let mut passed = 0;
     let mut failed = Vec::new();
     let mut record = |label: String, outcome: Result<(), String>| match outcome {
@@ -146,7 +149,7 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
         }
     };
     record("dist/symbol-list".into(), tidy::symbol_list());
-    let dir = match make(builder, verbose) {
+    let dir = match make(builder) {
         Ok(dir) => dir,
         Err(error) => {
             record("dist".into(), Err(error));
@@ -156,11 +159,11 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
     for strategy in Strategy::ALL {
         record(
             format!("dist/symbols [{}]", strategy.name()),
-            symbols(&dir, strategy, verbose),
+            symbols(&dir, strategy, ctx),
         );
     }
-    record("dist/builtins".into(), builtins(&dir, verbose));
-    let package = unpack(&dir, verbose);
+    record("dist/builtins".into(), builtins(&dir, ctx));
+    let package = unpack(&dir, ctx);
     let nodes: Vec<Host> = hosts
         .iter()
         .copied()
@@ -168,11 +171,11 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
         .collect();
     for (kind, source) in [("freestanding", "app.c"), ("wasi", "wasi.c")] {
         for strategy in Strategy::ALL {
-            let wasm = build(&dir, kind, source, strategy, verbose);
+            let wasm = build(&dir, kind, source, strategy, ctx);
             for &host in &nodes {
                 let outcome = match (&package, &wasm) {
                     (Err(e), _) | (_, Err(e)) => Err(e.clone()),
-                    (Ok(runner), Ok(wasm)) => run(host, runner, wasm, strategy, verbose),
+                    (Ok(runner), Ok(wasm)) => run(host, runner, wasm, strategy, ctx),
                 };
                 record(
                     format!("dist/{kind} [{}, {}]", host.name(), strategy.name()),
@@ -192,14 +195,14 @@ fn build(
     kind: &str,
     source: &str,
     strategy: Strategy,
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Result<PathBuf, String> {
-    let root = project_root();
+    let root = &ctx.root;
     let wasm = root
         .join("target/dist-test")
         .join(format!("{kind}-{}.wasm", strategy.name()));
     let source = root.join("tests/dist").join(source);
-    let (shown, output) = readme_clang(dir, kind, &source, &wasm, strategy, &[], verbose)?;
+    let (shown, output) = readme_clang(dir, kind, &source, &wasm, strategy, &[], ctx)?;
     if !output.status.success() {
         return Err(format!(
             "`{shown}` failed ({}):\n{}",
@@ -220,8 +223,8 @@ fn build(
 /// The builtins the library does not supply: `tests/dist/builtins.c` (which uses
 /// `long double`) fails to link freestanding with the README's line, on `__multf3`,
 /// and links once the compiler-rt archive the README names is added.
-fn builtins(dir: &Path, verbose: bool) -> Result<(), String> {
-    let root = project_root();
+fn builtins(dir: &Path, ctx: &Ctx) -> Result<(), String> {
+    let root = &ctx.root;
     let readme = fs::read_to_string(dir.join("README.md")).map_err(|e| e.to_string())?;
     let archive = readme
         .split('`')
@@ -230,7 +233,7 @@ fn builtins(dir: &Path, verbose: bool) -> Result<(), String> {
     let source = root.join("tests/dist/builtins.c");
     let wasm = root.join("target/dist-test/builtins.wasm");
     let lazy = Strategy::Lazy;
-    let (shown, output) = readme_clang(dir, "freestanding", &source, &wasm, lazy, &[], verbose)?;
+    let (shown, output) = readme_clang(dir, "freestanding", &source, &wasm, lazy, &[], ctx)?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if output.status.success() || !stderr.contains("undefined symbol: __multf3") {
         return Err(format!(
@@ -238,15 +241,7 @@ fn builtins(dir: &Path, verbose: bool) -> Result<(), String> {
             stderr.trim_end()
         ));
     }
-    let (shown, output) = readme_clang(
-        dir,
-        "freestanding",
-        &source,
-        &wasm,
-        lazy,
-        &[archive],
-        verbose,
-    )?;
+    let (shown, output) = readme_clang(dir, "freestanding", &source, &wasm, lazy, &[archive], ctx)?;
     if !output.status.success() {
         return Err(format!(
             "`{shown}` failed ({}):\n{}",
@@ -267,7 +262,7 @@ fn readme_clang(
     wasm: &Path,
     strategy: Strategy,
     extra: &[&str],
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Result<(String, std::process::Output), String> {
     let readme = fs::read_to_string(dir.join("README.md")).map_err(|e| e.to_string())?;
     let target = if kind == "wasi" {
@@ -295,7 +290,7 @@ fn readme_clang(
     }
     clang.args(extra).current_dir(dir);
     let shown = process::display(&clang);
-    if verbose {
+    if ctx.verbose {
         println!("running (in {}): {shown}", rel(dir).display());
     }
     let output = clang
@@ -320,8 +315,8 @@ fn command_lines(readme: &str) -> Vec<String> {
 
 /// Unpacks the dist's tarball as `target/dist-test/node_modules/jspi-stack/` beside a
 /// copy of `tests/dist/run.mjs`; returns the copy.
-fn unpack(dir: &Path, verbose: bool) -> Result<PathBuf, String> {
-    let root = project_root();
+fn unpack(dir: &Path, ctx: &Ctx) -> Result<PathBuf, String> {
+    let root = &ctx.root;
     let test_dir = root.join("target/dist-test");
     let modules = test_dir.join("node_modules");
     let _ = fs::remove_dir_all(&modules);
@@ -331,7 +326,7 @@ fn unpack(dir: &Path, verbose: bool) -> Result<PathBuf, String> {
         .arg(rel(&tarball(dir)?))
         .arg("-C")
         .arg(rel(&modules));
-    process::run_checked(&mut tar, verbose).map_err(|e| e.to_string())?;
+    process::run_checked(&mut tar, ctx).map_err(|e| e.to_string())?;
     fs::rename(modules.join("package"), modules.join("jspi-stack")).map_err(|e| e.to_string())?;
     let runner = test_dir.join("run.mjs");
     fs::copy(root.join("tests/dist/run.mjs"), &runner).map_err(|e| e.to_string())?;
@@ -344,14 +339,14 @@ fn run(
     runner: &Path,
     wasm: &Path,
     strategy: Strategy,
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Result<(), String> {
-    let root = project_root();
+    let root = &ctx.root;
     let mut node = host.node_command().ok_or("not a Node host")?;
     // node:wasi warns that it is experimental, on stderr only.
     node.arg(rel(runner)).arg(rel(wasm));
     let captured =
-        process::capture(&mut node, Duration::from_secs(60), verbose).map_err(|e| e.to_string())?;
+        process::capture(&mut node, Duration::from_secs(60), ctx).map_err(|e| e.to_string())?;
     let expected_path = root.join("tests/dist/expected.txt");
     let expected = fs::read_to_string(&expected_path)
         .map_err(|e| format!("reading {}: {e}", rel(&expected_path).display()))?
@@ -371,14 +366,14 @@ fn run(
 
 /// Each packaged library's global symbols are exactly [`LIBRARY_SYMBOLS`], and it
 /// needs only its imports and wasm-ld's symbols.
-fn symbols(dir: &Path, strategy: Strategy, verbose: bool) -> Result<(), String> {
+fn symbols(dir: &Path, strategy: Strategy, ctx: &Ctx) -> Result<(), String> {
     let library = dir.join(format!("libjspi-{}.a", strategy.name()));
     let nm = |flags: &[&str]| -> Result<BTreeSet<String>, String> {
         let mut nm = Command::new("llvm-nm-19");
         nm.args(flags)
             .arg("--format=just-symbols")
             .arg(rel(&library));
-        let out = process::stdout_of(&mut nm, verbose).map_err(|e| e.to_string())?;
+        let out = process::stdout_of(&mut nm, ctx).map_err(|e| e.to_string())?;
         // An archive's listing names its member first (`jspi.o:`).
         Ok(out
             .lines()
@@ -415,7 +410,7 @@ mod tests {
 
     #[test]
     fn the_readme_has_one_line_per_kind() {
-        let readme = fs::read_to_string(project_root().join(README)).unwrap();
+        let readme = fs::read_to_string(crate::project_root().join(README)).unwrap();
         let lines = command_lines(&readme);
         assert_eq!(lines.len(), 2, "{lines:?}");
         for line in &lines {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::Ctx;
 use crate::{browser, process, project_root, rel, Error, Result};
 
 /// How long one guest run may take: time in scenarios is virtual, so a run that takes
@@ -134,17 +135,17 @@ impl Host {
     /// Checks that what this host runs, beyond the tools, is there: the Node runner's
     /// files, the browser driver's, or the wasmtime runner, which is built here (cargo
     /// makes that cheap when nothing changed).
-    pub fn check(self, verbose: bool) -> Result<()> {
+    pub fn check(self, ctx: &Ctx) -> Result<()> {
         match self {
             Host::Node24 | Host::Node26 => {
-                if !project_root().join(NODE_RUNNER).is_file() {
+                if !ctx.root.join(NODE_RUNNER).is_file() {
                     return Err(Error::failure(format!(
                         "{NODE_RUNNER} is missing (the Node runner)"
                     )));
                 }
             }
             Host::Chromium | Host::Firefox => {
-                if !project_root().join(browser::DRIVER).is_file() {
+                if !ctx.root.join(browser::DRIVER).is_file() {
                     return Err(Error::failure(format!(
                         "{} is missing (the browser driver)",
                         browser::DRIVER
@@ -152,10 +153,10 @@ impl Host {
                 }
             }
             Host::Wasmtime => {
-                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
                 process::run_checked(
-                    Command::new(cargo).args(["build", "-p", "host", "--bin", "jspi-wasmtime"]),
-                    verbose,
+                    ctx.cargo()
+                        .args(["build", "-p", "host", "--bin", "jspi-wasmtime"]),
+                    ctx,
                 )
                 .map_err(|e| Error::failure(format!("building the wasmtime runner: {e}")))?;
             }
@@ -190,8 +191,8 @@ impl Host {
     }
 
     /// Runs `wasm` through `scenario`. Fails only if the host cannot be started at all.
-    pub fn run(self, wasm: &Path, scenario: &Path, verbose: bool) -> Result<RunResult> {
-        self.run_limited(wasm, scenario, RUN_LIMIT, verbose)
+    pub fn run(self, wasm: &Path, scenario: &Path, ctx: &Ctx) -> Result<RunResult> {
+        self.run_limited(wasm, scenario, RUN_LIMIT, ctx)
     }
 
     /// [`Host::run`] for a scenario that may take up to `limit` (thousands of runs
@@ -201,15 +202,15 @@ impl Host {
         wasm: &Path,
         scenario: &Path,
         limit: Duration,
-        verbose: bool,
+        ctx: &Ctx,
     ) -> Result<RunResult> {
         let (stdout, stderr, code, status) = if browser::executable(self).is_some() {
-            let answer = browser::run(self, wasm, scenario, limit, verbose)?;
+            let answer = browser::run(self, wasm, scenario, limit, ctx)?;
             let status = answer.code.map(|code| format!("exit code: {code}"));
             (answer.stdout, answer.stderr, answer.code, status)
         } else {
             let mut command = self.command(wasm, scenario);
-            let captured = process::capture(&mut command, limit, verbose)?;
+            let captured = process::capture(&mut command, limit, ctx)?;
             let code = captured.status.and_then(|status| status.code());
             let status = captured.status.map(|status| status.to_string());
             (captured.stdout, captured.stderr, code, status)

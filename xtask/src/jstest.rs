@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::badmod;
 use crate::compile::{Builder, Strategy};
 use crate::hosts::Host;
+use crate::Ctx;
 use crate::{diff, examples, process, project_root, rel, tools, Error, Result};
 
 /// The package, relative to the project root.
@@ -36,7 +37,8 @@ const BAD_MODULES: [(&str, &str); 2] = [
 
 /// Runs every check on the Node hosts among `hosts`; returns how many passed and the
 /// labels of those that failed.
-pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec<String>) {
+pub fn test(builder: &mut Builder, hosts: &[Host]) -> (usize, Vec<String>) {
+    let ctx = builder.ctx();
     let mut passed = 0;
     let mut failed = Vec::new();
     let mut record = |label: String, outcome: Result<()>| match outcome {
@@ -57,37 +59,34 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
     if nodes.is_empty() {
         return (passed, failed);
     }
-    let modules = modules(builder, verbose);
+    let modules = modules(builder);
     for &host in &nodes {
         record(
             format!("js/package [{}]", host.name()),
             modules
                 .as_ref()
                 .map_err(|e| Error::failure(e.clone()))
-                .and_then(|modules| package_test(host, modules, verbose)),
+                .and_then(|modules| package_test(host, modules, ctx)),
         );
         record(
             format!("js/readme [{}]", host.name()),
-            readme_example(host, builder, verbose),
+            readme_example(host, builder),
         );
         record(
             format!("js/scenario-text [{}]", host.name()),
-            scenario_text(host, verbose),
+            scenario_text(host, ctx),
         );
     }
     if nodes.contains(&Host::Node26) {
-        record(
-            "js/pool-memory [node26]".into(),
-            pool_memory(builder, verbose),
-        );
-        record("js/types [tsc]".into(), types(verbose));
+        record("js/pool-memory [node26]".into(), pool_memory(builder));
+        record("js/types [tsc]".into(), types(ctx));
     }
     (passed, failed)
 }
 
 /// `name=path` arguments for package.mjs: the lazy builds of its examples and bad
 /// modules.
-fn modules(builder: &mut Builder, verbose: bool) -> Result<Vec<String>, String> {
+fn modules(builder: &mut Builder) -> Result<Vec<String>, String> {
     let mut args = Vec::new();
     for (name, folder) in EXAMPLES {
         let example = lazy_example(folder, builder)?;
@@ -99,7 +98,7 @@ fn modules(builder: &mut Builder, verbose: bool) -> Result<Vec<String>, String> 
             .iter()
             .find(|c| c.name() == folder)
             .ok_or_else(|| format!("tests/bad-modules/{folder} is missing"))?;
-        let wasm = badmod::module(case, builder, verbose)?;
+        let wasm = badmod::module(case, builder)?;
         args.push(format!("{name}={}", rel(&wasm).display()));
     }
     Ok(args)
@@ -115,8 +114,8 @@ fn lazy_example(folder: &str, builder: &mut Builder) -> Result<PathBuf, String> 
 
 /// Runs `command` (a Node test script): passes on exit code 0, else fails with what it
 /// printed.
-fn run_script(mut command: Command, verbose: bool) -> Result<String> {
-    let captured = process::capture(&mut command, LIMIT, verbose)?;
+fn run_script(mut command: Command, ctx: &Ctx) -> Result<String> {
+    let captured = process::capture(&mut command, LIMIT, ctx)?;
     match captured.status {
         Some(status) if status.success() => Ok(captured.stdout),
         Some(status) => Err(Error::failure(format!(
@@ -137,31 +136,32 @@ fn node(host: Host) -> Command {
     host.node_command().expect("a Node host")
 }
 
-fn package_test(host: Host, modules: &[String], verbose: bool) -> Result<()> {
+fn package_test(host: Host, modules: &[String], ctx: &Ctx) -> Result<()> {
     let mut command = node(host);
     command.arg("host/js/test/package.mjs").args(modules);
-    run_script(command, verbose).map(|_| ())
+    run_script(command, ctx).map(|_| ())
 }
 
 /// The runner's scanner and scenario parser on the cases shared with the wasmtime
 /// runner (`tests/scenario-text/`).
-fn scenario_text(host: Host, verbose: bool) -> Result<()> {
+fn scenario_text(host: Host, ctx: &Ctx) -> Result<()> {
     let mut command = node(host);
     command.arg("host/js/test/scenario-text.mjs");
-    run_script(command, verbose).map(|_| ())
+    run_script(command, ctx).map(|_| ())
 }
 
 /// 1,000,000 pooled tasks with memory read from /proc (about 5 s). The new space is pinned to its
 /// smallest size: V8 grows it in steps up to a cap as it sees the allocation rate,
 /// which is bounded growth, not a leak, but can land between the two readings.
-fn pool_memory(builder: &mut Builder, verbose: bool) -> Result<()> {
+fn pool_memory(builder: &mut Builder) -> Result<()> {
+    let ctx = builder.ctx();
     let wasm = lazy_example("06-lazy-fix", builder).map_err(Error::failure)?;
     let mut command = node(Host::Node26);
     command
         .arg("--max-semi-space-size=1")
         .arg("host/js/test/pool-memory.mjs")
         .arg(rel(&wasm));
-    let out = run_script(command, verbose)?;
+    let out = run_script(command, ctx)?;
     print!("     {out}");
     Ok(())
 }
@@ -176,9 +176,10 @@ fn fenced<'t>(text: &'t str, from: usize, lang: &str) -> Option<(&'t str, usize)
 
 /// README's embedding example: its `js` block run as a file that imports the package
 /// by name, its output compared with the `text` block after it.
-fn readme_example(host: Host, builder: &mut Builder, verbose: bool) -> Result<()> {
+fn readme_example(host: Host, builder: &mut Builder) -> Result<()> {
+    let ctx = builder.ctx();
     lazy_example("04-reentrancy", builder).map_err(Error::failure)?;
-    let readme = fs::read_to_string(project_root().join("README.md"))
+    let readme = fs::read_to_string(ctx.root.join("README.md"))
         .map_err(|e| Error::failure(format!("reading README.md: {e}")))?;
     let section = readme
         .find("## Embedding in JavaScript")
@@ -188,14 +189,14 @@ fn readme_example(host: Host, builder: &mut Builder, verbose: bool) -> Result<()
     let (expected, _) = fenced(&readme, after, "text").ok_or_else(|| {
         Error::failure("README's embedding example has no ```text block of its output")
     })?;
-    let dir = project_root().join("target/js/readme");
+    let dir = ctx.root.join("target/js/readme");
     link_package(&dir)?;
     let script = dir.join("embed.mjs");
     fs::write(&script, code)
         .map_err(|e| Error::failure(format!("writing {}: {e}", rel(&script).display())))?;
     let mut command = node(host);
     command.arg(rel(&script));
-    let out = run_script(command, verbose)?;
+    let out = run_script(command, ctx)?;
     let difference = diff::unified(
         expected,
         &out,
@@ -225,11 +226,11 @@ fn link_package(dir: &Path) -> Result<()> {
 }
 
 /// `tsc --noEmit -p host/js/test` with the package linked in as a dependency.
-fn types(verbose: bool) -> Result<()> {
-    link_package(&project_root().join("host/js/test"))?;
+fn types(ctx: &Ctx) -> Result<()> {
+    link_package(&ctx.root.join("host/js/test"))?;
     let mut command = node(Host::Node26);
     command
         .arg(rel(&tools::tsc()))
         .args(["--noEmit", "-p", "host/js/test/tsconfig.json"]);
-    run_script(command, verbose).map(|_| ())
+    run_script(command, ctx).map(|_| ())
 }

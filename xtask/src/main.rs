@@ -4,8 +4,9 @@
 //! Each command lives in its own module (`run`, `test`, `bless`, `tools` for `install`,
 //! `bench`, `torture`, `serve`, `dist`), as do the steps of `test` beyond the examples
 //! (`miri`, `badmod`, `jstest`, `scale`, `tidy`); `args` reads the command line, and
-//! `compile`, `examples`, `hosts`, `process`, `reference` and `diff` are what they
-//! share. Every external command runs with the project root as its working directory.
+//! `ctx` (the root, `--verbose`, cargo and clang), `compile`, `examples`, `hosts`,
+//! `process`, `reference` and `diff` are what they share. Every external command runs
+//! with the project root as its working directory.
 
 mod args;
 mod badmod;
@@ -13,6 +14,7 @@ mod bench;
 mod bless;
 mod browser;
 mod compile;
+mod ctx;
 mod diff;
 mod dist;
 mod examples;
@@ -37,6 +39,7 @@ use std::process::ExitCode;
 
 pub use args::Options;
 use args::{parse_args, Command};
+pub use ctx::Ctx;
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [options]
@@ -151,27 +154,30 @@ pub fn rel(path: &Path) -> PathBuf {
 }
 
 fn main() -> ExitCode {
-    let result = parse_args(std::env::args_os().skip(1)).and_then(|command| match command {
-        Command::Run(options) => run::run(&options),
-        Command::Test(options) => test::test(&options),
-        Command::Bless(options) => bless::bless(&options),
-        Command::Install(options) => tools::install(options.verbose),
-        Command::Dist { verbose } => dist::dist(verbose),
-        Command::Serve { verbose, port } => serve::serve(port, verbose),
-        Command::Bench {
-            verbose,
-            quick,
-            steps_only,
-            sqlite_only,
-        } => bench::bench(verbose, quick, steps_only, sqlite_only),
-        Command::Torture {
-            options,
-            seed,
-            count,
-        } => torture::command(&options, seed, count),
-        Command::Help => {
-            print!("{USAGE}");
-            Ok(())
+    let result = parse_args(std::env::args_os().skip(1)).and_then(|command| {
+        let ctx = Ctx::new(command.verbose());
+        match command {
+            Command::Run(options) => run::run(&ctx, &options),
+            Command::Test(options) => test::test(&ctx, &options),
+            Command::Bless(options) => bless::bless(&ctx, &options),
+            Command::Install(_) => tools::install(&ctx),
+            Command::Dist { .. } => dist::dist(&ctx),
+            Command::Serve { port, .. } => serve::serve(port, &ctx),
+            Command::Bench {
+                quick,
+                steps_only,
+                sqlite_only,
+                ..
+            } => bench::bench(&ctx, quick, steps_only, sqlite_only),
+            Command::Torture {
+                options,
+                seed,
+                count,
+            } => torture::command(&ctx, &options, seed, count),
+            Command::Help => {
+                print!("{USAGE}");
+                Ok(())
+            }
         }
     });
     match result {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::process::{self, Captured};
 use crate::tools::MIRI_TOOLCHAIN;
-use crate::{Error, Result};
+use crate::{Ctx, Error, Result};
 
 /// How long one Miri test binary may run (each takes 2-3 minutes on 2 cores).
 const RUN_LIMIT: Duration = Duration::from_secs(30 * 60);
@@ -48,10 +48,10 @@ fn cargo_miri(args: &[&str]) -> Command {
 
 /// Builds the tests under Miri, then runs both binaries; fails if any of it fails.
 /// Every command is printed before it runs, and how long it took after.
-pub fn test() -> Result<()> {
+pub fn test(ctx: &Ctx) -> Result<()> {
     let start = Instant::now();
     // Verbose: printed first, its output (the sysroot build, when Miri needs one) shown.
-    process::run_checked(&mut cargo_miri(&["--no-run"]), true)
+    process::run_checked(&mut cargo_miri(&["--no-run"]), &ctx.with_verbose(true))
         .map_err(|e| Error::failure(format!("building the Miri tests failed: {e}")))?;
     println!("miri: built in {} s", start.elapsed().as_secs());
 
@@ -62,9 +62,10 @@ pub fn test() -> Result<()> {
             let mut command = cargo_miri(args);
             let shown = process::display(&command);
             println!("running: {shown}");
+            let quiet = ctx.with_verbose(false);
             let run = thread::spawn(move || {
                 let start = Instant::now();
-                let captured = process::capture(&mut command, RUN_LIMIT, false);
+                let captured = process::capture(&mut command, RUN_LIMIT, &quiet);
                 (captured, start.elapsed())
             });
             (shown, run)

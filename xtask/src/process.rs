@@ -7,7 +7,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{project_root, Error, Result};
+use crate::Ctx;
+use crate::{Error, Result};
 
 /// The command line as a shell would take it, for messages.
 pub fn display(command: &Command) -> String {
@@ -29,13 +30,13 @@ pub fn display(command: &Command) -> String {
         .join(" ")
 }
 
-/// Runs a build or install step from the project root. With `verbose` the command is
+/// Runs a build or install step from the project root. With `ctx.verbose` the command is
 /// printed first and its output goes straight to the terminal; otherwise the output is
 /// kept and shown only if the command fails.
-pub fn run_checked(command: &mut Command, verbose: bool) -> Result<()> {
-    command.current_dir(project_root()).stdin(Stdio::null());
+pub fn run_checked(command: &mut Command, ctx: &Ctx) -> Result<()> {
+    command.current_dir(&ctx.root).stdin(Stdio::null());
     let shown = display(command);
-    if verbose {
+    if ctx.verbose {
         println!("running: {shown}");
         let status = command.status().map_err(|e| not_started(&shown, &e))?;
         return check(&shown, status, "");
@@ -49,11 +50,11 @@ pub fn run_checked(command: &mut Command, verbose: bool) -> Result<()> {
 }
 
 /// Runs a command from the project root and returns its stdout, failing (with its
-/// stderr) unless it exits with 0. Nothing is printed unless `verbose`.
-pub fn stdout_of(command: &mut Command, verbose: bool) -> Result<String> {
-    command.current_dir(project_root()).stdin(Stdio::null());
+/// stderr) unless it exits with 0. Nothing is printed unless `ctx.verbose`.
+pub fn stdout_of(command: &mut Command, ctx: &Ctx) -> Result<String> {
+    command.current_dir(&ctx.root).stdin(Stdio::null());
     let shown = display(command);
-    if verbose {
+    if ctx.verbose {
         println!("running: {shown}");
     }
     let output = command.output().map_err(|e| not_started(&shown, &e))?;
@@ -94,14 +95,14 @@ pub struct Captured {
 
 /// Runs a command from the project root with both outputs captured, killing it after
 /// `limit`. Fails only if the command cannot be started.
-pub fn capture(command: &mut Command, limit: Duration, verbose: bool) -> Result<Captured> {
+pub fn capture(command: &mut Command, limit: Duration, ctx: &Ctx) -> Result<Captured> {
     command
-        .current_dir(project_root())
+        .current_dir(&ctx.root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let shown = display(command);
-    if verbose {
+    if ctx.verbose {
         println!("running: {shown}");
     }
     let mut child = command.spawn().map_err(|e| not_started(&shown, &e))?;

@@ -5,19 +5,20 @@
 use crate::compile::{Builder, Strategy};
 use crate::examples::{self, Example};
 use crate::hosts::{Host, RunResult};
+use crate::Ctx;
 use crate::{tools, Error, Options, Result};
 
 /// Runs the matrix; fails (after every run) if any build or run failed.
-pub fn run(options: &Options) -> Result<()> {
+pub fn run(ctx: &Ctx, options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
-    tools::ensure(options.verbose)?;
+    tools::ensure(ctx)?;
     if examples.is_empty() {
         println!("no examples in c-examples/ or rust-examples/");
         return Ok(());
     }
-    check_hosts(&options.hosts, options.verbose)?;
+    check_hosts(&options.hosts, ctx)?;
 
-    let mut builder = Builder::new(options.verbose);
+    let mut builder = Builder::new(ctx);
     let mut total = 0;
     let mut failed = Vec::new();
     for example in &examples {
@@ -31,7 +32,6 @@ pub fn run(options: &Options) -> Result<()> {
                 example,
                 strategy,
                 hosts,
-                options.verbose,
                 |_, label, outcome| {
                     total += 1;
                     let result = match outcome {
@@ -86,15 +86,15 @@ pub fn each_run(
     example: &Example,
     strategy: Strategy,
     hosts: impl IntoIterator<Item = Host>,
-    verbose: bool,
     mut each: impl FnMut(Host, String, Outcome),
 ) {
+    let ctx = builder.ctx();
     let wasm = builder.wasm(example, strategy);
     for host in hosts {
         let label = label(example, host, strategy);
         let outcome = match &wasm {
             Err(message) => Outcome::BuildFailed(message.clone()),
-            Ok(wasm) => match host.run(wasm, &example.scenario, verbose) {
+            Ok(wasm) => match host.run(wasm, &example.scenario, ctx) {
                 Ok(result) => Outcome::Ran(result),
                 Err(error) => Outcome::NotRun(error),
             },
@@ -129,6 +129,6 @@ pub fn strategies_for(example: &Example, options: &Options) -> Vec<Strategy> {
 }
 
 /// Checks that every host about to run is ready (its runner files exist).
-pub fn check_hosts(hosts: &[Host], verbose: bool) -> Result<()> {
-    hosts.iter().try_for_each(|host| host.check(verbose))
+pub fn check_hosts(hosts: &[Host], ctx: &Ctx) -> Result<()> {
+    hosts.iter().try_for_each(|host| host.check(ctx))
 }

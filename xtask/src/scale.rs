@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::compile::{Builder, Strategy, CLANG_COMPILE, CLANG_LINK, LIBRARY_EXPORTS};
 use crate::hosts::Host;
+use crate::Ctx;
 use crate::{process, project_root, rel, Error, Result};
 
 /// Steps of the scenario `cargo xtask test` runs on every host.
@@ -39,12 +40,13 @@ const LIMIT: Duration = Duration::from_secs(600);
 const OUT: &str = "target/scale";
 
 /// The scale guest, built with the lazy guest library.
-fn guest(builder: &mut Builder, verbose: bool) -> Result<PathBuf, String> {
+fn guest(builder: &mut Builder) -> Result<PathBuf, String> {
+    let ctx = builder.ctx();
     let library = builder.library(Strategy::Lazy)?;
-    let out = project_root().join(OUT);
+    let out = ctx.root.join(OUT);
     fs::create_dir_all(&out).map_err(|e| format!("creating {OUT}: {e}"))?;
     let wasm = out.join("guest.wasm");
-    let mut clang = crate::compile::clang();
+    let mut clang = ctx.clang();
     clang
         .args(CLANG_COMPILE)
         .args(CLANG_LINK)
@@ -53,7 +55,7 @@ fn guest(builder: &mut Builder, verbose: bool) -> Result<PathBuf, String> {
         .arg(rel(&library))
         .arg("-o")
         .arg(rel(&wasm));
-    process::run_checked(&mut clang, verbose).map_err(|e| e.to_string())?;
+    process::run_checked(&mut clang, ctx).map_err(|e| e.to_string())?;
     Ok(wasm)
 }
 
@@ -119,10 +121,10 @@ fn shape_problem(transcript: &str, steps: usize) -> Option<String> {
 }
 
 /// One run of `steps` steps on `host`: its transcript and how long it took.
-fn run_steps(host: Host, wasm: &Path, steps: usize, verbose: bool) -> Result<(String, f64)> {
+fn run_steps(host: Host, wasm: &Path, steps: usize, ctx: &Ctx) -> Result<(String, f64)> {
     let path = scenario(steps)?;
     let started = Instant::now();
-    let result = host.run_limited(wasm, &path, LIMIT, verbose)?;
+    let result = host.run_limited(wasm, &path, LIMIT, ctx)?;
     let seconds = started.elapsed().as_secs_f64();
     if let Some(failure) = result.failure {
         return Err(Error::failure(format!("{steps} steps: {failure}")));
@@ -135,7 +137,8 @@ fn run_steps(host: Host, wasm: &Path, steps: usize, verbose: bool) -> Result<(St
 
 /// `cargo xtask test`'s scale checks on `hosts`: returns how many passed and the
 /// labels of those that failed.
-pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec<String>) {
+pub fn test(builder: &mut Builder, hosts: &[Host]) -> (usize, Vec<String>) {
+    let ctx = builder.ctx();
     let (mut passed, mut failed) = (0, Vec::new());
     let mut record = |label: String, outcome: Result<String>| match outcome {
         Ok(note) => {
@@ -147,14 +150,14 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
             failed.push(label);
         }
     };
-    let wasm = guest(builder, verbose);
+    let wasm = guest(builder);
     let mut reference: Option<(Host, String)> = None;
     for &host in hosts {
         let label = format!("scale/steps-{TEST_STEPS} [{}]", host.name());
         let outcome =
             wasm.as_ref()
                 .map_err(|e| Error::failure(format!("build failed: {e}")))
-                .and_then(|wasm| run_steps(host, wasm, TEST_STEPS, verbose))
+                .and_then(|wasm| run_steps(host, wasm, TEST_STEPS, ctx))
                 .and_then(|(transcript, seconds)| match &reference {
                     Some((first, expected)) if *expected != transcript => Err(Error::failure(
                         format!("the transcript differs from {}'s", first.name()),
@@ -168,31 +171,29 @@ pub fn test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec
         record(label, outcome);
     }
     if hosts.contains(&Host::Wasmtime) {
-        record(
-            "scale/task-memory [wasmtime]".into(),
-            task_memory(builder, verbose),
-        );
+        record("scale/task-memory [wasmtime]".into(), task_memory(builder));
     }
     (passed, failed)
 }
 
 /// 1,000,000 tasks through one wasmtime instance (`host/examples/task_memory.rs` on
 /// 06-lazy-fix): its figures, or why it failed.
-fn task_memory(builder: &mut Builder, verbose: bool) -> Result<String> {
+fn task_memory(builder: &mut Builder) -> Result<String> {
+    let ctx = builder.ctx();
     let example = crate::examples::resolve(&["06-lazy-fix".to_string()])?.remove(0);
     let wasm = builder
         .wasm(&example, Strategy::Lazy)
         .map_err(Error::failure)?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     process::run_checked(
-        Command::new(cargo).args(["build", "-p", "host", "--example", "task_memory"]),
-        verbose,
+        ctx.cargo()
+            .args(["build", "-p", "host", "--example", "task_memory"]),
+        ctx,
     )?;
     let mut command =
         Command::new(crate::hosts::cargo_target_dir().join("debug/examples/task_memory"));
     command.arg(rel(&wasm));
     let started = Instant::now();
-    let captured = process::capture(&mut command, LIMIT, verbose)?;
+    let captured = process::capture(&mut command, LIMIT, ctx)?;
     let seconds = started.elapsed().as_secs_f64();
     match captured.status {
         Some(status) if status.success() => {
@@ -208,14 +209,14 @@ fn task_memory(builder: &mut Builder, verbose: bool) -> Result<String> {
 
 /// Seconds for [`TEST_STEPS`] and 10 times as many steps on each of `hosts`, as
 /// `(host, steps, seconds)`.
-pub fn bench_steps(hosts: &[Host], verbose: bool) -> Result<Vec<(Host, usize, f64)>> {
-    let mut builder = Builder::new(verbose);
-    let wasm = guest(&mut builder, verbose).map_err(Error::failure)?;
+pub fn bench_steps(hosts: &[Host], ctx: &Ctx) -> Result<Vec<(Host, usize, f64)>> {
+    let mut builder = Builder::new(ctx);
+    let wasm = guest(&mut builder).map_err(Error::failure)?;
     let mut rows = Vec::new();
     for &host in hosts {
-        host.check(verbose)?;
+        host.check(ctx)?;
         for steps in [TEST_STEPS, 10 * TEST_STEPS] {
-            let (_, seconds) = run_steps(host, &wasm, steps, verbose)?;
+            let (_, seconds) = run_steps(host, &wasm, steps, ctx)?;
             println!("steps {}/{steps} {seconds:.2} s", host.name());
             rows.push((host, steps, seconds));
         }

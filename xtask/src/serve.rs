@@ -16,6 +16,7 @@ use crate::browser;
 use crate::compile::Builder;
 use crate::examples::{self, Example};
 use crate::hosts::Host;
+use crate::Ctx;
 use crate::{process, project_root, rel, tools, Error, Result};
 
 /// The list the page reads, relative to the project root.
@@ -66,18 +67,18 @@ fn manifest(builder: &mut Builder, examples: &[Example]) -> Result<()> {
 
 /// `cargo xtask serve [--port P]`: builds the examples, then serves the page until
 /// interrupted (the URL is printed; open it in a browser with JSPI).
-pub fn serve(port: u16, verbose: bool) -> Result<()> {
-    tools::ensure(verbose)?;
+pub fn serve(port: u16, ctx: &Ctx) -> Result<()> {
+    tools::ensure(ctx)?;
     let examples = examples::resolve(&[])?;
-    let mut builder = Builder::new(verbose);
+    let mut builder = Builder::new(ctx);
     manifest(&mut builder, &examples)?;
     let node = Host::Node26.node().expect("a Node host").binary();
     let mut command = Command::new(node);
     command
         .arg("host/js/browser/serve.mjs")
         .args(["--port", &port.to_string()])
-        .current_dir(project_root());
-    if verbose {
+        .current_dir(&ctx.root);
+    if ctx.verbose {
         println!("running: {}", process::display(&command));
     }
     let status = command
@@ -95,7 +96,8 @@ pub fn serve(port: u16, verbose: bool) -> Result<()> {
 /// The page test on each browser among `hosts` (`host/js/browser/pagetest.mjs`): 04
 /// stepped with none and lazy, the DOM checked, a screenshot saved as
 /// `target/page/<browser>.png`. Returns how many passed and the labels that failed.
-pub fn page_test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize, Vec<String>) {
+pub fn page_test(builder: &mut Builder, hosts: &[Host]) -> (usize, Vec<String>) {
+    let ctx = builder.ctx();
     let browsers: Vec<Host> = hosts
         .iter()
         .copied()
@@ -123,8 +125,8 @@ pub fn page_test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize
                 ])
                 .arg("--screenshot")
                 .arg(&screenshot);
-            let captured = process::capture(&mut command, PAGE_TEST_LIMIT, verbose)
-                .map_err(|e| e.to_string())?;
+            let captured =
+                process::capture(&mut command, PAGE_TEST_LIMIT, ctx).map_err(|e| e.to_string())?;
             match captured.status {
                 Some(status) if status.success() => Ok(captured.stdout),
                 Some(status) => Err(format!(
@@ -140,7 +142,7 @@ pub fn page_test(builder: &mut Builder, hosts: &[Host], verbose: bool) -> (usize
         });
         match outcome {
             Ok(stdout) => {
-                if verbose {
+                if ctx.verbose {
                     print!("{stdout}");
                 }
                 println!("ok   {label}");

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::compile::{Builder, Strategy};
 use crate::hosts::Host;
-use crate::{examples, project_root, rel, Error, Result};
+use crate::Ctx;
+use crate::{examples, rel, Error, Result};
 
 /// Queries per connection in the short run, and in all in the long one.
 const SHORT: usize = 10;
@@ -78,10 +79,10 @@ fn run(
     wasm: &Path,
     scenario: &Path,
     connections: usize,
-    verbose: bool,
+    ctx: &Ctx,
 ) -> Result<(f64, u64, u64)> {
     let started = Instant::now();
-    let result = host.run_limited(wasm, scenario, LIMIT, verbose)?;
+    let result = host.run_limited(wasm, scenario, LIMIT, ctx)?;
     let seconds = started.elapsed().as_secs_f64();
     if let Some(failure) = result.failure {
         return Err(Error::failure(format!(
@@ -104,14 +105,14 @@ fn run(
 }
 
 /// Runs every row and returns the report (markdown).
-pub fn bench(verbose: bool) -> Result<String> {
-    let out = project_root().join("target/bench");
+pub fn bench(ctx: &Ctx) -> Result<String> {
+    let out = ctx.root.join("target/bench");
     fs::create_dir_all(&out).map_err(|e| Error::failure(format!("creating target/bench: {e}")))?;
     let example = examples::resolve(&["15-sqlite".to_string()])?.remove(0);
-    let mut builder = Builder::new(verbose);
+    let mut builder = Builder::new(ctx);
     let mut rows = Vec::new();
     for host in [Host::Node26, Host::Wasmtime] {
-        host.check(verbose)?;
+        host.check(ctx)?;
         for strategy in Strategy::ALL {
             let wasm = builder.wasm(&example, strategy).map_err(Error::failure)?;
             for connections in CONNECTIONS {
@@ -123,8 +124,8 @@ pub fn bench(verbose: bool) -> Result<String> {
                 let long = scenario(&out, connections, long_each)?;
                 let mut best: Option<(f64, u64, u64)> = None;
                 for _ in 0..ROUNDS {
-                    let a = run(host, &wasm, &short, connections, verbose)?;
-                    let b = run(host, &wasm, &long, connections, verbose)?;
+                    let a = run(host, &wasm, &short, connections, ctx)?;
+                    let b = run(host, &wasm, &long, connections, ctx)?;
                     let delta = ((b.0 - a.0).max(0.0), b.1 - a.1.min(b.1), b.2 - a.2.min(b.2));
                     if best.is_none_or(|best| delta.0 < best.0) {
                         best = Some(delta);

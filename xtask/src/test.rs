@@ -9,21 +9,21 @@
 //! and the torture host/strategy pairs).
 
 use std::fs;
-use std::process::Command;
 
 use crate::compile::Builder;
 use crate::compile::Strategy;
 use crate::examples::Example;
 use crate::run::{check_hosts, each_run, label, strategies_for, Outcome};
 use crate::torture::{self, TEST_COUNT, TEST_SEED};
+use crate::Ctx;
 use crate::{
-    badmod, diff, dist, examples, jstest, miri, process, project_root, rel, scale, serve, tools,
-    Error, Options, Result,
+    badmod, diff, dist, examples, jstest, miri, process, rel, scale, serve, tools, Error, Options,
+    Result,
 };
 
 /// Runs the workspace tests, Miri, the example matrix, the bad modules, then the
 /// torture budget.
-pub fn test(options: &Options) -> Result<()> {
+pub fn test(ctx: &Ctx, options: &Options) -> Result<()> {
     let examples = examples::resolve(&options.examples)?;
     // The bad modules belong to a whole run, not to a chosen few examples.
     let bad_modules = if options.examples.is_empty() {
@@ -31,31 +31,30 @@ pub fn test(options: &Options) -> Result<()> {
     } else {
         Vec::new()
     };
-    tools::ensure(options.verbose)?;
+    tools::ensure(ctx)?;
     if options.miri {
-        tools::ensure_miri(options.verbose)?;
+        tools::ensure_miri(ctx)?;
     }
     if !examples.is_empty() || !bad_modules.is_empty() {
-        check_hosts(&options.hosts, options.verbose)?;
+        check_hosts(&options.hosts, ctx)?;
     }
-    workspace_tests(options.verbose)?;
+    workspace_tests(ctx)?;
     if options.miri {
         println!("== miri ({}) ==", tools::MIRI_TOOLCHAIN);
-        miri::test()?;
+        miri::test(ctx)?;
     } else {
         println!("== miri: skipped (--no-miri) ==");
     }
 
     println!("== examples ==");
-    let mut builder = Builder::new(options.verbose);
+    let mut builder = Builder::new(ctx);
     let mut tally = Tally::default();
     for example in &examples {
         example_runs(example, options, &mut builder, &mut tally)?;
     }
     if !bad_modules.is_empty() {
         println!("== bad modules ==");
-        let (passed, failed) =
-            badmod::test(&bad_modules, &options.hosts, &mut builder, options.verbose)?;
+        let (passed, failed) = badmod::test(&bad_modules, &options.hosts, &mut builder)?;
         tally.add(passed, failed);
     }
     if options.examples.is_empty() {
@@ -95,13 +94,11 @@ impl Tally {
 }
 
 /// `cargo test --workspace`, which must pass before anything else runs.
-fn workspace_tests(verbose: bool) -> Result<()> {
+fn workspace_tests(ctx: &Ctx) -> Result<()> {
     println!("== cargo test --workspace ==");
-    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cargo
-        .args(["test", "--workspace"])
-        .current_dir(project_root());
-    if verbose {
+    let mut cargo = ctx.cargo();
+    cargo.args(["test", "--workspace"]).current_dir(&ctx.root);
+    if ctx.verbose {
         println!("running: {}", process::display(&cargo));
     }
     let status = cargo
@@ -148,39 +145,32 @@ fn example_runs(
         })?;
         let shown = rel(&expected_path).display().to_string();
         let hosts = example.hosts(&options.hosts);
-        each_run(
-            builder,
-            example,
-            strategy,
-            hosts,
-            options.verbose,
-            |_, label, outcome| {
-                let result = match outcome {
-                    Outcome::BuildFailed(message) => {
-                        println!("FAIL {label}: build failed: {message}");
-                        return tally.failed.push(label);
-                    }
-                    Outcome::NotRun(error) => {
-                        println!("FAIL {label}: {error}");
-                        return tally.failed.push(label);
-                    }
-                    Outcome::Ran(result) => result,
-                };
-                let transcript = format!("{label} transcript");
-                let diff = diff::unified(&expected, &result.transcript, &shown, &transcript);
-                match (&result.failure, diff.is_empty()) {
-                    (None, true) => {
-                        println!("ok   {label}");
-                        tally.passed += 1;
-                        return;
-                    }
-                    (Some(failure), _) => println!("FAIL {label}: {failure}"),
-                    (None, false) => println!("FAIL {label}: the transcript differs"),
+        each_run(builder, example, strategy, hosts, |_, label, outcome| {
+            let result = match outcome {
+                Outcome::BuildFailed(message) => {
+                    println!("FAIL {label}: build failed: {message}");
+                    return tally.failed.push(label);
                 }
-                print!("{diff}");
-                tally.failed.push(label);
-            },
-        );
+                Outcome::NotRun(error) => {
+                    println!("FAIL {label}: {error}");
+                    return tally.failed.push(label);
+                }
+                Outcome::Ran(result) => result,
+            };
+            let transcript = format!("{label} transcript");
+            let diff = diff::unified(&expected, &result.transcript, &shown, &transcript);
+            match (&result.failure, diff.is_empty()) {
+                (None, true) => {
+                    println!("ok   {label}");
+                    tally.passed += 1;
+                    return;
+                }
+                (Some(failure), _) => println!("FAIL {label}: {failure}"),
+                (None, false) => println!("FAIL {label}: the transcript differs"),
+            }
+            print!("{diff}");
+            tally.failed.push(label);
+        });
     }
     Ok(())
 }
@@ -188,18 +178,18 @@ fn example_runs(
 /// What only a whole run (no example named) checks: the JS package, the page, the
 /// distribution, the scale checks and the torture budget.
 fn whole_run_checks(options: &Options, builder: &mut Builder, tally: &mut Tally) {
-    let (hosts, verbose) = (&options.hosts, options.verbose);
+    let hosts = &options.hosts;
     println!("== JS package ==");
-    let (passed, failed) = jstest::test(builder, hosts, verbose);
+    let (passed, failed) = jstest::test(builder, hosts);
     tally.add(passed, failed);
     println!("== page ==");
-    let (passed, failed) = serve::page_test(builder, hosts, verbose);
+    let (passed, failed) = serve::page_test(builder, hosts);
     tally.add(passed, failed);
     println!("== dist ==");
-    let (passed, failed) = dist::test(builder, hosts, verbose);
+    let (passed, failed) = dist::test(builder, hosts);
     tally.add(passed, failed);
     println!("== scale ==");
-    let (passed, failed) = scale::test(builder, hosts, verbose);
+    let (passed, failed) = scale::test(builder, hosts);
     tally.add(passed, failed);
     println!("== torture ==");
     torture_budget(options, builder, &mut tally.passed, &mut tally.failed);
@@ -220,7 +210,6 @@ fn torture_budget(
         &options.strategies,
         TEST_SEED,
         TEST_COUNT,
-        options.verbose,
     ) {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -273,7 +262,7 @@ fn torture_budget(
         outcome.faults
     );
     if problem {
-        if let Err(error) = torture::report_first_failure(builder, &outcome, options.verbose) {
+        if let Err(error) = torture::report_first_failure(builder, &outcome) {
             println!("shrinking failed: {error}");
         }
     }

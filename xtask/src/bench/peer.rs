@@ -12,10 +12,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::plot::Line;
 use super::{fmt_ns, ratio, size_name, Results, AWAIT, POOLED_GOAL, START};
 use crate::compile::Strategy;
 use crate::hosts::Host;
-use crate::{process, project_root, rel, tools, Error, Result};
+use crate::Ctx;
+use crate::{process, rel, tools, Error, Result};
 
 /// The host name of bench-peer.mjs's rows (its own table, not the node one).
 pub const PEER: &str = "peer";
@@ -34,8 +36,8 @@ const SCHEDULES: [&str; 3] = ["lifo", "fifo", "random"];
 /// Builds the guest with each strategy and with wasm-bindgen's JSPI into
 /// `<out>/bindgen/<variant>/guest.js`, then runs bench-peer.mjs on Node 26 and
 /// returns its output.
-pub fn run(out: &Path, filter: Option<&str>, verbose: bool) -> Result<String> {
-    let tool = tools::ensure_wasm_bindgen(verbose)?;
+pub fn run(out: &Path, filter: Option<&str>, ctx: &Ctx) -> Result<String> {
+    let tool = tools::ensure_wasm_bindgen(ctx)?;
     let dir = out.join("bindgen");
     let mut variants: Vec<(String, String)> = Strategy::ALL
         .iter()
@@ -43,13 +45,13 @@ pub fn run(out: &Path, filter: Option<&str>, verbose: bool) -> Result<String> {
         .collect();
     variants.push((WBG.to_string(), "peer".to_string()));
     for (variant, features) in &variants {
-        let wasm = build(features, verbose)?;
+        let wasm = build(features, ctx)?;
         let mut command = Command::new(&tool);
         command
             .arg(rel(&wasm))
             .args(["--target", "nodejs", "--out-name", "guest", "--out-dir"])
             .arg(rel(&dir.join(variant)));
-        process::run_checked(&mut command, verbose)
+        process::run_checked(&mut command, ctx)
             .map_err(|e| Error::failure(format!("wasm-bindgen on the peer guest failed: {e}")))?;
     }
     let mut command = Command::new(Host::Node26.node().expect("a Node host").binary());
@@ -57,17 +59,16 @@ pub fn run(out: &Path, filter: Option<&str>, verbose: bool) -> Result<String> {
     if let Some(filter) = filter {
         command.arg(filter);
     }
-    process::stdout_of(&mut command, verbose)
+    process::stdout_of(&mut command, ctx)
         .map_err(|e| Error::failure(format!("the Node peer benchmark failed: {e}")))
 }
 
 /// `cargo rustc` of the guest for wasm32 with `features`; returns a copy of the
 /// module (each build overwrites cargo's output).
-fn build(features: &str, verbose: bool) -> Result<PathBuf> {
-    let root = project_root();
+fn build(features: &str, ctx: &Ctx) -> Result<PathBuf> {
+    let root = &ctx.root;
     let target = root.join("target/guest-build");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = ctx.cargo();
     command
         .args(["rustc", "--manifest-path", MANIFEST, "--lib", "--release"])
         .args(["--target", "wasm32-unknown-unknown", "--features", features])
@@ -75,7 +76,7 @@ fn build(features: &str, verbose: bool) -> Result<PathBuf> {
         .arg(rel(&target))
         // bench.c's shadow stack: 32 MiB, room for its tasks at 64 KiB each.
         .args(["--", "-C", "link-arg=-zstack-size=33554432"]);
-    process::run_checked(&mut command, verbose)
+    process::run_checked(&mut command, ctx)
         .map_err(|e| Error::failure(format!("building the peer guest ({features}): {e}")))?;
     let built = target.join("wasm32-unknown-unknown/release/bindgen_bench_guest.wasm");
     let copy = root
@@ -226,14 +227,9 @@ pub fn panel_name(host: &str) -> &str {
 }
 
 /// The peer's and the floor's lines for a plot panel of `host` and `schedule` (16
-/// tasks): (name, color, ns per size). Only the peer panels have them, beside the
-/// strategies' own per-await lines.
-pub fn plot_lines(
-    results: &Results,
-    host: &str,
-    schedule: &str,
-    sizes: &[u32],
-) -> Vec<(&'static str, &'static str, Vec<Option<f64>>)> {
+/// tasks), over `sizes`. Only the peer panels have them, beside the strategies' own
+/// per-await lines.
+pub fn plot_lines(results: &Results, host: &str, schedule: &str, sizes: &[u32]) -> Vec<Line> {
     if host != PEER {
         return Vec::new();
     }
@@ -242,12 +238,13 @@ pub fn plot_lines(
         ("raw JSPI (Node)", "#000000", FLOOR),
     ]
     .into_iter()
-    .map(|(name, color, v)| {
-        let line = sizes
+    .map(|(name, color, v)| Line {
+        name,
+        color,
+        ns: sizes
             .iter()
             .map(|s| results.ns_of(PEER, schedule, 16, *s, v))
-            .collect();
-        (name, color, line)
+            .collect(),
     })
     .collect()
 }

@@ -172,7 +172,7 @@ impl Shape {
 
 /// One step of a schedule.
 #[derive(Clone, Debug, PartialEq)]
-pub(super) enum Step {
+pub(super) enum ScheduleOp {
     /// `task(...)` as a promising task.
     Start(Shape),
     /// `task(...)` as a pooled task (a `spawn` step): it starts a microtask later, on
@@ -220,16 +220,16 @@ pub(super) enum Step {
     Wait { id: i32 },
 }
 
-impl Step {
+impl ScheduleOp {
     /// The export and arguments of a plain call.
     fn call(&self) -> Option<(&'static str, Vec<i32>)> {
         Some(match self {
-            Step::Nested(shape, frame) => {
+            ScheduleOp::Nested(shape, frame) => {
                 let mut args = shape.args().to_vec();
                 args.push(*frame);
                 ("spawner", args)
             }
-            Step::Plan {
+            ScheduleOp::Plan {
                 parent,
                 after,
                 child,
@@ -238,18 +238,19 @@ impl Step {
                 args.extend(child.args());
                 ("plan", args)
             }
-            Step::Scribble { seed, size } => ("scribble", vec![*seed, *size]),
-            Step::Deep {
+            ScheduleOp::Scribble { seed, size } => ("scribble", vec![*seed, *size]),
+            ScheduleOp::Deep {
                 seed,
                 levels,
                 size,
                 how,
             } => ("deep", vec![*seed, *levels, *size, *how]),
-            Step::Misuse { kind, target } => ("misuse", vec![*kind, *target]),
-            Step::Configure { min_task_stack } => ("configure", vec![*min_task_stack]),
-            Step::Start(_) | Step::Pooled(_) | Step::Bare { .. } | Step::Wait { .. } => {
-                return None
-            }
+            ScheduleOp::Misuse { kind, target } => ("misuse", vec![*kind, *target]),
+            ScheduleOp::Configure { min_task_stack } => ("configure", vec![*min_task_stack]),
+            ScheduleOp::Start(_)
+            | ScheduleOp::Pooled(_)
+            | ScheduleOp::Bare { .. }
+            | ScheduleOp::Wait { .. } => return None,
         })
     }
 
@@ -263,15 +264,15 @@ impl Step {
             }
         };
         match self {
-            Step::Start(shape) => task("task", shape.args().to_vec(), shape.id, false),
-            Step::Pooled(shape) => task("task", shape.args().to_vec(), shape.id, true),
-            Step::Bare {
+            ScheduleOp::Start(shape) => task("task", shape.args().to_vec(), shape.id, false),
+            ScheduleOp::Pooled(shape) => task("task", shape.args().to_vec(), shape.id, true),
+            ScheduleOp::Bare {
                 id,
                 awaits,
                 delays,
                 pooled,
             } => task("bare", vec![*id, *awaits, *delays], *id, *pooled),
-            Step::Wait { id } => scenario::Step::Wait {
+            ScheduleOp::Wait { id } => scenario::Step::Wait {
                 task: format!("T{id}"),
             },
             call => {
@@ -286,8 +287,8 @@ impl Step {
     /// task or a `plan` step's child).
     pub fn waitable(&self) -> Option<i32> {
         match self {
-            Step::Start(shape) | Step::Pooled(shape) => Some(shape.id),
-            Step::Bare { id, .. } => Some(*id),
+            ScheduleOp::Start(shape) | ScheduleOp::Pooled(shape) => Some(shape.id),
+            ScheduleOp::Bare { id, .. } => Some(*id),
             _ => None,
         }
     }
@@ -300,8 +301,10 @@ impl Step {
     /// The task this step starts (a `plan` step's child); none for a bare task.
     pub fn shape(&self) -> Option<&Shape> {
         match self {
-            Step::Start(shape) | Step::Pooled(shape) | Step::Nested(shape, _) => Some(shape),
-            Step::Plan { child, .. } => Some(child),
+            ScheduleOp::Start(shape) | ScheduleOp::Pooled(shape) | ScheduleOp::Nested(shape, _) => {
+                Some(shape)
+            }
+            ScheduleOp::Plan { child, .. } => Some(child),
             _ => None,
         }
     }
@@ -310,22 +313,24 @@ impl Step {
     /// (`deep(1, 2, 3, 1) failed: ` as the transcript prints it) and the message.
     pub fn expected_failure(&self) -> Option<(String, Expect)> {
         let expect = match *self {
-            Step::Deep { how: 1, .. } => Expect::Exact("trap: unreachable".to_string()),
-            Step::Deep { seed, how: 2, .. } => {
+            ScheduleOp::Deep { how: 1, .. } => Expect::Exact("trap: unreachable".to_string()),
+            ScheduleOp::Deep { seed, how: 2, .. } => {
                 Expect::Exact(format!("host import failed with code {seed}"))
             }
-            Step::Deep { how: 3, .. } => {
+            ScheduleOp::Deep { how: 3, .. } => {
                 Expect::Exact("trap: memory access out of bounds".to_string())
             }
-            Step::Misuse { kind: 0, target } => Expect::Exact(format!(
+            ScheduleOp::Misuse { kind: 0, target } => Expect::Exact(format!(
                 "jspi_task_done: {:#x}{NO_SUCH_TASK}",
                 bogus_id(target)
             )),
-            Step::Misuse { kind: 1, target } => Expect::Exact(format!(
+            ScheduleOp::Misuse { kind: 1, target } => Expect::Exact(format!(
                 "jspi_task_leave: {:#x}{NO_SUCH_TASK}",
                 bogus_id(target)
             )),
-            Step::Misuse { kind: 2, .. } => Expect::Around("jspi_task_done: 0x", NO_SUCH_TASK),
+            ScheduleOp::Misuse { kind: 2, .. } => {
+                Expect::Around("jspi_task_done: 0x", NO_SUCH_TASK)
+            }
             _ => return None,
         };
         Some((transcript::failed(&self.describe()?, ""), expect))
@@ -336,7 +341,7 @@ impl Step {
     /// started yet names no task.
     pub fn allowed_failure(&self) -> Option<(String, Expect)> {
         match self {
-            Step::Misuse { kind: 3, .. } => Some((
+            ScheduleOp::Misuse { kind: 3, .. } => Some((
                 transcript::failed(&self.describe()?, ""),
                 Expect::Around("jspi_task_leave: 0x", NO_SUCH_TASK),
             )),
@@ -379,7 +384,7 @@ fn random_shape(rng: &mut Rng, id: i32, flushing: bool) -> Shape {
 }
 
 /// The steps of the schedule of `seed`.
-pub(super) fn generate(seed: u64) -> Vec<Step> {
+pub(super) fn generate(seed: u64) -> Vec<ScheduleOp> {
     let mut rng = Rng(seed);
     let tasks = 2 + rng.below(MAX_TASKS - 1) as i32;
     let (mut steps, mut started, mut unwaited) = (Vec::new(), 0, Vec::new());
@@ -389,7 +394,7 @@ pub(super) fn generate(seed: u64) -> Vec<Step> {
     // (or not, depending on where the strategy placed those frames).
     let flushing = rng.below(4) == 0;
     if flushing {
-        steps.push(Step::Configure {
+        steps.push(ScheduleOp::Configure {
             min_task_stack: rng.pick(&MIN_TASK_STACKS),
         });
     }
@@ -399,7 +404,7 @@ pub(super) fn generate(seed: u64) -> Vec<Step> {
             started += 1;
             if rng.below(8) == 0 {
                 // One start in eight is a frameless task; a quarter of those pooled.
-                steps.push(Step::Bare {
+                steps.push(ScheduleOp::Bare {
                     id: started,
                     awaits: 1 + rng.below(64) as i32,
                     delays: rng.next() as i32,
@@ -412,7 +417,7 @@ pub(super) fn generate(seed: u64) -> Vec<Step> {
             // One task in five that awaits starts a child after one of its awaits.
             if !flushing && started < tasks && shape.await_count() > 0 && rng.below(5) == 0 {
                 started += 1;
-                steps.push(Step::Plan {
+                steps.push(ScheduleOp::Plan {
                     parent: shape.id,
                     after: rng.below(shape.await_count() as u64) as i32,
                     child: random_shape(&mut rng, started, flushing),
@@ -420,23 +425,23 @@ pub(super) fn generate(seed: u64) -> Vec<Step> {
             }
             let how = rng.below(20);
             if !flushing && how < 4 {
-                steps.push(Step::Nested(shape, rng.pick(&SCRIBBLE_SIZES)));
+                steps.push(ScheduleOp::Nested(shape, rng.pick(&SCRIBBLE_SIZES)));
             } else if how >= 15 {
                 // A quarter run on pooled workers.
-                steps.push(Step::Pooled(shape));
+                steps.push(ScheduleOp::Pooled(shape));
                 unwaited.push(shape.id);
             } else {
-                steps.push(Step::Start(shape));
+                steps.push(ScheduleOp::Start(shape));
                 unwaited.push(shape.id);
             }
         } else if roll < 62 {
-            steps.push(Step::Scribble {
+            steps.push(ScheduleOp::Scribble {
                 seed: rng.next() as i32 & 0xffff,
                 size: rng.pick(&SCRIBBLE_SIZES),
             });
         } else if roll < 67 {
             let how = rng.below(5) as i32;
-            steps.push(Step::Deep {
+            steps.push(ScheduleOp::Deep {
                 seed: rng.next() as i32 & 0xffff,
                 levels: 1 + rng.below(32) as i32,
                 size: rng.pick(&DEEP_SIZES),
@@ -444,13 +449,13 @@ pub(super) fn generate(seed: u64) -> Vec<Step> {
                 how: (how - 1).max(0),
             });
         } else if roll < 70 {
-            steps.push(Step::Misuse {
+            steps.push(ScheduleOp::Misuse {
                 kind: rng.below(4) as i32,
                 target: 1 + rng.below(u64::from(started.max(1) as u32)) as i32,
             });
         } else if !unwaited.is_empty() {
             let i = rng.below(unwaited.len() as u64) as usize;
-            steps.push(Step::Wait {
+            steps.push(ScheduleOp::Wait {
                 id: unwaited.swap_remove(i),
             });
         }
@@ -461,116 +466,137 @@ pub(super) fn generate(seed: u64) -> Vec<Step> {
 /// Every schedule one change smaller than `steps`: a step left out (a start together
 /// with its wait), a nested or pooled task started plainly, or one argument made
 /// simpler.
-pub(super) fn smaller(steps: &[Step]) -> Vec<Vec<Step>> {
-    let mut out = Vec::new();
+pub(super) fn smaller(steps: &[ScheduleOp]) -> Vec<Vec<ScheduleOp>> {
+    let mut out: Vec<Vec<ScheduleOp>> = (0..steps.len()).map(|i| without(steps, i)).collect();
     for (i, step) in steps.iter().enumerate() {
-        let mut without: Vec<Step> = steps[..i].to_vec();
-        without.extend(
-            steps[i + 1..]
-                .iter()
-                .filter(|s| match (step.waitable(), s) {
-                    (Some(started), Step::Wait { id }) => *id != started,
-                    _ => true,
-                })
-                .cloned(),
-        );
-        out.push(without);
-    }
-    for (i, step) in steps.iter().enumerate() {
-        let variants: Vec<Step> = match step {
-            Step::Start(shape) => shape.simpler().into_iter().map(Step::Start).collect(),
-            Step::Pooled(shape) => std::iter::once(Step::Start(*shape))
-                .chain(shape.simpler().into_iter().map(Step::Pooled))
-                .collect(),
-            Step::Nested(shape, frame) => {
-                let mut v = vec![Step::Start(*shape)];
-                if *frame > 1 {
-                    v.push(Step::Nested(*shape, frame / 2));
-                }
-                v.extend(shape.simpler().into_iter().map(|s| Step::Nested(s, *frame)));
-                v
-            }
-            Step::Plan {
-                parent,
-                after,
-                child,
-            } => {
-                let mut v = Vec::new();
-                if *after > 0 {
-                    v.push(Step::Plan {
-                        parent: *parent,
-                        after: after - 1,
-                        child: *child,
-                    });
-                }
-                v.extend(child.simpler().into_iter().map(|child| Step::Plan {
-                    parent: *parent,
-                    after: *after,
-                    child,
-                }));
-                v
-            }
-            Step::Bare {
-                id,
-                awaits,
-                delays,
-                pooled,
-            } => {
-                let bare = |awaits, delays, pooled| Step::Bare {
-                    id: *id,
-                    awaits,
-                    delays,
-                    pooled,
-                };
-                let mut v = Vec::new();
-                if *pooled {
-                    v.push(bare(*awaits, *delays, false));
-                }
-                if *awaits > 1 {
-                    v.push(bare(awaits / 2, *delays, *pooled));
-                }
-                if *delays != 0 {
-                    v.push(bare(*awaits, 0, *pooled));
-                }
-                v
-            }
-            Step::Scribble { seed, size } if *size > 1 => vec![Step::Scribble {
-                seed: *seed,
-                size: size / 2,
-            }],
-            Step::Deep {
-                seed,
-                levels,
-                size,
-                how,
-            } => {
-                let mut v = Vec::new();
-                let deep = |levels, size, how| Step::Deep {
-                    seed: *seed,
-                    levels,
-                    size,
-                    how,
-                };
-                if *levels > 1 {
-                    v.push(deep(levels / 2, *size, *how));
-                }
-                if *size > 0 {
-                    v.push(deep(*levels, size / 2, *how));
-                }
-                if *how != 0 {
-                    v.push(deep(*levels, *size, 0));
-                }
-                v
-            }
-            _ => Vec::new(),
-        };
-        for variant in variants {
+        for variant in simpler(step) {
             let mut changed = steps.to_vec();
             changed[i] = variant;
             out.push(changed);
         }
     }
     out
+}
+
+/// `steps` without step `i`, and without the waits for the task it started.
+fn without(steps: &[ScheduleOp], i: usize) -> Vec<ScheduleOp> {
+    let step = &steps[i];
+    let mut without: Vec<ScheduleOp> = steps[..i].to_vec();
+    without.extend(
+        steps[i + 1..]
+            .iter()
+            .filter(|s| match (step.waitable(), s) {
+                (Some(started), ScheduleOp::Wait { id }) => *id != started,
+                _ => true,
+            })
+            .cloned(),
+    );
+    without
+}
+
+/// The simpler versions of one step, each a single change, in the order tried.
+fn simpler(step: &ScheduleOp) -> Vec<ScheduleOp> {
+    match step {
+        ScheduleOp::Start(shape) => shape.simpler().into_iter().map(ScheduleOp::Start).collect(),
+        ScheduleOp::Pooled(shape) => std::iter::once(ScheduleOp::Start(*shape))
+            .chain(shape.simpler().into_iter().map(ScheduleOp::Pooled))
+            .collect(),
+        ScheduleOp::Nested(shape, frame) => {
+            let mut v = vec![ScheduleOp::Start(*shape)];
+            if *frame > 1 {
+                v.push(ScheduleOp::Nested(*shape, frame / 2));
+            }
+            v.extend(
+                shape
+                    .simpler()
+                    .into_iter()
+                    .map(|s| ScheduleOp::Nested(s, *frame)),
+            );
+            v
+        }
+        ScheduleOp::Plan {
+            parent,
+            after,
+            child,
+        } => simpler_plan(*parent, *after, *child),
+        ScheduleOp::Bare {
+            id,
+            awaits,
+            delays,
+            pooled,
+        } => simpler_bare(*id, *awaits, *delays, *pooled),
+        ScheduleOp::Scribble { seed, size } if *size > 1 => vec![ScheduleOp::Scribble {
+            seed: *seed,
+            size: size / 2,
+        }],
+        ScheduleOp::Deep {
+            seed,
+            levels,
+            size,
+            how,
+        } => simpler_deep(*seed, *levels, *size, *how),
+        _ => Vec::new(),
+    }
+}
+
+/// A plan's simpler versions: its child started one await earlier, or simpler.
+fn simpler_plan(parent: i32, after: i32, child: Shape) -> Vec<ScheduleOp> {
+    let mut v = Vec::new();
+    if after > 0 {
+        v.push(ScheduleOp::Plan {
+            parent,
+            after: after - 1,
+            child,
+        });
+    }
+    v.extend(child.simpler().into_iter().map(|child| ScheduleOp::Plan {
+        parent,
+        after,
+        child,
+    }));
+    v
+}
+
+/// A bare task's simpler versions: not pooled, half the awaits, no delays.
+fn simpler_bare(id: i32, awaits: i32, delays: i32, pooled: bool) -> Vec<ScheduleOp> {
+    let bare = |awaits, delays, pooled| ScheduleOp::Bare {
+        id,
+        awaits,
+        delays,
+        pooled,
+    };
+    let mut v = Vec::new();
+    if pooled {
+        v.push(bare(awaits, delays, false));
+    }
+    if awaits > 1 {
+        v.push(bare(awaits / 2, delays, pooled));
+    }
+    if delays != 0 {
+        v.push(bare(awaits, 0, pooled));
+    }
+    v
+}
+
+/// A deep call's simpler versions: half the levels, half the size, a plain return.
+fn simpler_deep(seed: i32, levels: i32, size: i32, how: i32) -> Vec<ScheduleOp> {
+    let deep = |levels, size, how| ScheduleOp::Deep {
+        seed,
+        levels,
+        size,
+        how,
+    };
+    let mut v = Vec::new();
+    if levels > 1 {
+        v.push(deep(levels / 2, size, how));
+    }
+    if size > 0 {
+        v.push(deep(levels, size / 2, how));
+    }
+    if how != 0 {
+        v.push(deep(levels, size, 0));
+    }
+    v
 }
 
 #[cfg(test)]
@@ -595,7 +621,7 @@ mod tests {
                 if let Some(id) = step.waitable() {
                     started.push(id);
                 }
-                if let Step::Wait { id } = step {
+                if let ScheduleOp::Wait { id } = step {
                     assert!(started.contains(&id) && !waited.contains(&id));
                     waited.push(id);
                 }
@@ -605,30 +631,33 @@ mod tests {
 
     #[test]
     fn every_new_step_and_fault_comes_up() {
-        let steps: Vec<Step> = (0..300).flat_map(generate).collect();
-        let any = |f: &dyn Fn(&Step) -> bool| steps.iter().any(f);
+        let steps: Vec<ScheduleOp> = (0..300).flat_map(generate).collect();
+        let any = |f: &dyn Fn(&ScheduleOp) -> bool| steps.iter().any(f);
         for how in 0..4 {
             assert!(any(
-                &|s| matches!(s, Step::Deep { how: h, .. } if *h == how)
+                &|s| matches!(s, ScheduleOp::Deep { how: h, .. } if *h == how)
             ));
         }
         for kind in 0..4 {
             assert!(any(
-                &|s| matches!(s, Step::Misuse { kind: k, .. } if *k == kind)
+                &|s| matches!(s, ScheduleOp::Misuse { kind: k, .. } if *k == kind)
             ));
         }
-        assert!(any(&|s| matches!(s, Step::Plan { .. })));
-        assert!(any(&|s| matches!(s, Step::Bare { pooled: true, .. })));
-        assert!(any(&|s| matches!(s, Step::Bare { pooled: false, .. })));
+        assert!(any(&|s| matches!(s, ScheduleOp::Plan { .. })));
+        assert!(any(&|s| matches!(s, ScheduleOp::Bare { pooled: true, .. })));
+        assert!(any(&|s| matches!(
+            s,
+            ScheduleOp::Bare { pooled: false, .. }
+        )));
         for fault in 1..=FAULTS as i32 {
             assert!(any(&|s| s.shape().is_some_and(|t| t.fault == fault)));
         }
         // Task ids stay unique, children and bare tasks included.
         for seed in 0..300 {
             let steps = generate(seed);
-            let shapes = steps.iter().filter_map(Step::shape).map(|s| s.id);
+            let shapes = steps.iter().filter_map(ScheduleOp::shape).map(|s| s.id);
             let bare = steps.iter().filter_map(|s| match s {
-                Step::Bare { id, .. } => Some(*id),
+                ScheduleOp::Bare { id, .. } => Some(*id),
                 _ => None,
             });
             let mut ids: Vec<i32> = shapes.chain(bare).collect();
@@ -641,7 +670,7 @@ mod tests {
 
     #[test]
     fn steps_print_as_the_guest_and_the_transcript_name_them() {
-        let deep = Step::Deep {
+        let deep = ScheduleOp::Deep {
             seed: 9,
             levels: 3,
             size: 24,
@@ -654,13 +683,13 @@ mod tests {
         let (head, expect) = deep.expected_failure().unwrap();
         assert_eq!(head, "deep(9, 3, 24, 2) failed: ");
         assert!(expect.matches("host import failed with code 9"));
-        let misuse = Step::Misuse { kind: 0, target: 5 };
+        let misuse = ScheduleOp::Misuse { kind: 0, target: 5 };
         let (_, expect) = misuse.expected_failure().unwrap();
         assert!(expect.matches(
             "jspi_task_done: 0x7fff0005 names no task of this instance (a stale or made-up id; \
              pass the id jspi_task_enter returned)"
         ));
-        assert!(Step::Misuse { kind: 3, target: 5 }
+        assert!(ScheduleOp::Misuse { kind: 3, target: 5 }
             .expected_failure()
             .is_none());
     }
@@ -676,7 +705,7 @@ mod tests {
                     if let Some(id) = step.waitable() {
                         started.push(id);
                     }
-                    if let Step::Wait { id } = step {
+                    if let ScheduleOp::Wait { id } = step {
                         assert!(started.contains(id));
                     }
                 }

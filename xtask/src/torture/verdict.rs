@@ -4,7 +4,7 @@
 
 use jspi_scenario::transcript::{self, Failure};
 
-use super::schedule::Step;
+use super::schedule::ScheduleOp;
 
 /// A failure a schedule asks for: the message a task or call fails with.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,7 +34,7 @@ impl Expect {
 /// injected into it) or never settled, a plain call that failed other than as its step
 /// asks; or, when a plain call that must fail did not, the line it should have
 /// printed.
-pub(super) fn failure_line(text: &str, steps: &[Step]) -> Option<String> {
+pub(super) fn failure_line(text: &str, steps: &[ScheduleOp]) -> Option<String> {
     let mut allowed: Vec<(String, Expect)> = steps
         .iter()
         .filter_map(|step| {
@@ -43,7 +43,7 @@ pub(super) fn failure_line(text: &str, steps: &[Step]) -> Option<String> {
             Some((transcript::rejected(&task, ""), shape.fault_message()?))
         })
         .collect();
-    allowed.extend(steps.iter().filter_map(Step::allowed_failure));
+    allowed.extend(steps.iter().filter_map(ScheduleOp::allowed_failure));
     let expected = |line: &str| {
         transcript::text(line).is_some_and(|rest| {
             allowed.iter().any(|(head, expect)| {
@@ -91,7 +91,7 @@ pub(super) enum Check {
 impl Check {
     /// Why `text`, the transcript of `steps`, fails the check against `reference`,
     /// if it does.
-    pub fn verdict(self, steps: &[Step], text: &str, reference: &str) -> Option<String> {
+    pub fn verdict(self, steps: &[ScheduleOp], text: &str, reference: &str) -> Option<String> {
         if self == Check::Intact {
             if let Some(line) = failure_line(text, steps) {
                 return Some(line);
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn verdicts_catch_failures_and_differences_but_not_injected_faults() {
         let good = "[t=0] start T1 = task()\n[t=1] T1 fulfilled: 5\n";
-        let none: &[Step] = &[];
+        let none: &[ScheduleOp] = &[];
         assert_eq!(Check::Intact.verdict(none, good, good), None);
         let bad = "[t=0] start T1 = task()\n[t=1] T1 rejected: corrupt: task 1\n";
         let why = Check::Intact.verdict(none, bad, good).unwrap();
@@ -149,12 +149,12 @@ mod tests {
         };
         let trapped = "[t=0] start T1 = task()\n[t=0] T1 rejected: trap: unreachable\n";
         assert_eq!(
-            Check::Intact.verdict(&[Step::Start(shape)], trapped, trapped),
+            Check::Intact.verdict(&[ScheduleOp::Start(shape)], trapped, trapped),
             None
         );
         let other = Shape { id: 2, ..shape };
         assert!(Check::Intact
-            .verdict(&[Step::Start(other)], trapped, trapped)
+            .verdict(&[ScheduleOp::Start(other)], trapped, trapped)
             .is_some());
 
         // A misused hook inside a resumed segment: the library's id in the middle.
@@ -163,17 +163,17 @@ mod tests {
                        segment, so this call comes from inside it (jspi_task_leave is the \
                        host's, called once right after the promising call first returns)\n";
         assert_eq!(
-            Check::Intact.verdict(&[Step::Start(leave)], refused, refused),
+            Check::Intact.verdict(&[ScheduleOp::Start(leave)], refused, refused),
             None
         );
         assert!(Check::Intact
-            .verdict(&[Step::Start(shape)], refused, refused)
+            .verdict(&[ScheduleOp::Start(shape)], refused, refused)
             .is_some());
     }
 
     #[test]
     fn calls_that_must_fail_must_fail_so() {
-        let deep = Step::Deep {
+        let deep = ScheduleOp::Deep {
             seed: 3,
             levels: 2,
             size: 1,
@@ -188,7 +188,7 @@ mod tests {
         let other = "[t=0] deep(3, 2, 1, 1) failed: trap: memory access out of bounds\n";
         assert!(failure_line(other, &[deep]).is_some());
         // A repeated leave may fail (no such task yet) or return.
-        let misuse = Step::Misuse { kind: 3, target: 2 };
+        let misuse = ScheduleOp::Misuse { kind: 3, target: 2 };
         let refused = "[t=0] misuse(3, 2) failed: jspi_task_leave: 0x0 names no task of this \
                        instance (a stale or made-up id; pass the id jspi_task_enter returned)\n";
         assert_eq!(failure_line(refused, std::slice::from_ref(&misuse)), None);
