@@ -14,6 +14,11 @@
 //!   `compile.rs` are the source; docs/abi.md's recipe must show exactly those flags.
 //! - **The library's exports**: [`crate::compile::LIBRARY_SYMBOLS`] against jspi.h,
 //!   docs/abi.md and docs/dist.md ([`symbol_list`], also run by the dist checks).
+//! - **Sizes** ([`lengths`]): no file over 800 lines and no function over 80 in
+//!   guest/, host/, scenario/ and xtask/.
+
+#[cfg(test)]
+mod lengths;
 
 use std::collections::BTreeSet;
 use std::fs;
