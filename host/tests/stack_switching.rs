@@ -11,7 +11,7 @@
 //!   tasks on other workers and with plain calls on the host's own stack.
 //! - #14239, a GC tracing a suspended continuation panics: host values cross as
 //!   `i31` ids, so handing the guest a great many while workers are suspended must
-//!   never collect (why values are i31 ids: src/adapter.rs, "Externref values");
+//!   never collect (why values are i31 ids: src/adapter/mod.rs, "Externref values");
 //!   but a guest that allocates GC objects of its own (the engine enables GC) makes
 //!   the collector run while tasks are suspended on workers, which panicked on
 //!   wasmtime 48 ("expected one more VMStackLimits than continuations") and works
