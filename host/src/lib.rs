@@ -81,8 +81,6 @@
 
 pub mod adapter;
 pub mod executor;
-mod hostfn;
-pub mod jspi;
 pub mod runner;
 mod runtime;
 pub mod value;
@@ -91,11 +89,16 @@ use std::path::PathBuf;
 
 pub use executor::Executor;
 pub use jspi::{NotLinked, Stats};
+pub use runtime::jspi;
 pub use runtime::{
-    config, engine, Compiled, Cx, Data, Error, HostRef, ImportFuture, Imports, Instance,
-    MissingImports, Result, Task, Val, INITIALIZE_FAILED, WASI_MODULE,
+    config, engine, Compiled, Cx, Data, Imports, Instance, MissingImports, Task, INITIALIZE_FAILED,
+    WASI_MODULE,
 };
-pub use value::{Exception, JsValue, Promise};
+pub use value::{Exception, HostRef, ImportFuture, JsValue, Promise, Val};
+pub use wasmtime::Error;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The wasmtime this crate is built on (for [`wasmtime::Trap`], [`wasmtime::Config`]).
 pub use wasmtime;
 /// The wasmtime-wasi this crate is built on ([`Imports::wasi`] takes its

@@ -23,8 +23,10 @@ const TABLE_EXPORTS: u32 = 1;
 /// Table `$tramps`: the trampolines, by export.
 const TABLE_TRAMPS: u32 = 2;
 
-/// Builds the adapter for `shape`, given how each guest import is routed.
-pub fn build(shape: &GuestShape, routes: &[ImportRoute]) -> Vec<u8> {
+/// Builds the adapter for `shape`, given how each guest import is routed. With
+/// `begin`, the export indices of the guest library's `jspi_task_enter` and
+/// `jspi_task_leave`, it also has `begin`, a task's first run with those hooks.
+pub fn build(shape: &GuestShape, routes: &[ImportRoute], begin: Option<(usize, usize)>) -> Vec<u8> {
     assert_eq!(shape.imports.len(), routes.len());
     let mut b = Builder::new();
     let host = b.host_imports(shape, routes);
@@ -37,7 +39,7 @@ pub fn build(shape: &GuestShape, routes: &[ImportRoute]) -> Vec<u8> {
     let worker = b.emit_worker();
     let drive = b.emit_drive(worker);
     let ensure = b.emit_ensure();
-    if let Some((enter, leave)) = crate::jspi::begin_hooks(shape) {
+    if let Some((enter, leave)) = begin {
         b.emit_begin(enter, leave, &host, drive, ensure);
     }
     b.finish(shape, tramps, worker)

@@ -10,7 +10,6 @@ use wasmtime::{Engine, Extern, Module, Ref, Store};
 
 use crate::adapter::{self, names, GuestImport, GuestShape, ImportRoute, Ty};
 use crate::executor::Executor;
-use crate::hostfn;
 use crate::jspi::{self, Hooks, NotLinked};
 
 use super::data::{wasi_linker, Funcs, Machine};
@@ -75,7 +74,8 @@ impl<T: 'static> Compiled<T> {
             .map_err(|e| Error::msg(format!("not a valid wasm module: {e}")))?;
         let guest = Module::new(engine, wasm)?;
         let routed = route_imports(&shape, imports)?;
-        let adapter_wasm = adapter::build(&shape, &routed.routes);
+        let begin = jspi::begin_hooks(&shape);
+        let adapter_wasm = adapter::build(&shape, &routed.routes, begin);
         let adapter = Module::new(engine, &adapter_wasm)
             .map_err(|e| e.context("the generated adapter module does not compile"))?;
         let hooks = Hooks::find(&shape);
@@ -112,7 +112,7 @@ impl<T: 'static> Compiled<T> {
             &self.engine,
             Data::new(data, entries.clone(), consumes.clone(), wasi),
         );
-        let adapter_imports = hostfn::adapter_imports(&mut store, &self.shape, routes);
+        let adapter_imports = super::hostfn::adapter_imports(&mut store, &self.shape, routes);
         let adapter = wasmtime::Instance::new(&mut store, &self.adapter, &adapter_imports)?;
         let guest_imports = self.guest_imports(&mut store, &adapter)?;
         let guest = wasmtime::Instance::new(&mut store, &self.guest, &guest_imports)?;
@@ -147,7 +147,7 @@ impl<T: 'static> Compiled<T> {
                         })?
                 }
                 (ImportRoute::Direct, _) => {
-                    hostfn::sync_func(&mut *store, &self.engine, i, import.sig.clone()).into()
+                    super::hostfn::sync_func(&mut *store, &self.engine, i, import.sig.clone()).into()
                 }
                 _ => adapter
                     .get_export(&mut *store, &names::wrapper(i))

@@ -1,39 +1,38 @@
 //! The public API: imports as Rust functions (plain or async), exports called plainly
 //! or as promising tasks that interleave on one instance, as under JSPI.
 //!
-//! One concept per file: values ([`val`]), the import registry ([`imports`]), the
-//! host-call context ([`cx`]), store data ([`data`]), compilation ([`compiled`]), the
-//! instance API ([`instance`]), calling exports ([`calls`]), the drive loop
-//! ([`drive`]) and the task future ([`task`]). docs/architecture.md follows an await
-//! through them.
+//! One concept per file: the import registry ([`imports`]), the host-call context
+//! ([`cx`]), store data ([`data`]), compilation ([`compiled`]), the instance API
+//! ([`instance`]), calling exports ([`calls`]), the drive loop ([`drive`]), the task
+//! future ([`task`]), the host functions the adapter and the guest import
+//! ([`hostfn`]), and the guest library's protocol, whose hooks the calls run and whose
+//! imports the host provides itself ([`jspi`], public as `host::jspi`). The values that cross are [`crate::value`]'s. docs/architecture.md
+//! follows an await through them.
 
 mod calls;
 mod compiled;
 mod cx;
 mod data;
 mod drive;
+mod hostfn;
 mod imports;
 mod instance;
+pub mod jspi;
 mod task;
-mod val;
 
 use wasmtime::Engine;
 
+use crate::value::{HostRef, ImportFuture, Val};
+use crate::{Error, Result};
 pub(crate) use calls::invoke;
 pub use compiled::{Compiled, MissingImports};
 pub use cx::Cx;
-pub(crate) use data::Begin;
+use data::Begin;
 pub use data::Data;
 pub use imports::Imports;
-pub(crate) use imports::{Entry, Pending};
+use imports::{Entry, Pending};
 pub use instance::Instance;
 pub use task::Task;
-pub use val::{HostRef, ImportFuture, Val};
-
-pub use wasmtime::Error;
-
-/// The result type of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The context of the error when a guest's `_initialize` fails ([`Imports::wasi`]).
 pub const INITIALIZE_FAILED: &str = "the guest's _initialize failed";

@@ -54,8 +54,8 @@ use std::rc::Rc;
 
 use wasmtime::StoreContextMut;
 
+use super::{invoke, Data, Imports};
 use crate::adapter::{GuestShape, Ty};
-use crate::runtime::{invoke, Data, Imports};
 use crate::value::{Exception, JsValue, Promise};
 use crate::{Error, Result, Val};
 
@@ -197,8 +197,9 @@ impl Hooks {
 
 /// `jspi_task_enter` and `jspi_task_leave` as export indices, for a module with all
 /// three task hooks in the signatures the library gives them (`() -> i32`,
-/// `(i32) -> ()`): what the adapter's `begin` calls around a task's first run.
-pub(crate) fn begin_hooks(shape: &GuestShape) -> Option<(usize, usize)> {
+/// `(i32) -> ()`): what the adapter's `begin` calls around a task's first run
+/// ([`crate::adapter::build`]).
+pub fn begin_hooks(shape: &GuestShape) -> Option<(usize, usize)> {
     let TaskHooks { enter, leave, .. } = Hooks::find(shape).task.ok()??;
     let (e, l) = (&shape.exports[enter], &shape.exports[leave]);
     let typed = e.params == 0 && e.result == Some(Ty::I32) && l.params == 1 && l.result.is_none();

@@ -16,8 +16,8 @@ use std::mem::MaybeUninit;
 
 use wasmtime::{Caller, Engine, Extern, Func, FuncType, Store, ValRaw};
 
+use super::{Begin, Cx, Data, Entry, Pending};
 use crate::adapter::{GuestShape, ImportRoute, Sig, Ty};
-use crate::runtime::{Begin, Cx, Data, Entry, Pending};
 use crate::value::JsValue;
 use crate::{Error, Result, Val};
 
@@ -41,7 +41,7 @@ fn lowered_type(engine: &Engine, params: &[Ty], results: &[Ty]) -> FuncType {
 }
 
 /// The adapter's imports, in the order `adapter::build` declares them.
-pub(crate) fn adapter_imports<T: 'static>(
+pub(super) fn adapter_imports<T: 'static>(
     store: &mut Store<Data<T>>,
     shape: &GuestShape,
     routes: &[ImportRoute],
@@ -150,7 +150,7 @@ fn start_func<T: 'static>(store: &mut Store<Data<T>>, engine: &Engine, i: usize,
 /// The host function behind guest import `i`, a plain one of signature `sig`: what
 /// the guest imports directly (numbers only), or what the adapter's wrapper calls with
 /// ids in place of externrefs.
-pub(crate) fn sync_func<T: 'static>(
+pub(super) fn sync_func<T: 'static>(
     store: &mut Store<Data<T>>,
     engine: &Engine,
     i: usize,
