@@ -36,12 +36,6 @@ use crate::{process, project_root, rel, tools, wasmobj, Result};
 /// since scenarios name them too.
 pub use jspi_scenario::Strategy;
 
-/// The C compiler: `JSPI_CLANG` if set (the variable `guest/jspi/build.rs` honours
-/// too), else `clang-19`, which `cargo xtask install` puts on PATH.
-pub fn clang() -> Command {
-    Command::new(std::env::var_os("JSPI_CLANG").unwrap_or_else(|| "clang-19".into()))
-}
-
 /// clang-19's flags for a C guest source (docs/abi.md), run from the project root.
 pub const CLANG_COMPILE: [&str; 8] = [
     "--target=wasm32-unknown-unknown",

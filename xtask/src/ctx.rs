@@ -16,7 +16,8 @@ pub struct Ctx {
     pub verbose: bool,
     /// The cargo to run: `CARGO` (set by the cargo that runs `cargo xtask`), else `cargo`.
     cargo: OsString,
-    /// The C compiler: `JSPI_CLANG` if set, else `clang-19` ([`crate::compile::clang`]).
+    /// The C compiler: `JSPI_CLANG` if set (the variable `guest/jspi/build.rs` honours
+    /// too), else `clang-19`, which `cargo xtask install` puts on PATH.
     clang: OsString,
 }
 
@@ -28,7 +29,7 @@ impl Ctx {
             root: crate::project_root(),
             verbose,
             cargo: std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
-            clang: crate::compile::clang().get_program().to_owned(),
+            clang: std::env::var_os("JSPI_CLANG").unwrap_or_else(|| "clang-19".into()),
         }
     }
 

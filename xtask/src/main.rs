@@ -12,7 +12,6 @@ mod args;
 mod badmod;
 mod bench;
 mod bless;
-mod browser;
 mod compile;
 mod ctx;
 mod diff;

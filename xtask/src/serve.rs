@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::browser;
 use crate::compile::Builder;
 use crate::examples::{self, Example};
+use crate::hosts::browser;
 use crate::hosts::Host;
 use crate::Ctx;
 use crate::{process, project_root, rel, tools, Error, Result};

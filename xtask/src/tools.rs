@@ -30,7 +30,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::browser;
+use crate::hosts::browser;
 use crate::hosts::{Host, NodePin};
 use crate::process::{self, on_path};
 use crate::Ctx;

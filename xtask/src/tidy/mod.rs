@@ -16,7 +16,10 @@
 //!   docs/abi.md and docs/dist.md ([`symbol_list`], also run by the dist checks).
 //! - **Sizes** ([`lengths`]): no file over 800 lines and no function over 80 in
 //!   guest/, host/, scenario/ and xtask/.
+//! - **No module circles** ([`circles`]): each crate's top-level modules form layers.
 
+#[cfg(test)]
+mod circles;
 #[cfg(test)]
 mod lengths;
 

@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
-use crate::hosts::Host;
+use super::Host;
 use crate::Ctx;
 use crate::{process, rel, Error, Result};
 

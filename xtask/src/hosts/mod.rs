@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+pub mod browser;
+
 use crate::Ctx;
-use crate::{browser, process, project_root, rel, Error, Result};
+use crate::{process, project_root, rel, Error, Result};
 
 /// How long one guest run may take: time in scenarios is virtual, so a run that takes
 /// this long is stuck.
