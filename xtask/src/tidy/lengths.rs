@@ -124,7 +124,13 @@ fn js_code(line: &str) -> String {
 fn js_opens_function(line: &str) -> bool {
     let code = js_code(line);
     let trimmed = code.trim();
-    if code.contains("function") || trimmed.ends_with("=> {") {
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let keyword_function = code.match_indices("function").any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + "function".len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    });
+    if keyword_function || trimmed.ends_with("=> {") {
         return true;
     }
     let Some(paren) = trimmed.find('(') else {
@@ -213,12 +219,12 @@ mod tests {
         let rust = "/// doc\nfn a() {\n    let s = \"}\";\n}\nimpl X {\n    fn b(&self)\n    {\n    }\n}\n";
         let found = rust_functions(rust).unwrap();
         assert_eq!(found, [("a".into(), 2, 3), ("b".into(), 6, 3)]);
-        let js = "function a() {\n  const s = \"}\"; // }\n}\nclass C {\n  m(x) {\n    if (x) {\n    }\n  }\n}\nconst f = (x) => {\n  return `}`;\n};\n";
+        let js = "const myfunction = 1;\nfunction a() {\n  const s = \"}\"; // }\n}\nclass C {\n  m(x) {\n    if (x) {\n    }\n  }\n}\nconst f = (x) => {\n  return `}`;\n};\n";
         let found: Vec<(usize, usize)> = js_functions(js)
             .into_iter()
             .map(|(_, at, n)| (at, n))
             .collect();
-        assert_eq!(found, [(1, 3), (5, 4), (10, 3)]);
+        assert_eq!(found, [(2, 3), (6, 4), (11, 3)]);
     }
 
     #[test]
