@@ -10,11 +10,15 @@ use crate::jspi;
 
 use super::{Cx, ImportFuture, Result, Val};
 
+/// A plain import's host function ([`Imports::func`]).
 pub(super) type SyncFn<T> = dyn Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<Option<Val>>;
+/// A suspending import's host function ([`Imports::suspending`]).
 pub(super) type AsyncFn<T> = dyn Fn(&mut Cx<'_, '_, T>, &[Val]) -> Result<ImportFuture>;
 
 /// Makes an instance's WASI context from its data ([`Imports::wasi`]).
 pub(super) type WasiMaker<T> = dyn Fn(&T) -> WasiP1Ctx;
+
+/// What the host runs when the guest calls one of its imports.
 pub(crate) enum Entry<T: 'static> {
     Sync(Box<SyncFn<T>>),
     Suspending(Box<AsyncFn<T>>),

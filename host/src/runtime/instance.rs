@@ -29,6 +29,7 @@ impl<T: 'static> Clone for Instance<T> {
     }
 }
 
+/// What an [`Instance`]'s handles share.
 pub(super) struct Inner<T: 'static> {
     /// The guest library's hooks (also in the store's `Machine`).
     pub(super) hooks: Hooks,
@@ -45,6 +46,7 @@ pub(super) struct Inner<T: 'static> {
     pub(super) done_queued: Cell<bool>,
 }
 
+/// The store and the guest instance in it.
 pub(super) struct State<T: 'static> {
     pub(super) store: Store<Data<T>>,
     pub(super) guest: wasmtime::Instance,

@@ -385,12 +385,14 @@ pub(crate) fn check_reserved<T: 'static>(imports: &Imports<T>) -> Result<()> {
     }
 }
 
+/// Argument `i` as a host value (`undefined` when there is none).
 fn value(args: &[Val], i: usize) -> JsValue {
     args.get(i)
         .map(JsValue::from_val)
         .unwrap_or(JsValue::Undefined)
 }
 
+/// Argument `i` as an i32 (0 when there is none or it is no i32).
 fn int(args: &[Val], i: usize) -> i32 {
     args.get(i).and_then(Val::i32).unwrap_or(0)
 }
