@@ -73,14 +73,15 @@ pub fn bench(ctx: &Ctx, quick: bool, steps_only: bool, sqlite_only: bool) -> Res
     println!("== native: cargo bench -p stack-state ==");
     let since = criterion::Since::now();
     let text = cargo_bench("stack-state", "stack_state", filter, ctx)?;
-    read_criterion(&text, "native", "stack_state", since, &mut results)?;
+    let dir = criterion::dir();
+    read_criterion(&dir, &text, "native", "stack_state", since, &mut results)?;
 
     println!("== wasmtime: cargo bench -p host ==");
     // The round trip against its floor runs in quick runs too.
     let host_filter = filter.map(|f| format!("{f}|{ROUNDTRIP}/"));
     let since = criterion::Since::now();
     let text = cargo_bench("host", "e2e", host_filter.as_deref(), ctx)?;
-    read_criterion(&text, "wasmtime", "wasmtime", since, &mut results)?;
+    read_criterion(&dir, &text, "wasmtime", "wasmtime", since, &mut results)?;
 
     node_benches(ctx, &out, filter, &mut results)?;
 
@@ -231,19 +232,8 @@ fn key_of(id: &str) -> Option<Key> {
 }
 
 /// A criterion benchmark's results under `host`: the `bytes/rt` lines it printed in
-/// `text`, and the times criterion wrote for `group` since the run started.
+/// `text`, and the times criterion wrote in `dir` for `group` since the run started.
 fn read_criterion(
-    text: &str,
-    host: &str,
-    group: &str,
-    since: criterion::Since,
-    results: &mut Results,
-) -> Result<()> {
-    read_criterion_in(&criterion::dir(), text, host, group, since, results)
-}
-
-/// [`read_criterion`] with criterion's files in `dir`.
-fn read_criterion_in(
     dir: &Path,
     text: &str,
     host: &str,
@@ -543,7 +533,7 @@ mod tests {
         criterion::tests::write(&dir, "stack_state/lifo/16/1024/adaptive", Some(24.0), 25.0);
         let text = "bytes/rt stack_state/lifo/16/1024/eager 2048\n";
         let mut results = Results::default();
-        read_criterion_in(&dir, text, "native", "stack_state", since, &mut results).unwrap();
+        read_criterion(&dir, text, "native", "stack_state", since, &mut results).unwrap();
         let _ = fs::remove_dir_all(&dir);
         let key = |n, size, v: &str| {
             (
@@ -607,7 +597,7 @@ time node/start/256/0/pooled 900.0
         criterion::tests::write(&dir, "wasmtime/roundtrip/1/64/floor", Some(100.0), 110.0);
         criterion::tests::write(&dir, "wasmtime/roundtrip/1/64/bare", Some(50.0), 60.0);
         let mut results = Results::default();
-        read_criterion_in(&dir, "", "wasmtime", "wasmtime", since, &mut results).unwrap();
+        read_criterion(&dir, "", "wasmtime", "wasmtime", since, &mut results).unwrap();
         let _ = fs::remove_dir_all(&dir);
         let summary = summary(&results);
         assert!(

@@ -178,19 +178,18 @@ fn example_runs(
 /// What only a whole run (no example named) checks: the JS package, the page, the
 /// distribution, the scale checks and the torture budget.
 fn whole_run_checks(options: &Options, builder: &mut Builder, tally: &mut Tally) {
-    let hosts = &options.hosts;
-    println!("== JS package ==");
-    let (passed, failed) = jstest::test(builder, hosts);
-    tally.add(passed, failed);
-    println!("== page ==");
-    let (passed, failed) = serve::page_test(builder, hosts);
-    tally.add(passed, failed);
-    println!("== dist ==");
-    let (passed, failed) = dist::test(builder, hosts);
-    tally.add(passed, failed);
-    println!("== scale ==");
-    let (passed, failed) = scale::test(builder, hosts);
-    tally.add(passed, failed);
+    type Check = fn(&mut Builder, &[crate::hosts::Host]) -> (usize, Vec<String>);
+    let checks: [(&str, Check); 4] = [
+        ("JS package", jstest::test),
+        ("page", serve::page_test),
+        ("dist", dist::test),
+        ("scale", scale::test),
+    ];
+    for (title, check) in checks {
+        println!("== {title} ==");
+        let (passed, failed) = check(builder, &options.hosts);
+        tally.add(passed, failed);
+    }
     println!("== torture ==");
     torture_budget(options, builder, &mut tally.passed, &mut tally.failed);
 }
